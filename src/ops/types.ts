@@ -1,0 +1,111 @@
+// The contract every op file implements: one definition holds the attribute
+// schema, shape rule, parameters, float64 reference and WGSL kernels.
+import type { z } from "zod";
+
+/** A dimension: a number, or a symbol (the batch size "B") bound at compile time. */
+export type Dim = number | string;
+export type Shape = Dim[];
+
+/** Dense float64 tensor used by the CPU reference. Row-major, PyTorch layout. */
+export interface T64 {
+  shape: number[];
+  data: Float64Array;
+}
+
+export interface ParamSpec {
+  shape: number[];
+  init: "normal" | "ones" | "zeros";
+  /** false for state such as batch norm's running statistics */
+  trainable: boolean;
+}
+
+/** Thrown by shape rules; `attr` names the attribute to blame, if any. */
+export class ShapeError extends Error {
+  constructor(message: string, public attr?: string) {
+    super(message);
+  }
+}
+
+export interface RefCtx {
+  training: boolean;
+}
+
+export interface RefForward {
+  y: T64;
+  /** new values of non-trainable params (running statistics) */
+  state?: Record<string, T64>;
+}
+
+export interface RefBackward {
+  /** gradient per input; undefined where the input is not differentiable (labels) */
+  dx: (T64 | undefined)[];
+  dp: Record<string, T64>;
+}
+
+/**
+ * A tensor role inside one op's kernels:
+ * "x0".."xN" inputs, "y" output, "p.NAME" parameters/state, "t.NAME" scratch
+ * private to one node (kept from forward to backward), "dy" upstream gradient,
+ * "dx0".. input gradients, "dp.NAME" parameter gradients.
+ */
+export type Role = string;
+
+export interface Binding {
+  role: Role;
+  write?: boolean;
+}
+
+/** One compute dispatch: a complete WGSL module whose bindings are @group(0) in order. */
+export interface Dispatch {
+  label: string;
+  code: string;
+  entry: string;
+  workgroups: [number, number, number];
+  bindings: Binding[];
+}
+
+export interface KernelCtx {
+  /** concrete shapes: batch already bound */
+  inputs: number[][];
+  output: number[];
+  params: Record<string, number[]>;
+  training: boolean;
+}
+
+export interface BackwardCtx extends KernelCtx {
+  /** which inputs need a gradient */
+  needDx: boolean[];
+  /** roles ("dx0", "dp.weight") whose kernel must add into the buffer instead of overwriting it */
+  accumulate: Set<Role>;
+}
+
+export interface Kernels {
+  dispatches: Dispatch[];
+  /** element counts of "t.NAME" scratch buffers this node needs */
+  scratch?: Record<string, number>;
+}
+
+// deno-lint-ignore no-explicit-any
+export interface OpDef<A = any> {
+  name: string;
+  /** one line for the generated reference in docs/graph-language.md */
+  summary: string;
+  /** strict zod object; every field carries .describe() text and defaults */
+  attrs: z.ZodType<A>;
+  /** allowed number of inputs */
+  arity: [min: number, max: number];
+  /** which inputs carry gradients (default: all) */
+  differentiable?: (i: number) => boolean;
+  shape(a: A, inputs: Shape[]): Shape;
+  params?(a: A, inputs: Shape[]): Record<string, ParamSpec>;
+  /** multiply-accumulates for concrete shapes (0 if omitted) */
+  macs?(a: A, inputs: number[][], output: number[]): number;
+  forwardRef(a: A, xs: T64[], p: Record<string, T64>, ctx: RefCtx): RefForward;
+  backwardRef(a: A, xs: T64[], p: Record<string, T64>, y: T64, dy: T64, ctx: RefCtx): RefBackward;
+  forward(a: A, ctx: KernelCtx): Kernels;
+  backward(a: A, ctx: BackwardCtx): Kernels;
+}
+
+export function defineOp<A>(def: OpDef<A>): OpDef<A> {
+  return def;
+}

@@ -1,0 +1,55 @@
+// Adapter and device acquisition, shared by every command and test.
+
+export class NoAdapterError extends Error {}
+
+export interface Gpu {
+  adapter: GPUAdapter;
+  device: GPUDevice;
+  /** e.g. "llvmpipe (LLVM 15.0.6, 256 bits) [fallback]" — quoted next to every figure */
+  description: string;
+}
+
+let shared: Promise<Gpu> | undefined;
+
+/** One device per process: pipelines compiled once are reused by every caller. */
+export function getGpu(): Promise<Gpu> {
+  shared ??= openGpu();
+  return shared;
+}
+
+async function openGpu(): Promise<Gpu> {
+  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+  const adapter = gpu ? await gpu.requestAdapter({ powerPreference: "high-performance" }) : null;
+  if (!adapter) {
+    throw new NoAdapterError(
+      "no WebGPU adapter found. Install a GPU driver with Vulkan support, or on a machine " +
+        "without a GPU the software adapter: apt-get install -y mesa-vulkan-drivers",
+    );
+  }
+  // The defaults (8 storage buffers per stage, 128 MiB bindings) are below what
+  // fused kernels need; ask for what the adapter has.
+  const l = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
+      maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    },
+  });
+  device.lost.then((info) => {
+    if (info.reason !== "destroyed") console.error(`GPU device lost: ${info.message}`);
+  });
+  return { adapter, device, description: describeAdapter(adapter) };
+}
+
+export function describeAdapter(adapter: GPUAdapter): string {
+  const i = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  const name = i.description || [i.vendor, i.architecture, i.device].filter(Boolean).join(" ");
+  const software = i.isFallbackAdapter ?? false;
+  return `${name || "unknown adapter"}${software ? " [software]" : ""}`;
+}

@@ -1,0 +1,45 @@
+// Encodes a list of dispatches against buffers named by role.
+import type { Dispatch } from "../ops/types.ts";
+import { compile } from "./pipelines.ts";
+
+export interface Prepared {
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  workgroups: [number, number, number];
+  label: string;
+}
+
+/** Compiles (cached) and binds each dispatch once; the result is replayed every step. */
+export async function prepare(
+  device: GPUDevice,
+  dispatches: Dispatch[],
+  buffer: (role: string) => GPUBuffer,
+): Promise<Prepared[]> {
+  const compiled = await Promise.all(dispatches.map((d) => compile(device, d)));
+  return dispatches.map((d, k) => ({
+    pipeline: compiled[k].pipeline,
+    bindGroup: device.createBindGroup({
+      layout: compiled[k].layout,
+      entries: d.bindings.map((b, i) => ({ binding: i, resource: { buffer: buffer(b.role) } })),
+    }),
+    workgroups: d.workgroups,
+    label: d.label,
+  }));
+}
+
+export function encode(pass: GPUComputePassEncoder, steps: Prepared[]): void {
+  for (const s of steps) {
+    pass.setPipeline(s.pipeline);
+    pass.setBindGroup(0, s.bindGroup);
+    pass.dispatchWorkgroups(...s.workgroups);
+  }
+}
+
+/** One command buffer, one submit. */
+export function submit(device: GPUDevice, steps: Prepared[]): void {
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  encode(pass, steps);
+  pass.end();
+  device.queue.submit([enc.finish()]);
+}
