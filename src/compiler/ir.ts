@@ -1,0 +1,64 @@
+// The graph IR: what composition produces and every later stage consumes.
+import type { Loc } from "./diagnostics.ts";
+import type { Value } from "./expr.ts";
+import type { ParamSpec, Shape } from "../ops/types.ts";
+
+export interface IRNode {
+  /** path inside its network, e.g. "conv21.bn"; also the name of its output tensor */
+  name: string;
+  op: string;
+  /** tensor names: other nodes or the network's inputs */
+  inputs: string[];
+  /** attributes after parameter substitution (validated later by the op's schema) */
+  attrs: Record<string, unknown>;
+  loc: Loc;
+  /** where each attribute was written, for located errors */
+  attrLocs: Record<string, Loc>;
+  inputLocs: Loc[];
+  /** came from a `graph:` layer: pruned silently when its output is unused */
+  inlined: boolean;
+}
+
+export interface IRInput {
+  name: string;
+  shape: Shape;
+  loc: Loc;
+}
+
+export interface IROutput {
+  name: string;
+  from: string;
+  loc: Loc;
+}
+
+export interface Network {
+  name: string;
+  file: string;
+  loc: Loc;
+  params: Record<string, Value>;
+  inputs: IRInput[];
+  nodes: IRNode[];
+  outputs: IROutput[];
+}
+
+/** After shape inference: every node has a shape, parsed attributes and parameters. */
+export interface TypedNode extends IRNode {
+  shape: Shape;
+  parsed: unknown;
+  params: Record<string, ParamSpec>;
+}
+
+export interface TypedNetwork extends Omit<Network, "nodes"> {
+  nodes: TypedNode[];
+  /** shape of every tensor: inputs and nodes */
+  shapes: Map<string, Shape>;
+}
+
+export interface Model {
+  name: string;
+  file: string;
+  params: Record<string, Value>;
+  networks: TypedNetwork[];
+  /** the resolved document (extends and overrides applied), for sections later stages read */
+  doc: Record<string, unknown>;
+}

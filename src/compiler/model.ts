@@ -1,0 +1,56 @@
+// Entry point of the front end: a graph file (network or composition) to typed networks.
+import { Diagnostics } from "./diagnostics.ts";
+import { buildNetwork, evalParams, networkName, readSpec, supply } from "./compose.ts";
+import { applyOverrides, type Override, relative } from "./files.ts";
+import type { Model, Network } from "./ir.ts";
+import { inferShapes } from "./shapes.ts";
+import { locOf } from "./source.ts";
+import { validate } from "./validate.ts";
+import { fileSchema } from "./schema.ts";
+import { didYouMean } from "./suggest.ts";
+
+/** Loads, composes and type-checks a model; throws a GraphError listing every problem. */
+export function loadModel(path: string, overrides: Override[] = []): Model {
+  const diags = new Diagnostics();
+  const read = readSpec(path, undefined, diags);
+  diags.check();
+  const { doc } = read!;
+  applyOverrides(doc, overrides);
+  const spec = overrides.length ? validate(fileSchema, doc, diags) : read!.spec;
+  diags.check();
+  const params = evalParams(doc, spec!, new Map(), diags, path);
+  const networks: Network[] = [];
+  if (spec!.networks) {
+    if (spec!.layers) {
+      diags.error(
+        locOf(doc, "layers", "key"),
+        "a file has either 'networks' or 'layers', not both",
+      );
+    }
+    const vars = (n: string) => {
+      if (n in params) return params[n];
+      throw new Error(`unknown parameter $${n}${didYouMean(n, Object.keys(params))}`);
+    };
+    const ndoc = doc.networks as Record<string, object>;
+    for (const [name, ref] of Object.entries(spec!.networks)) {
+      const file = relative(path, ref.file);
+      const sub = readSpec(file, locOf(ndoc[name], "file"), diags);
+      if (!sub) continue;
+      const pdoc = (ndoc[name] as Record<string, unknown>).params as object | undefined;
+      const given = supply(ref.params, pdoc, exprVars(vars), diags);
+      const p = evalParams(sub.doc, sub.spec, given, diags, file);
+      networks.push(buildNetwork(name, file, sub.doc, sub.spec, p, diags));
+    }
+  } else {
+    networks.push(buildNetwork(networkName(path, spec!), path, doc, spec!, params, diags));
+  }
+  diags.check();
+  const typed = networks.map((n) => inferShapes(n, diags));
+  diags.check();
+  return { name: networkName(path, spec!), file: path, params, networks: typed, doc };
+}
+
+/** Turns plain errors of a lookup into the ExprError that evaluation reports. */
+function exprVars(vars: (n: string) => unknown) {
+  return (n: string) => vars(n) as number;
+}

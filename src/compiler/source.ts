@@ -1,0 +1,102 @@
+// Loads YAML into plain values while remembering where every value came from.
+import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { Diagnostics, GraphError, type Loc } from "./diagnostics.ts";
+
+interface Where {
+  self: Loc;
+  /** location of each member's value */
+  values: Map<string, Loc>;
+  /** location of each mapping key */
+  keys: Map<string, Loc>;
+}
+
+const where = new WeakMap<object, Where>();
+
+/** Location of `obj[key]` (its value), of the key itself, or of the object. */
+export function locOf(obj: unknown, key?: string | number, of: "value" | "key" = "value"): Loc {
+  const w = typeof obj === "object" && obj !== null ? where.get(obj) : undefined;
+  if (!w) return { file: "<unknown>", line: 0, col: 0 };
+  if (key === undefined) return w.self;
+  const k = String(key);
+  return (of === "key" ? w.keys.get(k) : w.values.get(k)) ?? w.values.get(k) ?? w.self;
+}
+
+/** Records locations for an object built in code (merges, overrides). */
+export function track<T extends object>(obj: T, self: Loc): T {
+  if (!where.has(obj)) where.set(obj, { self, values: new Map(), keys: new Map() });
+  return obj;
+}
+
+export function setLoc(obj: object, key: string | number, value: Loc, keyLoc?: Loc): void {
+  const w = where.get(obj) ?? { self: value, values: new Map(), keys: new Map() };
+  where.set(obj, w);
+  w.values.set(String(key), value);
+  if (keyLoc) w.keys.set(String(key), keyLoc);
+}
+
+export function copyLoc(from: object, fromKey: string, to: object, toKey = fromKey): void {
+  setLoc(to, toKey, locOf(from, fromKey), locOf(from, fromKey, "key"));
+}
+
+/** Parses YAML text; syntax errors (all of them) become a GraphError. */
+export function parseYaml(text: string, file: string): unknown {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  const at = (offset: number): Loc => {
+    const p = lc.linePos(offset);
+    return { file, line: p.line, col: p.col };
+  };
+  if (doc.errors.length) {
+    const d = new Diagnostics();
+    for (const e of doc.errors) d.error(at(e.pos[0]), yamlMessage(e.message));
+    d.check();
+  }
+  const nodeLoc = (n: Node | null | undefined, fallback: Loc): Loc =>
+    n?.range ? at(n.range[0]) : fallback;
+  const convert = (n: unknown, loc: Loc): unknown => {
+    if (isAlias(n)) return convert(n.resolve(doc), loc);
+    if (isScalar(n)) return n.value;
+    if (isMap(n)) {
+      const obj = track({} as Record<string, unknown>, loc);
+      for (const pair of n.items) {
+        const keyNode = pair.key as Node | null;
+        const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
+        const kLoc = nodeLoc(keyNode, loc);
+        const vLoc = nodeLoc(pair.value as Node | null, kLoc);
+        obj[key] = convert(pair.value, vLoc);
+        setLoc(obj, key, vLoc, kLoc);
+      }
+      return obj;
+    }
+    if (isSeq(n)) {
+      const arr = track([] as unknown[], loc);
+      n.items.forEach((item, i) => {
+        const iLoc = nodeLoc(item as Node, loc);
+        arr.push(convert(item, iLoc));
+        setLoc(arr, i, iLoc);
+      });
+      return arr;
+    }
+    return n ?? null;
+  };
+  return convert(doc.contents, { file, line: 1, col: 1 });
+}
+
+function yamlMessage(m: string): string {
+  // The yaml package appends a source excerpt after a colon-newline; the location says enough.
+  return m.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+}
+
+export function loadYaml(path: string, from?: Loc): unknown {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "file not found" : (e as Error).message;
+    throw new GraphError([{
+      loc: from ?? { file: path, line: 0, col: 0 },
+      message: `cannot read ${path}: ${why}`,
+    }]);
+  }
+  return parseYaml(text, path);
+}

@@ -1,0 +1,18 @@
+import { z } from "zod";
+import { unaryOp } from "./unary.ts";
+import { f32, numel } from "./wgsl.ts";
+
+export const leakyRelu = {
+  ...unaryOp({
+    name: "leaky_relu",
+    summary: "Leaky rectified linear unit: x if x > 0, else slope * x.",
+    attrs: z.object({
+      slope: z.number().default(0.2).describe("gradient of the negative part"),
+    }).strict(),
+    wgsl: (a) => `select(${f32(a.slope)} * x, x, x > 0.0)`,
+    wgslGrad: (a) => `select(${f32(a.slope)}, 1.0, x > 0.0)`,
+    f: (a, x) => x > 0 ? x : a.slope * x,
+    df: (a, x) => x > 0 ? 1 : a.slope,
+  }),
+  macs: (_a: unknown, _i: number[][], out: number[]) => numel(out),
+};

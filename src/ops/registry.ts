@@ -1,0 +1,45 @@
+// Every op the graph language knows. Adding an op: write its file, add it here.
+import type { OpDef } from "./types.ts";
+import { add } from "./add.ts";
+import { avgPool } from "./avg_pool.ts";
+import { batchNorm } from "./batch_norm.ts";
+import { concat } from "./concat.ts";
+import { conv2d } from "./conv2d.ts";
+import { convTranspose2d } from "./conv_transpose2d.ts";
+import { elu } from "./elu.ts";
+import { flatten } from "./flatten.ts";
+import { l1Loss } from "./l1_loss.ts";
+import { l2Loss } from "./l2_loss.ts";
+import { leakyRelu } from "./leaky_relu.ts";
+import { linear } from "./linear.ts";
+import { mul } from "./mul.ts";
+import { relu } from "./relu.ts";
+import { reshape } from "./reshape.ts";
+import { scale } from "./scale.ts";
+import { sigmoid } from "./sigmoid.ts";
+import { slice } from "./slice.ts";
+import { tanh } from "./tanh.ts";
+
+const all: OpDef[] = [
+  add,
+  avgPool,
+  batchNorm,
+  concat,
+  conv2d,
+  convTranspose2d,
+  elu,
+  flatten,
+  l1Loss,
+  l2Loss,
+  leakyRelu,
+  linear,
+  mul,
+  relu,
+  reshape,
+  scale,
+  sigmoid,
+  slice,
+  tanh,
+];
+
+export const OPS: Record<string, OpDef> = Object.fromEntries(all.map((o) => [o.name, o]));

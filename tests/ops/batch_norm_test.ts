@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { batchNorm } from "../../src/ops/batch_norm.ts";
+import { ShapeError } from "../../src/ops/types.ts";
+import { checkOp } from "./harness.ts";
+
+Deno.test("batch_norm training matches float64 reference and finite differences", async () => {
+  await checkOp(batchNorm, { inputs: [[4, 3, 5, 5]], training: true });
+  await checkOp(batchNorm, { inputs: [[1, 2, 3, 3]], training: true });
+  await checkOp(batchNorm, { inputs: [[6, 5]], training: true, attrs: { momentum: 0.3 } });
+  await checkOp(batchNorm, { inputs: [[2, 3, 3, 2]], training: true, attrs: { affine: false } });
+});
+
+Deno.test("batch_norm inference matches float64 reference and finite differences", async () => {
+  await checkOp(batchNorm, { inputs: [[4, 3, 5, 5]] });
+  await checkOp(batchNorm, { inputs: [[1, 2, 3, 3]], attrs: { eps: 1e-3 } });
+  await checkOp(batchNorm, { inputs: [[6, 5]] });
+  await checkOp(batchNorm, { inputs: [[2, 3, 3, 2]], attrs: { affine: false } });
+});
+
+Deno.test("batch_norm running statistics follow PyTorch's update", () => {
+  const a = batchNorm.attrs.parse({ momentum: 0.5 });
+  const x = { shape: [4, 1], data: Float64Array.from([1, 2, 3, 6]) };
+  const p = {
+    weight: { shape: [1], data: Float64Array.from([1]) },
+    bias: { shape: [1], data: Float64Array.from([0]) },
+    running_mean: { shape: [1], data: Float64Array.from([0]) },
+    running_var: { shape: [1], data: Float64Array.from([1]) },
+  };
+  const { state } = batchNorm.forwardRef(a, [x], p, { training: true });
+  // mean 3, unbiased variance (4 + 1 + 0 + 9) / 3
+  assert.equal(state!.running_mean.data[0], 1.5);
+  assert.ok(Math.abs(state!.running_var.data[0] - (0.5 + 0.5 * 14 / 3)) < 1e-12);
+  assert.equal(p.running_mean.data[0], 0, "reference must not mutate its params");
+});
+
+Deno.test("batch_norm shape rule", () => {
+  const a = batchNorm.attrs.parse({});
+  assert.deepEqual(batchNorm.shape(a, [["B", 8, 4, 4]]), ["B", 8, 4, 4]);
+  assert.deepEqual(
+    Object.keys(batchNorm.params!(batchNorm.attrs.parse({ affine: false }), [[
+      "B",
+      8,
+    ]])),
+    ["running_mean", "running_var"],
+  );
+  assert.throws(() => batchNorm.shape(a, [["B", 8, 4]]), ShapeError);
+  assert.throws(() => batchNorm.shape(a, [["B", "C", 4, 4]]), /concrete channel count/);
+  assert.throws(() => batchNorm.attrs.parse({ momentum: 2 }));
+});

@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { conv2d } from "../../src/ops/conv2d.ts";
+import { ShapeError } from "../../src/ops/types.ts";
+import { checkOp, t64 } from "./harness.ts";
+
+const shape = (attrs: Record<string, unknown>, x: (number | string)[]) =>
+  conv2d.shape(conv2d.attrs.parse(attrs), [x]);
+
+Deno.test("conv2d matches float64 reference and finite differences", async () => {
+  // same, stride 1, odd size, batch 1; 4 output channels use the 4-channel block
+  await checkOp(conv2d, { attrs: { out: 4 }, inputs: [[1, 3, 7, 7]] });
+  // even size, stride 2: asymmetric "same" padding (extra zero row/column bottom/right)
+  await checkOp(conv2d, { attrs: { out: 2, stride: 2 }, inputs: [[2, 3, 8, 8]] });
+  // odd size, stride 2, 3 output channels (no channel block), bias
+  await checkOp(conv2d, { attrs: { out: 3, stride: 2, bias: true }, inputs: [[2, 2, 9, 9]] });
+  // valid, kh != kw, non-square input
+  await checkOp(conv2d, {
+    attrs: { out: 2, kernel: [2, 3], padding: "valid" },
+    inputs: [[1, 2, 6, 5]],
+  });
+  // explicit padding, per side and uniform
+  await checkOp(conv2d, {
+    attrs: { out: 4, kernel: [3, 2], stride: 2, padding: [1, 0, 2, 1], bias: true },
+    inputs: [[2, 3, 5, 6]],
+  });
+  await checkOp(conv2d, { attrs: { out: 2, kernel: 5, padding: 2 }, inputs: [[1, 1, 4, 5]] });
+});
+
+Deno.test("conv2d same padding puts the extra zero row/column at the bottom/right", () => {
+  const a = conv2d.attrs.parse({ out: 1, stride: 2 });
+  const x = t64([1, 1, 4, 4], Float64Array.from({ length: 16 }, (_, i) => i));
+  const w = t64([1, 1, 3, 3], new Float64Array(9).fill(1));
+  const y = conv2d.forwardRef(a, [x], { weight: w }, { training: false }).y;
+  const win = (r0: number, c0: number) => {
+    let s = 0;
+    for (let r = r0; r < Math.min(r0 + 3, 4); r++) {
+      for (let c = c0; c < Math.min(c0 + 3, 4); c++) s += x.data[r * 4 + c];
+    }
+    return s;
+  };
+  assert.deepEqual(Array.from(y.data), [win(0, 0), win(0, 2), win(2, 0), win(2, 2)]);
+});
+
+Deno.test("conv2d shape rule", () => {
+  assert.deepEqual(shape({ out: 8 }, ["B", 3, 7, 7]), ["B", 8, 7, 7]);
+  assert.deepEqual(shape({ out: 8, stride: 2 }, ["B", 3, 8, 8]), ["B", 8, 4, 4]);
+  assert.deepEqual(shape({ out: 8, stride: 2 }, [2, 3, 9, 9]), [2, 8, 5, 5]);
+  assert.deepEqual(shape({ out: 8, padding: "valid", kernel: [3, 1] }, [2, 3, 9, 9]), [2, 8, 7, 9]);
+  assert.deepEqual(shape({ out: 1, padding: [1, 0, 0, 2], stride: 2 }, [1, 1, 6, 7]), [1, 1, 3, 4]);
+  assert.deepEqual(conv2d.params!(conv2d.attrs.parse({ out: 8, bias: true }), [["B", 3, 7, 7]]), {
+    weight: { shape: [8, 3, 3, 3], init: "normal", trainable: true },
+    bias: { shape: [8], init: "zeros", trainable: true },
+  });
+  const a = conv2d.attrs.parse({ out: 8, stride: 2 });
+  assert.equal(conv2d.macs!(a, [[2, 3, 8, 8]], [2, 8, 4, 4]), 2 * 8 * 16 * 3 * 9);
+
+  assert.throws(
+    () => shape({ out: 8 }, ["B", 32]),
+    (e) =>
+      e instanceof ShapeError && /expects 4-D input \[B, C, H, W\], got \[B, 32\]/.test(e.message),
+  );
+  assert.throws(
+    () => shape({ out: 8, in_channels: 4 }, ["B", 3, 7, 7]),
+    (e) =>
+      e instanceof ShapeError && e.attr === "in_channels" &&
+      /expects 4 input channels, got 3/.test(e.message),
+  );
+  assert.throws(
+    () => shape({ out: 8, kernel: 5, padding: "valid" }, ["B", 3, 4, 4]),
+    (e) => e instanceof ShapeError && e.attr === "kernel",
+  );
+  assert.throws(() => conv2d.attrs.parse({ out: 8, padding: "full" }));
+  assert.throws(() => conv2d.attrs.parse({ out: 8, dilation: 2 }));
+  assert.throws(() => conv2d.attrs.parse({ kernel: 3 }));
+});
