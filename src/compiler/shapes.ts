@@ -50,7 +50,7 @@ export function inferShapes(net: Network, diags: Diagnostics): TypedNetwork {
     } catch (e) {
       if (!(e instanceof ShapeError)) throw e;
       const loc = (e.attr && node.attrLocs[e.attr]) || node.loc;
-      const given = ins.map(formatShape).join(" and ");
+      const given = (ins as Shape[]).map(formatShape).join(" and ");
       diags.error(loc, `${where}${e.message}${e.message.includes("[") ? "" : ` (input ${given})`}`);
     }
   }

@@ -1,7 +1,14 @@
-// Scalar reductions shared by the loss ops: a mean over many terms in two
-// passes, with no workgroup barriers (slow on software adapters).
+// Shared by the loss ops: a scalar mean over many terms in two passes with no
+// workgroup barriers (slow on software adapters), and the l1/l2 factory.
 import { z } from "zod";
-import { type Binding, defineOp, type Kernels, type OpDef, type Shape, ShapeError } from "./types.ts";
+import {
+  type Binding,
+  defineOp,
+  type Kernels,
+  type OpDef,
+  type Shape,
+  ShapeError,
+} from "./types.ts";
 import { f32, numel, perElement, store, WG } from "./wgsl.ts";
 
 /**

@@ -2,6 +2,7 @@
 import type { OpDef } from "./types.ts";
 import { add } from "./add.ts";
 import { avgPool } from "./avg_pool.ts";
+import { bceWithLogits } from "./bce_with_logits.ts";
 import { batchNorm } from "./batch_norm.ts";
 import { concat } from "./concat.ts";
 import { conv2d } from "./conv2d.ts";
@@ -18,11 +19,13 @@ import { reshape } from "./reshape.ts";
 import { scale } from "./scale.ts";
 import { sigmoid } from "./sigmoid.ts";
 import { slice } from "./slice.ts";
+import { softmaxCrossEntropy } from "./softmax_cross_entropy.ts";
 import { tanh } from "./tanh.ts";
 
 const all: OpDef[] = [
   add,
   avgPool,
+  bceWithLogits,
   batchNorm,
   concat,
   conv2d,
@@ -39,6 +42,7 @@ const all: OpDef[] = [
   scale,
   sigmoid,
   slice,
+  softmaxCrossEntropy,
   tanh,
 ];
 

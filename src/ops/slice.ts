@@ -52,6 +52,7 @@ function range(a: Attrs, x: Shape): { ax: number; start: number; end: number; si
 function view(a: Attrs, x: number[]) {
   const { ax, start, end, size } = range(a, x);
   return {
+    ax,
     outer: numel(x.slice(0, ax)),
     inner: numel(x.slice(ax + 1)),
     start,
@@ -70,9 +71,8 @@ export const slice = defineOp<Attrs>({
     return x.map((d, j) => j === ax ? end - start : d);
   },
   forwardRef(a, [x]) {
-    const { outer, inner, start, len, size } = view(a, x.shape);
-    const shape = x.shape.map((d) => d);
-    shape[range(a, x.shape).ax] = len;
+    const { ax, outer, inner, start, len, size } = view(a, x.shape);
+    const shape = x.shape.map((d, j) => j === ax ? len : d);
     const y: T64 = { shape, data: new Float64Array(numel(shape)) };
     for (let o = 0; o < outer; o++) {
       for (let c = 0; c < len; c++) {

@@ -1,0 +1,212 @@
+// A network with its batch bound, lowered to a flat list of kernel steps over
+// named tensors: the forward pass, and (reverse-mode autodiff) the backward pass.
+import type { TypedNetwork, TypedNode } from "./ir.ts";
+import { OPS } from "../ops/registry.ts";
+import type { Dispatch, ParamSpec, Shape } from "../ops/types.ts";
+import { numel } from "../ops/wgsl.ts";
+
+export type TensorKind = "input" | "activation" | "param" | "state" | "grad" | "scratch";
+
+export interface TensorInfo {
+  name: string;
+  shape: number[];
+  kind: TensorKind;
+  init?: ParamSpec["init"];
+}
+
+export interface Step {
+  label: string;
+  node: string;
+  phase: "forward" | "backward";
+  dispatches: Dispatch[];
+  /** op role (x0, y, p.weight, dx0, ...) -> tensor name */
+  roles: Record<string, string>;
+}
+
+export interface Program {
+  network: string;
+  batch: number;
+  training: boolean;
+  tensors: Map<string, TensorInfo>;
+  forward: Step[];
+  backward: Step[];
+  /** network output name -> tensor */
+  outputs: Record<string, string>;
+  inputs: string[];
+  /** parameter tensor names (trainable and state) in a stable order */
+  params: string[];
+}
+
+export interface ProgramOptions {
+  batch: number;
+  training: boolean;
+  /** build the backward pass from upstream gradients of these outputs */
+  backwardFrom?: string[];
+  /** network inputs whose gradient is wanted too */
+  inputGrads?: string[];
+}
+
+export function bindShape(s: Shape, batch: number): number[] {
+  return s.map((d) => (typeof d === "number" ? d : batch));
+}
+
+/** Parameter tensors are named network.node.param, as in a PyTorch state_dict. */
+export function paramName(net: string, node: string, param: string): string {
+  return `${net}.${node}.${param}`;
+}
+
+export const gradName = (t: string) => `grad.${t}`;
+
+export function buildProgram(net: TypedNetwork, opts: ProgramOptions): Program {
+  const tensors = new Map<string, TensorInfo>();
+  const add = (t: TensorInfo) => {
+    if (!tensors.has(t.name)) tensors.set(t.name, t);
+    return t.name;
+  };
+  for (const i of net.inputs) {
+    add({ name: i.name, shape: bindShape(i.shape, opts.batch), kind: "input" });
+  }
+  const shapeOf = (t: string) => tensors.get(t)!.shape;
+  const forward: Step[] = [];
+  const stepRoles = new Map<TypedNode, Record<string, string>>();
+  for (const node of net.nodes) {
+    const op = OPS[node.op];
+    const output = bindShape(node.shape, opts.batch);
+    add({ name: node.name, shape: output, kind: "activation" });
+    const roles: Record<string, string> = { y: node.name };
+    node.inputs.forEach((t, i) => (roles[`x${i}`] = t));
+    for (const [p, spec] of Object.entries(node.params)) {
+      roles[`p.${p}`] = add({
+        name: paramName(net.name, node.name, p),
+        shape: spec.shape,
+        kind: spec.trainable ? "param" : "state",
+        init: spec.init,
+      });
+    }
+    const ctx = kernelCtx(node, roles, shapeOf, output, opts.training);
+    const k = op.forward(node.parsed, ctx);
+    addScratch(k.scratch, node, roles, add);
+    stepRoles.set(node, roles);
+    forward.push({
+      label: node.name,
+      node: node.name,
+      phase: "forward",
+      dispatches: k.dispatches,
+      roles,
+    });
+  }
+  const backward = opts.backwardFrom ? differentiate(net, opts, stepRoles, add, shapeOf) : [];
+  const outputs = Object.fromEntries(net.outputs.map((o) => [o.name, o.from]));
+  const params = [...tensors.values()].filter((t) => t.kind === "param" || t.kind === "state")
+    .map((t) => t.name);
+  return {
+    network: net.name,
+    batch: opts.batch,
+    training: opts.training,
+    tensors,
+    forward,
+    backward,
+    outputs,
+    inputs: net.inputs.map((i) => i.name),
+    params,
+  };
+}
+
+function kernelCtx(
+  node: TypedNode,
+  roles: Record<string, string>,
+  shapeOf: (t: string) => number[],
+  output: number[],
+  training: boolean,
+) {
+  return {
+    inputs: node.inputs.map(shapeOf),
+    output,
+    params: Object.fromEntries(Object.keys(node.params).map((p) => [p, shapeOf(roles[`p.${p}`])])),
+    training,
+  };
+}
+
+function addScratch(
+  scratch: Record<string, number> | undefined,
+  node: TypedNode,
+  roles: Record<string, string>,
+  add: (t: TensorInfo) => string,
+) {
+  // One buffer per node and name, shared by forward and backward (batch norm's statistics).
+  for (const [k, n] of Object.entries(scratch ?? {})) {
+    roles[`t.${k}`] = add({ name: `scratch.${node.name}.${k}`, shape: [n], kind: "scratch" });
+  }
+}
+
+/**
+ * Reverse mode: walks the nodes backwards from the outputs that receive an upstream
+ * gradient. A tensor used several times gets the sum: the first contribution
+ * overwrites its gradient buffer, later ones accumulate into it.
+ */
+function differentiate(
+  net: TypedNetwork,
+  opts: ProgramOptions,
+  stepRoles: Map<TypedNode, Record<string, string>>,
+  add: (t: TensorInfo) => string,
+  shapeOf: (t: string) => number[],
+): Step[] {
+  // Which tensors depend on something we want a gradient for.
+  const wantsGrad = new Set(opts.inputGrads ?? []);
+  for (const node of net.nodes) {
+    const trainable = Object.values(node.params).some((p) => p.trainable);
+    const op = OPS[node.op];
+    const fromInput = node.inputs.some((t, i) =>
+      (op.differentiable?.(i) ?? true) && wantsGrad.has(t)
+    );
+    if (trainable || fromInput) wantsGrad.add(node.name);
+  }
+  const written = new Set<string>();
+  for (const o of opts.backwardFrom ?? []) {
+    const t = net.outputs.find((x) => x.name === o)!.from;
+    add({ name: gradName(t), shape: shapeOf(t), kind: "grad" });
+    written.add(gradName(t));
+  }
+  const steps: Step[] = [];
+  for (const node of [...net.nodes].reverse()) {
+    if (!written.has(gradName(node.name)) || !wantsGrad.has(node.name)) continue;
+    const op = OPS[node.op];
+    const roles: Record<string, string> = { ...stepRoles.get(node)!, dy: gradName(node.name) };
+    const needDx = node.inputs.map((t, i) => (op.differentiable?.(i) ?? true) && wantsGrad.has(t));
+    const accumulate = new Set<string>();
+    node.inputs.forEach((t, i) => {
+      if (!needDx[i]) return;
+      const g = add({ name: gradName(t), shape: shapeOf(t), kind: "grad" });
+      roles[`dx${i}`] = g;
+      if (written.has(g)) accumulate.add(`dx${i}`);
+      written.add(g); // add(x, x): the second gradient adds to the first
+    });
+    for (const [p, spec] of Object.entries(node.params)) {
+      if (!spec.trainable) continue;
+      const t = roles[`p.${p}`];
+      const g = add({ name: gradName(t), shape: spec.shape, kind: "grad" });
+      roles[`dp.${p}`] = g;
+      if (written.has(g)) accumulate.add(`dp.${p}`);
+      written.add(g);
+    }
+    const out = shapeOf(node.name);
+    const k = op.backward(node.parsed, {
+      ...kernelCtx(node, roles, shapeOf, out, opts.training),
+      needDx,
+      accumulate,
+    });
+    addScratch(k.scratch, node, roles, add);
+    steps.push({
+      label: `${node.name}.grad`,
+      node: node.name,
+      phase: "backward",
+      dispatches: k.dispatches,
+      roles,
+    });
+  }
+  return steps;
+}
+
+export function tensorBytes(t: TensorInfo): number {
+  return numel(t.shape) * 4;
+}

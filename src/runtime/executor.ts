@@ -1,0 +1,85 @@
+// Runs a Program on the GPU: buffers and pipelines made once, each run encoded
+// into one command buffer and submitted once.
+import type { Program, Step, TensorInfo } from "../compiler/program.ts";
+import { numel } from "../ops/wgsl.ts";
+import { createStorage, fill, readBack, upload } from "./buffers.ts";
+import type { Gpu } from "./device.ts";
+import { encode, prepare, type Prepared } from "./launch.ts";
+
+export class Executor {
+  private constructor(
+    readonly gpu: Gpu,
+    readonly program: Program,
+    readonly buffers: Map<string, GPUBuffer>,
+    private forwardSteps: Prepared[],
+    private backwardSteps: Prepared[],
+  ) {}
+
+  static async create(gpu: Gpu, program: Program): Promise<Executor> {
+    const { device } = gpu;
+    const buffers = new Map<string, GPUBuffer>();
+    for (const t of program.tensors.values()) {
+      buffers.set(t.name, createStorage(device, numel(t.shape), t.name));
+    }
+    const lookup = (step: Step) => (role: string) => {
+      const name = step.roles[role];
+      const b = name === undefined ? undefined : buffers.get(name);
+      if (!b) throw new Error(`${step.label}: kernel binds role ${role}, which has no tensor`);
+      return b;
+    };
+    const prep = async (steps: Step[]) =>
+      (await Promise.all(steps.map((s) => prepare(device, s.dispatches, lookup(s))))).flat();
+    const [f, b] = await Promise.all([prep(program.forward), prep(program.backward)]);
+    return new Executor(gpu, program, buffers, f, b);
+  }
+
+  tensor(name: string): TensorInfo {
+    const t = this.program.tensors.get(name);
+    if (!t) throw new Error(`no tensor ${name} in ${this.program.network}`);
+    return t;
+  }
+
+  write(name: string, data: Float32Array<ArrayBuffer>): void {
+    const t = this.tensor(name);
+    if (data.length !== numel(t.shape)) {
+      throw new Error(`${name}: expected ${numel(t.shape)} values, got ${data.length}`);
+    }
+    upload(this.gpu.device, this.buffers.get(name)!, data);
+  }
+
+  /** Fills tensors with NaN so that an element no kernel writes shows up in a test. */
+  poison(kinds: TensorInfo["kind"][]): void {
+    for (const t of this.program.tensors.values()) {
+      if (kinds.includes(t.kind)) {
+        fill(this.gpu.device, this.buffers.get(t.name)!, numel(t.shape), NaN);
+      }
+    }
+  }
+
+  /** Forward, and backward when asked, in one command buffer. */
+  run(opts: { backward?: boolean } = {}): void {
+    const { device } = this.gpu;
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    encode(pass, this.forwardSteps);
+    if (opts.backward) encode(pass, this.backwardSteps);
+    pass.end();
+    device.queue.submit([enc.finish()]);
+  }
+
+  get dispatchCount(): { forward: number; backward: number } {
+    return { forward: this.forwardSteps.length, backward: this.backwardSteps.length };
+  }
+
+  async read(names: string[]): Promise<Map<string, Float32Array>> {
+    const got = await readBack(
+      this.gpu.device,
+      names.map((n) => ({ buffer: this.buffers.get(n)!, elements: numel(this.tensor(n).shape) })),
+    );
+    return new Map(names.map((n, i) => [n, got[i]]));
+  }
+
+  destroy(): void {
+    for (const b of this.buffers.values()) b.destroy();
+  }
+}
