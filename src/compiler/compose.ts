@@ -126,14 +126,25 @@ export function supply(
   return out;
 }
 
+/** A network of the composition that step graphs may call. */
+export interface NetworkDef {
+  file: string;
+  doc: Doc;
+  spec: FileSpec;
+  params: Record<string, Value>;
+}
+
 interface Ctx {
   diags: Diagnostics;
+  networks: Map<string, NetworkDef>;
   file: string;
   blocks: Record<string, BlockSpec>;
   blocksDoc: unknown;
   nodes: IRNode[];
   /** layer names that stand for another tensor (a block's or a subgraph's output) */
   alias: Map<string, string>;
+  /** subgraph layers with several outputs and no `output:`: an error where used whole */
+  ambiguous: Map<string, string>;
   inlined: boolean;
   depth: number;
   chain: string[];
@@ -147,6 +158,7 @@ export function buildNetwork(
   spec: FileSpec,
   params: Record<string, Value>,
   diags: Diagnostics,
+  networks: Map<string, NetworkDef> = new Map(),
 ): Network {
   const loc = { file, line: 1, col: 1 };
   if (spec.networks) {
@@ -159,11 +171,13 @@ export function buildNetwork(
   if (!spec.inputs) diags.error(loc, `${file}: a network needs 'inputs'`);
   const ctx: Ctx = {
     diags,
+    networks,
     file,
     blocks: spec.blocks ?? {},
     blocksDoc: doc.blocks,
     nodes: [],
     alias: new Map(),
+    ambiguous: new Map(),
     inlined: false,
     depth: 0,
     chain: [file],
@@ -181,6 +195,10 @@ export function buildNetwork(
     ctx,
   );
   canonicalise(ctx);
+  for (const o of outputs) {
+    const why = ctx.ambiguous.get(follow(ctx.alias, o.from));
+    if (why) diags.error(o.loc, why);
+  }
   return {
     name,
     file,
@@ -225,10 +243,19 @@ function expandBody(
   ctx: Ctx,
 ): { name: string; from: string; loc: Loc }[] {
   const ldoc = doc.layers as Doc | undefined;
-  const { last, disabled } = expandLayers(spec.layers ?? {}, ldoc, scope, first, prefix, vars, ctx);
+  const start = ctx.nodes.length;
+  const { disabled } = expandLayers(spec.layers ?? {}, ldoc, scope, first, prefix, vars, ctx);
   const odoc = doc.outputs as object | undefined;
   if (!spec.outputs) {
-    return last ? [{ name: last.slice(prefix.length), from: last, loc: locOf(ldoc) }] : [];
+    // Default outputs: every layer that no other layer uses.
+    const mine = ctx.nodes.slice(start);
+    const sinks = Object.keys(spec.layers ?? {}).filter((key) => {
+      const full = prefix + key;
+      const inside = (n: string) => n === full || n.startsWith(full + ".");
+      return !disabled.has(key) &&
+        !mine.some((n) => !inside(n.name) && n.inputs.some((t) => inside(follow(ctx.alias, t))));
+    });
+    return sinks.map((key) => ({ name: key, from: prefix + key, loc: locOf(ldoc, key, "key") }));
   }
   const outs = [];
   for (const [name, ref] of Object.entries(spec.outputs)) {
@@ -293,11 +320,13 @@ function expandLayers(
   let prev = first;
   for (const [key, layer] of enabled) {
     const loc = locOf(ldoc, key, "key");
-    const kinds = ["op", "block", "graph"].filter((k) => layer[k as keyof LayerSpec] !== undefined);
+    const kinds = ["op", "block", "graph", "network"].filter((k) =>
+      layer[k as keyof LayerSpec] !== undefined
+    );
     if (kinds.length !== 1) {
       diags.error(
         loc,
-        `layer '${key}' needs exactly one of 'op', 'block' or 'graph'` +
+        `layer '${key}' needs exactly one of 'op', 'block', 'graph' or 'network'` +
           (kinds.length ? `, got ${kinds.join(" and ")}` : ""),
       );
       continue;
@@ -342,7 +371,7 @@ function expandLayers(
     } else if (layer.block !== undefined) {
       expandBlock(key, layer, inputs, prefix, vars, ctx);
     } else {
-      expandGraph(key, layer, inputs, prefix, vars, ctx);
+      expandGraph(key, layer, inputs, prefix, scope, vars, ctx);
     }
     prev = [full];
   }
@@ -416,44 +445,64 @@ function expandBlock(
   if (out) ctx.alias.set(full, out);
 }
 
+/**
+ * A `graph:` layer inlines another file; a `network:` layer inlines a network of the
+ * composition and shares its parameters with every other call of it. Either way the
+ * layer's outputs are reachable as `layer.output`.
+ */
 function expandGraph(
   key: string,
   layer: LayerSpec,
   inputs: string[],
   prefix: string,
+  outer: Map<string, string>,
   vars: Vars,
   ctx: Ctx,
 ) {
   const { diags } = ctx;
-  const at = locOf(layer, "graph");
-  const file = relative(ctx.file, layer.graph!);
-  if (ctx.chain.includes(file)) {
-    diags.error(at, `'graph' forms a cycle: ${[...ctx.chain, file].join(" -> ")}`);
-    return;
-  }
+  const kind = layer.network !== undefined ? "network" : "graph";
+  const at = locOf(layer, kind);
   for (const k of Object.keys(layer)) {
-    if (!LAYER_KEYS.includes(k)) {
+    if (!LAYER_KEYS.includes(k) || (kind === "network" && k === "params")) {
       diags.error(
         locOf(layer, k, "key"),
-        `a 'graph:' layer takes 'params', 'in' and 'output', not '${k}'`,
+        `a '${kind}:' layer takes ${
+          kind === "graph" ? "'params', " : ""
+        }'in' and 'output', not '${k}'`,
       );
     }
   }
-  const read = readSpec(file, at, diags);
-  if (!read) return;
-  const { doc, spec } = read;
-  const params = evalParams(
-    doc,
-    spec,
-    supply(layer.params, layer.params, vars, diags),
-    diags,
-    file,
-  );
+  let file: string, doc: Doc, spec: FileSpec, params: Record<string, Value>;
+  if (kind === "network") {
+    const def = ctx.networks.get(layer.network!);
+    if (!def) {
+      const known = [...ctx.networks.keys()];
+      diags.error(
+        at,
+        known.length
+          ? `unknown network '${layer.network}'${didYouMean(layer.network!, known)}`
+          : `'network:' layers call the networks of a composition; this file has none`,
+      );
+      return;
+    }
+    ({ file, doc, spec, params } = def);
+  } else {
+    file = relative(ctx.file, layer.graph!);
+    if (ctx.chain.includes(file)) {
+      diags.error(at, `'graph' forms a cycle: ${[...ctx.chain, file].join(" -> ")}`);
+      return;
+    }
+    const read = readSpec(file, at, diags);
+    if (!read) return;
+    ({ doc, spec } = read);
+    params = evalParams(doc, spec, supply(layer.params, layer.params, vars, diags), diags, file);
+  }
+  const firstNode = ctx.nodes.length;
   const full = prefix + key;
   const declared = Object.keys(spec.inputs ?? {});
   if (declared.length !== inputs.length) {
     diags.error(
-      locOf(layer, "graph"),
+      at,
       `${file} takes ${declared.length} input(s) (${declared.join(", ")}), given ${inputs.length}`,
     );
     return;
@@ -472,17 +521,32 @@ function expandGraph(
     chain: [...ctx.chain, file],
   };
   const outs = expandBody(doc, spec, scope, inputs, full + ".", scopeOf(params, "parameter"), sub);
+  if (kind === "network") {
+    for (const n of ctx.nodes.slice(firstNode)) {
+      n.paramScope = `${layer.network}.${n.name.slice(full.length + 1)}`;
+    }
+  }
+  for (const o of outs) {
+    outer.set(`${key}.${o.name}`, o.from);
+  }
   const wanted = layer.output;
   const pick = wanted === undefined
     ? (outs.length === 1 ? outs[0] : undefined)
     : outs.find((o) => o.name === wanted);
   if (!pick) {
     const names = outs.map((o) => o.name);
+    if (wanted === undefined) {
+      // Fine as long as users name one output (`layer.output`); checked in canonicalise.
+      ctx.ambiguous.set(
+        full,
+        `'${key}' has ${names.length} outputs (${names.join(", ")}): use one as ` +
+          `'${key}.${names[0]}', or choose one with 'output:'`,
+      );
+      return;
+    }
     diags.error(
-      wanted === undefined ? at : locOf(layer, "output"),
-      wanted === undefined
-        ? `${file} has ${names.length} outputs (${names.join(", ")}): choose one with 'output:'`
-        : `${file} has no output '${wanted}'${didYouMean(wanted, names)}`,
+      locOf(layer, "output"),
+      `${file} has no output '${wanted}'${didYouMean(wanted, names)}`,
     );
     return;
   }
@@ -496,7 +560,14 @@ function follow(alias: Map<string, string>, name: string): string {
 
 /** Replaces block and subgraph names by the tensors they stand for. */
 function canonicalise(ctx: Ctx) {
-  for (const n of ctx.nodes) n.inputs = n.inputs.map((t) => follow(ctx.alias, t));
+  for (const n of ctx.nodes) {
+    n.inputs = n.inputs.map((t, i) => {
+      const hit = follow(ctx.alias, t);
+      const why = ctx.ambiguous.get(hit);
+      if (why) ctx.diags.error(n.inputLocs[i] ?? n.loc, why);
+      return hit;
+    });
+  }
 }
 
 /** Default network name: the file's `name:` or its stem. */

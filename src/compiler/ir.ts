@@ -15,8 +15,10 @@ export interface IRNode {
   /** where each attribute was written, for located errors */
   attrLocs: Record<string, Loc>;
   inputLocs: Loc[];
-  /** came from a `graph:` layer: pruned silently when its output is unused */
+  /** came from a `graph:` or `network:` layer: pruned silently when its output is unused */
   inlined: boolean;
+  /** parameters are named `${paramScope}.${param}` (a network call shares its network's) */
+  paramScope?: string;
 }
 
 export interface IRInput {
@@ -59,6 +61,8 @@ export interface Model {
   file: string;
   params: Record<string, Value>;
   networks: TypedNetwork[];
+  /** the training step graph (`training.step`), calling the networks */
+  step?: TypedNetwork;
   /** the resolved document (extends and overrides applied), for sections later stages read */
   doc: Record<string, unknown>;
 }

@@ -1,12 +1,20 @@
 // Entry point of the front end: a graph file (network or composition) to typed networks.
 import { Diagnostics } from "./diagnostics.ts";
-import { buildNetwork, evalParams, networkName, readSpec, supply } from "./compose.ts";
+import {
+  buildNetwork,
+  evalParams,
+  type NetworkDef,
+  networkName,
+  readSpec,
+  supply,
+} from "./compose.ts";
 import { applyOverrides, type Override, relative } from "./files.ts";
 import type { Model, Network } from "./ir.ts";
 import { inferShapes } from "./shapes.ts";
 import { locOf } from "./source.ts";
 import { validate } from "./validate.ts";
-import { fileSchema } from "./schema.ts";
+import { fileSchema, type FileSpec, stepSchema } from "./schema.ts";
+import type { Doc } from "./files.ts";
 import { didYouMean } from "./suggest.ts";
 
 /** Loads, composes and type-checks a model; throws a GraphError listing every problem. */
@@ -20,6 +28,7 @@ export function loadModel(path: string, overrides: Override[] = []): Model {
   diags.check();
   const params = evalParams(doc, spec!, new Map(), diags, path);
   const networks: Network[] = [];
+  const defs = new Map<string, NetworkDef>();
   if (spec!.networks) {
     if (spec!.layers) {
       diags.error(
@@ -39,18 +48,46 @@ export function loadModel(path: string, overrides: Override[] = []): Model {
       const pdoc = (ndoc[name] as Record<string, unknown>).params as object | undefined;
       const given = supply(ref.params, pdoc, exprVars(vars), diags);
       const p = evalParams(sub.doc, sub.spec, given, diags, file);
+      defs.set(name, { file, doc: sub.doc, spec: sub.spec, params: p });
       networks.push(buildNetwork(name, file, sub.doc, sub.spec, p, diags));
     }
   } else {
     networks.push(buildNetwork(networkName(path, spec!), path, doc, spec!, params, diags));
   }
+  const step = stepNetwork(path, doc, params, defs, diags);
   diags.check();
   const typed = networks.map((n) => inferShapes(n, diags));
+  const typedStep = step && inferShapes(step, diags);
   diags.check();
-  return { name: networkName(path, spec!), file: path, params, networks: typed, doc };
+  return {
+    name: networkName(path, spec!),
+    file: path,
+    params,
+    networks: typed,
+    step: typedStep,
+    doc,
+  };
 }
 
 /** Turns plain errors of a lookup into the ExprError that evaluation reports. */
 function exprVars(vars: (n: string) => unknown) {
   return (n: string) => vars(n) as number;
+}
+
+/** `training.step`: the graph of one training step, calling the networks. */
+function stepNetwork(
+  path: string,
+  doc: Doc,
+  params: Model["params"],
+  defs: Map<string, NetworkDef>,
+  diags: Diagnostics,
+): Network | undefined {
+  const training = doc.training as Doc | undefined;
+  if (!training || training.step === undefined) return undefined;
+  const known = (p: PropertyKey[]) => p.length === 2 ? Object.keys(stepSchema.shape) : [];
+  const spec = validate(stepSchema, training.step, diags, known, doc, ["training", "step"]);
+  if (!spec) return undefined;
+  const stepDoc = training.step as Doc;
+  const own = evalParams(stepDoc, spec as FileSpec, new Map(), diags, path);
+  return buildNetwork("step", path, stepDoc, spec as FileSpec, { ...params, ...own }, diags, defs);
 }

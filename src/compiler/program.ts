@@ -77,7 +77,7 @@ export function buildProgram(net: TypedNetwork, opts: ProgramOptions): Program {
     node.inputs.forEach((t, i) => (roles[`x${i}`] = t));
     for (const [p, spec] of Object.entries(node.params)) {
       roles[`p.${p}`] = add({
-        name: paramName(net.name, node.name, p),
+        name: node.paramScope ? `${node.paramScope}.${p}` : paramName(net.name, node.name, p),
         shape: spec.shape,
         kind: spec.trainable ? "param" : "state",
         init: spec.init,

@@ -8,6 +8,9 @@ export const layerSchema = z.object({
   op: z.string().optional().describe("an op from the reference"),
   block: z.string().optional().describe("a block of this file"),
   graph: z.string().optional().describe("another graph file, inlined"),
+  network: z.string().optional().describe(
+    "a call of a network of the composition, sharing its parameters",
+  ),
   in: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
   if: scalar.optional(),
   params: z.record(z.string(), scalar).optional(),
@@ -43,4 +46,13 @@ export type BlockSpec = z.infer<typeof blockSchema>;
 export type FileSpec = z.infer<typeof fileSchema>;
 
 /** Keys a layer may carry besides the op's attributes. */
-export const LAYER_KEYS = ["op", "block", "graph", "in", "if", "params", "output"];
+export const LAYER_KEYS = ["op", "block", "graph", "network", "in", "if", "params", "output"];
+
+/** The training step graph: a network body whose layers may call the composition's networks. */
+export const stepSchema = z.object({
+  params: z.record(z.string(), scalar.nullable()).optional(),
+  inputs: z.record(z.string(), z.array(dim).min(1)),
+  blocks: z.record(z.string(), blockSchema).optional(),
+  layers: z.record(z.string(), layerSchema),
+  outputs: z.record(z.string(), z.string()).optional(),
+}).strict();

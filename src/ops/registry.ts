@@ -1,5 +1,6 @@
 // Every op the graph language knows. Adding an op: write its file, add it here.
 import type { OpDef } from "./types.ts";
+import { accuracy } from "./accuracy.ts";
 import { add } from "./add.ts";
 import { avgPool } from "./avg_pool.ts";
 import { bceWithLogits } from "./bce_with_logits.ts";
@@ -23,6 +24,7 @@ import { softmaxCrossEntropy } from "./softmax_cross_entropy.ts";
 import { tanh } from "./tanh.ts";
 
 const all: OpDef[] = [
+  accuracy,
   add,
   avgPool,
   bceWithLogits,

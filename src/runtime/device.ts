@@ -18,6 +18,7 @@ export function getGpu(): Promise<Gpu> {
 }
 
 async function openGpu(): Promise<Gpu> {
+  quietGlProbe();
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   const adapter = gpu ? await gpu.requestAdapter({ powerPreference: "high-performance" }) : null;
   if (!adapter) {
@@ -52,4 +53,17 @@ export function describeAdapter(adapter: GPUAdapter): string {
   const name = i.description || [i.vendor, i.architecture, i.device].filter(Boolean).join(" ");
   const software = i.isFallbackAdapter ?? false;
   return `${name || "unknown adapter"}${software ? " [software]" : ""}`;
+}
+
+/**
+ * wgpu's GL probe prints "XDG_RUNTIME_DIR is invalid" on headless Linux; a private
+ * runtime dir silences it. Best effort: without permission the warning just stays.
+ */
+function quietGlProbe(): void {
+  try {
+    if (Deno.build.os !== "linux" || Deno.env.get("XDG_RUNTIME_DIR")) return;
+    Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync({ prefix: "xdg-" }));
+  } catch {
+    // no env or write permission: harmless
+  }
 }

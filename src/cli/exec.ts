@@ -1,0 +1,169 @@
+// `deno task exec GRAPH.yaml --inputs in.safetensors [--weights w.safetensors]
+//   [--train] [--grad upstream.safetensors] --out out.safetensors`
+import { loadModel } from "../compiler/model.ts";
+import { parseOverride } from "../compiler/files.ts";
+import { buildProgram, gradName, type Program } from "../compiler/program.ts";
+import { didYouMean } from "../compiler/suggest.ts";
+import type { TypedNetwork } from "../compiler/ir.ts";
+import { numel } from "../ops/wgsl.ts";
+import { getGpu } from "../runtime/device.ts";
+import { Executor } from "../runtime/executor.ts";
+import { initParams } from "../runtime/params.ts";
+import {
+  readSafetensors,
+  type Tensor,
+  toFloat32,
+  writeSafetensors,
+} from "../runtime/safetensors.ts";
+import { parseArgs, runMain, UsageError, UserError } from "./args.ts";
+
+const USAGE = `usage: deno task exec GRAPH.yaml --inputs IN.safetensors --out OUT.safetensors
+  [--weights W.safetensors] [--train] [--grad UPSTREAM.safetensors] [--network NAME]
+  [--seed N] [--set NAME=VALUE ...] [--debug]`;
+
+runMain(USAGE, async (argv) => {
+  const args = parseArgs(argv, {
+    strings: ["inputs", "weights", "grad", "out", "network"],
+    numbers: ["seed"],
+    bools: ["train", "debug"],
+    multi: ["set"],
+  });
+  if (args.positional.length !== 1) throw new UsageError("expected one graph file");
+  const inputsPath = args.strings.inputs, outPath = args.strings.out;
+  if (!inputsPath) throw new UsageError("--inputs is required");
+  if (!outPath) throw new UsageError("--out is required");
+  const model = loadModel(args.positional[0], args.multi.set.map(parseOverride));
+  const net = pickNetwork(model.networks, args.strings.network);
+
+  const inputs = readSafetensors(inputsPath).tensors;
+  const batch = batchOf(net, inputs, inputsPath);
+  const upstream = args.strings.grad ? readSafetensors(args.strings.grad).tensors : undefined;
+  const program = buildProgram(net, {
+    batch,
+    training: args.bools.train,
+    backwardFrom: upstream ? [...upstream.keys()].map((k) => k.replace(/^grad\./, "")) : undefined,
+    inputGrads: upstream ? net.inputs.map((i) => i.name) : undefined,
+  });
+  const values = new Map<string, Float32Array<ArrayBuffer>>();
+  for (const i of net.inputs) values.set(i.name, checked(inputs, i.name, program, inputsPath));
+  extra(inputs, net.inputs.map((i) => i.name), inputsPath);
+  if (upstream) {
+    const outs = Object.keys(program.outputs);
+    for (const [k] of upstream) {
+      const o = k.replace(/^grad\./, "");
+      if (!outs.includes(o)) {
+        throw new UserError(
+          `${args.strings.grad}: tensor "${k}" names no output of ${net.name}` +
+            `${didYouMean(o, outs)} (outputs: ${outs.join(", ")})`,
+        );
+      }
+      values.set(
+        gradName(program.outputs[o]),
+        checkedAs(upstream, k, program.outputs[o], program, args.strings.grad!),
+      );
+    }
+  }
+  if (args.strings.weights) {
+    const w = readSafetensors(args.strings.weights).tensors;
+    for (const p of program.params) values.set(p, checked(w, p, program, args.strings.weights));
+    extra(w, program.params, args.strings.weights);
+  } else {
+    for (const [k, v] of initParams(program, args.numbers.seed ?? 0)) values.set(k, v);
+  }
+
+  const gpu = await getGpu();
+  const exec = await Executor.create(gpu, program);
+  for (const [k, v] of values) exec.write(k, v);
+  exec.run({ backward: Boolean(upstream) });
+  const wanted: [string, string][] = Object.entries(program.outputs).map(([o, t]) => [o, t]);
+  if (upstream) {
+    for (const t of program.tensors.values()) {
+      if (t.kind !== "grad") continue;
+      const of = t.name.slice("grad.".length);
+      const kind = program.tensors.get(of)?.kind;
+      if (kind === "param" || kind === "input") wanted.push([t.name, t.name]);
+    }
+  }
+  if (args.bools.train) {
+    for (const p of program.params) {
+      if (program.tensors.get(p)!.kind === "state") wanted.push([p, p]);
+    }
+  }
+  const got = await exec.read(wanted.map(([, t]) => t));
+  const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [name, t] of wanted) {
+    out[name] = { shape: program.tensors.get(t)!.shape, data: got.get(t)! };
+  }
+  writeSafetensors(outPath, out, {
+    graph: args.positional[0],
+    network: net.name,
+    adapter: gpu.description,
+  });
+  console.error(`wrote ${wanted.length} tensors to ${outPath} (${gpu.description})`);
+});
+
+function pickNetwork(nets: TypedNetwork[], name?: string): TypedNetwork {
+  if (!name) {
+    if (nets.length === 1) return nets[0];
+    throw new UsageError(
+      `this graph has several networks: pick one with --network (${
+        nets.map((n) => n.name).join(", ")
+      })`,
+    );
+  }
+  const n = nets.find((x) => x.name === name);
+  if (!n) {
+    throw new UsageError(`no network '${name}'${didYouMean(name, nets.map((x) => x.name))}`);
+  }
+  return n;
+}
+
+function batchOf(net: TypedNetwork, tensors: Map<string, Tensor>, file: string): number {
+  const first = net.inputs.find((i) => tensors.has(i.name));
+  if (!first) {
+    throw new UserError(
+      `${file}: none of the inputs ${net.inputs.map((i) => `"${i.name}"`).join(", ")} is present`,
+    );
+  }
+  const b = tensors.get(first.name)!.shape[0];
+  if (!Number.isInteger(b) || b < 1) {
+    throw new UserError(`${file}: tensor "${first.name}" has no batch dimension`);
+  }
+  return b;
+}
+
+function checked(tensors: Map<string, Tensor>, name: string, program: Program, file: string) {
+  return checkedAs(tensors, name, name, program, file);
+}
+
+/** The tensor `key` of a file, checked against the shape of program tensor `as`. */
+function checkedAs(
+  tensors: Map<string, Tensor>,
+  key: string,
+  as: string,
+  program: Program,
+  file: string,
+) {
+  const t = tensors.get(key);
+  if (!t) {
+    throw new UserError(`${file}: missing tensor "${key}"${didYouMean(key, tensors.keys())}`);
+  }
+  const want = program.tensors.get(as)!.shape;
+  if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
+    throw new UserError(`${file}: tensor "${key}" has shape [${t.shape}], expected [${want}]`);
+  }
+  const data = toFloat32(t);
+  if (data.length !== numel(want)) {
+    throw new UserError(`${file}: tensor "${key}" has the wrong size`);
+  }
+  return data as Float32Array<ArrayBuffer>;
+}
+
+function extra(tensors: Map<string, Tensor>, known: string[], file: string) {
+  const unknown = [...tensors.keys()].filter((k) => !known.includes(k));
+  if (unknown.length) {
+    throw new UserError(
+      `${file}: unexpected tensor "${unknown[0]}"${didYouMean(unknown[0], known)}`,
+    );
+  }
+}
