@@ -4,7 +4,7 @@ import { basename } from "node:path";
 import type { Diagnostics, Loc } from "./diagnostics.ts";
 import { evaluate, ExprError, isExpr, type Value } from "./expr.ts";
 import { type Doc, relative, resolveFile } from "./files.ts";
-import type { IRNode, Network } from "./ir.ts";
+import type { InputCheck, IRNode, Network } from "./ir.ts";
 import {
   blockSchema,
   type BlockSpec,
@@ -141,6 +141,7 @@ interface Ctx {
   blocks: Record<string, BlockSpec>;
   blocksDoc: unknown;
   nodes: IRNode[];
+  checks: InputCheck[];
   /** layer names that stand for another tensor (a block's or a subgraph's output) */
   alias: Map<string, string>;
   /** subgraph layers with several outputs and no `output:`: an error where used whole */
@@ -176,6 +177,7 @@ export function buildNetwork(
     blocks: spec.blocks ?? {},
     blocksDoc: doc.blocks,
     nodes: [],
+    checks: [],
     alias: new Map(),
     ambiguous: new Map(),
     inlined: false,
@@ -206,6 +208,7 @@ export function buildNetwork(
     params,
     inputs,
     nodes: ctx.nodes,
+    checks: ctx.checks.map((c) => ({ ...c, tensor: follow(ctx.alias, c.tensor) })),
     outputs: outputs.map((o) => ({ ...o, from: follow(ctx.alias, o.from) })),
   };
 }
@@ -213,14 +216,14 @@ export function buildNetwork(
 function inputsOf(doc: Doc, spec: FileSpec, vars: Vars, diags: Diagnostics) {
   const idoc = doc.inputs as object;
   return Object.entries(spec.inputs ?? {}).map(([name, dims]) => {
-    const loc = locOf(idoc, name);
     const shape = dims.map((d, i) => {
       if (!isExpr(d)) return d as Dim;
-      const v = evalAt(d, vars, locOf((idoc as Doc)?.[name], i), diags);
+      const at = locOf((idoc as Doc)?.[name], i);
+      const v = evalAt(d, vars, at, diags);
       if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
         if (v !== undefined) {
           diags.error(
-            loc,
+            at,
             `input '${name}': dimension ${i} ('${d}') must be a positive integer, got ${v}`,
           );
         }
@@ -300,7 +303,7 @@ function expandLayers(
   for (const [key, layer] of Object.entries(layers)) {
     const at = locOf(ldoc, key, "key");
     if (key.includes(".")) diags.error(at, `layer name '${key}' may not contain '.'`);
-    if (scope.has(key) && !scope.get(key)!.startsWith(prefix + key)) {
+    if (scope.has(key)) {
       diags.error(at, `'${key}' is already the name of an input`);
     }
     if (layer.if !== undefined) {
@@ -349,7 +352,7 @@ function expandLayers(
     const full = prefix + key;
     if (layer.op !== undefined) {
       const attrs: Record<string, unknown> = {};
-      const attrLocs: Record<string, Loc> = {};
+      const attrLocs: Record<string, Loc> = { op: locOf(layer, "op") }; // for "unknown op"
       for (const [k, v] of Object.entries(layer)) {
         if (LAYER_KEYS.includes(k)) continue;
         attrLocs[k] = locOf(layer, k);
@@ -371,7 +374,7 @@ function expandLayers(
     } else if (layer.block !== undefined) {
       expandBlock(key, layer, inputs, prefix, vars, ctx);
     } else {
-      expandGraph(key, layer, inputs, prefix, scope, vars, ctx);
+      expandGraph(key, layer, inputs, inputLocs, prefix, scope, vars, ctx);
     }
     prev = [full];
   }
@@ -415,15 +418,18 @@ function expandBlock(
     const value = evalAt(v, vars, locOf(layer, k), diags);
     if (value !== undefined) args[k] = value as Value;
   }
+  let missing = false;
   for (const [k, def] of Object.entries(declared)) {
     if (k in args) continue;
     if (def === null) {
       diags.error(locOf(layer, "block"), `block '${name}' needs argument '${k}'`);
+      missing = true;
       continue;
     }
     const v = evalAt(def, vars, locOf((ctx.blocksDoc as Doc)?.[name], "args"), diags);
     if (v !== undefined) args[k] = v as Value;
   }
+  if (missing) return; // its layers would only repeat the error as unknown parameters
   // Inside a block: its arguments, then the file's parameters.
   const inner: Vars = (n) => (n in args ? args[n] : vars(n));
   const bdoc = (ctx.blocksDoc as Doc)?.[name] as Doc | undefined;
@@ -454,6 +460,7 @@ function expandGraph(
   key: string,
   layer: LayerSpec,
   inputs: string[],
+  inputLocs: Loc[],
   prefix: string,
   outer: Map<string, string>,
   vars: Vars,
@@ -487,7 +494,7 @@ function expandGraph(
     }
     ({ file, doc, spec, params } = def);
   } else {
-    file = relative(ctx.file, layer.graph!);
+    file = relative(at.file, layer.graph!); // the file that names it may be one ctx.file extends
     if (ctx.chain.includes(file)) {
       diags.error(at, `'graph' forms a cycle: ${[...ctx.chain, file].join(" -> ")}`);
       return;
@@ -512,6 +519,15 @@ function expandGraph(
     scope.set(n, `${full}.${n}`);
     ctx.alias.set(`${full}.${n}`, inputs[i]);
   });
+  // The file's inputs are its contract: checked against what it is given after shape inference.
+  inputsOf(doc, spec, scopeOf(params, "parameter"), diags).forEach((d, i) =>
+    ctx.checks.push({
+      tensor: inputs[i],
+      shape: d.shape,
+      loc: inputLocs[i] ?? at,
+      what: `${full}: ${file} input '${d.name}'`,
+    })
+  );
   const sub: Ctx = {
     ...ctx,
     file,

@@ -1,6 +1,7 @@
 // Graph files on disk: `extends` chains merged, command-line overrides applied.
 import { dirname, join } from "node:path";
 import { collect, type Diagnostics, type Loc } from "./diagnostics.ts";
+import { didYouMean } from "./suggest.ts";
 import { copyLoc, loadYaml, locOf, setLoc, track } from "./source.ts";
 
 export type Doc = Record<string, unknown>;
@@ -78,7 +79,7 @@ const TOP = ["name", "description", "params", "inputs", "blocks", "layers", "out
  * `--set` overrides: a path into the document (`training.batch=32`); a bare parameter
  * name means `params.NAME`; a network name first means that network's parameters.
  */
-export function applyOverrides(doc: Doc, overrides: Override[]): void {
+export function applyOverrides(doc: Doc, overrides: Override[], diags?: Diagnostics): void {
   for (const o of overrides) {
     let path = o.path;
     const nets = isObj(doc.networks) ? doc.networks : {};
@@ -86,6 +87,12 @@ export function applyOverrides(doc: Doc, overrides: Override[]): void {
       path = ["params", path[0]];
     } else if (path[0] in nets && path.length > 1) {
       path = ["networks", path[0], "params", ...path.slice(1)];
+    }
+    // A parameter the file does not declare would silently become a new one.
+    const declared = isObj(doc.params) ? Object.keys(doc.params) : [];
+    if (diags && path[0] === "params" && path.length === 2 && !declared.includes(path[1])) {
+      diags.error(o.loc, `unknown parameter '${path[1]}'${didYouMean(path[1], declared)}`);
+      continue;
     }
     let obj = doc;
     for (const key of path.slice(0, -1)) {

@@ -33,6 +33,15 @@ export interface IROutput {
   loc: Loc;
 }
 
+/** A tensor given to a `graph:` or `network:` layer must have the shape its file declares. */
+export interface InputCheck {
+  tensor: string;
+  shape: Shape;
+  loc: Loc;
+  /** e.g. "fake: decoder.yaml input 'feature'" */
+  what: string;
+}
+
 export interface Network {
   name: string;
   file: string;
@@ -41,6 +50,7 @@ export interface Network {
   inputs: IRInput[];
   nodes: IRNode[];
   outputs: IROutput[];
+  checks?: InputCheck[];
 }
 
 /** After shape inference: every node has a shape, parsed attributes and parameters. */

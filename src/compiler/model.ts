@@ -16,6 +16,7 @@ import { validate } from "./validate.ts";
 import { fileSchema, type FileSpec, stepSchema } from "./schema.ts";
 import type { Doc } from "./files.ts";
 import { didYouMean } from "./suggest.ts";
+import { ExprError } from "./expr.ts";
 
 /** Loads, composes and type-checks a model; throws a GraphError listing every problem. */
 export function loadModel(path: string, overrides: Override[] = []): Model {
@@ -23,12 +24,13 @@ export function loadModel(path: string, overrides: Override[] = []): Model {
   const read = readSpec(path, undefined, diags);
   diags.check();
   const { doc } = read!;
-  applyOverrides(doc, overrides);
+  applyOverrides(doc, overrides, diags);
   const spec = overrides.length ? validate(fileSchema, doc, diags) : read!.spec;
   diags.check();
   const params = evalParams(doc, spec!, new Map(), diags, path);
   const networks: Network[] = [];
   const defs = new Map<string, NetworkDef>();
+  let unread = false; // a network file could not be read: the step would only repeat it
   if (spec!.networks) {
     if (spec!.layers) {
       diags.error(
@@ -38,15 +40,19 @@ export function loadModel(path: string, overrides: Override[] = []): Model {
     }
     const vars = (n: string) => {
       if (n in params) return params[n];
-      throw new Error(`unknown parameter $${n}${didYouMean(n, Object.keys(params))}`);
+      throw new ExprError(`unknown parameter $${n}${didYouMean(n, Object.keys(params))}`);
     };
     const ndoc = doc.networks as Record<string, object>;
     for (const [name, ref] of Object.entries(spec!.networks)) {
-      const file = relative(path, ref.file);
+      // relative to the file that names it, which may be one this file extends
+      const file = relative(locOf(ndoc[name], "file").file, ref.file);
       const sub = readSpec(file, locOf(ndoc[name], "file"), diags);
-      if (!sub) continue;
+      if (!sub) {
+        unread = true;
+        continue;
+      }
       const pdoc = (ndoc[name] as Record<string, unknown>).params as object | undefined;
-      const given = supply(ref.params, pdoc, exprVars(vars), diags);
+      const given = supply(ref.params, pdoc, vars, diags);
       const p = evalParams(sub.doc, sub.spec, given, diags, file);
       defs.set(name, { file, doc: sub.doc, spec: sub.spec, params: p });
       networks.push(buildNetwork(name, file, sub.doc, sub.spec, p, diags));
@@ -54,7 +60,7 @@ export function loadModel(path: string, overrides: Override[] = []): Model {
   } else {
     networks.push(buildNetwork(networkName(path, spec!), path, doc, spec!, params, diags));
   }
-  const step = stepNetwork(path, doc, params, defs, diags);
+  const step = unread ? undefined : stepNetwork(path, doc, params, defs, diags);
   diags.check();
   const typed = networks.map((n) => inferShapes(n, diags));
   const typedStep = step && inferShapes(step, diags);
@@ -67,11 +73,6 @@ export function loadModel(path: string, overrides: Override[] = []): Model {
     step: typedStep,
     doc,
   };
-}
-
-/** Turns plain errors of a lookup into the ExprError that evaluation reports. */
-function exprVars(vars: (n: string) => unknown) {
-  return (n: string) => vars(n) as number;
 }
 
 /** `training.step`: the graph of one training step, calling the networks. */

@@ -44,6 +44,8 @@ export interface ProgramOptions {
   backwardFrom?: string[];
   /** network inputs whose gradient is wanted too */
   inputGrads?: string[];
+  /** parameters to differentiate (default: all trainable ones); others act as constants */
+  trains?: (param: string) => boolean;
 }
 
 export function bindShape(s: Shape, batch: number): number[] {
@@ -56,6 +58,10 @@ export function paramName(net: string, node: string, param: string): string {
 }
 
 export const gradName = (t: string) => `grad.${t}`;
+
+function nodeParam(net: TypedNetwork, node: TypedNode, p: string): string {
+  return node.paramScope ? `${node.paramScope}.${p}` : paramName(net.name, node.name, p);
+}
 
 export function buildProgram(net: TypedNetwork, opts: ProgramOptions): Program {
   const tensors = new Map<string, TensorInfo>();
@@ -77,7 +83,7 @@ export function buildProgram(net: TypedNetwork, opts: ProgramOptions): Program {
     node.inputs.forEach((t, i) => (roles[`x${i}`] = t));
     for (const [p, spec] of Object.entries(node.params)) {
       roles[`p.${p}`] = add({
-        name: node.paramScope ? `${node.paramScope}.${p}` : paramName(net.name, node.name, p),
+        name: nodeParam(net, node, p),
         shape: spec.shape,
         kind: spec.trainable ? "param" : "state",
         init: spec.init,
@@ -151,10 +157,12 @@ function differentiate(
   add: (t: TensorInfo) => string,
   shapeOf: (t: string) => number[],
 ): Step[] {
+  const trains = (node: TypedNode, p: string, spec: ParamSpec) =>
+    spec.trainable && (opts.trains?.(nodeParam(net, node, p)) ?? true);
   // Which tensors depend on something we want a gradient for.
   const wantsGrad = new Set(opts.inputGrads ?? []);
   for (const node of net.nodes) {
-    const trainable = Object.values(node.params).some((p) => p.trainable);
+    const trainable = Object.entries(node.params).some(([p, spec]) => trains(node, p, spec));
     const op = OPS[node.op];
     const fromInput = node.inputs.some((t, i) =>
       (op.differentiable?.(i) ?? true) && wantsGrad.has(t)
@@ -174,6 +182,7 @@ function differentiate(
     const roles: Record<string, string> = { ...stepRoles.get(node)!, dy: gradName(node.name) };
     const needDx = node.inputs.map((t, i) => (op.differentiable?.(i) ?? true) && wantsGrad.has(t));
     const accumulate = new Set<string>();
+    const needDp = new Set<string>();
     node.inputs.forEach((t, i) => {
       if (!needDx[i]) return;
       const g = add({ name: gradName(t), shape: shapeOf(t), kind: "grad" });
@@ -182,7 +191,8 @@ function differentiate(
       written.add(g); // add(x, x): the second gradient adds to the first
     });
     for (const [p, spec] of Object.entries(node.params)) {
-      if (!spec.trainable) continue;
+      if (!trains(node, p, spec)) continue;
+      needDp.add(p);
       const t = roles[`p.${p}`];
       const g = add({ name: gradName(t), shape: spec.shape, kind: "grad" });
       roles[`dp.${p}`] = g;
@@ -193,6 +203,7 @@ function differentiate(
     const k = op.backward(node.parsed, {
       ...kernelCtx(node, roles, shapeOf, out, opts.training),
       needDx,
+      needDp,
       accumulate,
     });
     addScratch(k.scratch, node, roles, add);

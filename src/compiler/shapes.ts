@@ -54,6 +54,12 @@ export function inferShapes(net: Network, diags: Diagnostics): TypedNetwork {
       diags.error(loc, `${where}${e.message}${e.message.includes("[") ? "" : ` (input ${given})`}`);
     }
   }
+  for (const c of net.checks ?? []) {
+    const given = shapes.get(c.tensor);
+    if (given && (given.length !== c.shape.length || given.some((d, i) => d !== c.shape[i]))) {
+      diags.error(c.loc, `${c.what} must be ${formatShape(c.shape)}, given ${formatShape(given)}`);
+    }
+  }
   return { ...net, nodes: typed, shapes };
 }
 

@@ -34,6 +34,20 @@ export function setLoc(obj: object, key: string | number, value: Loc, keyLoc?: L
   if (keyLoc) w.keys.set(String(key), keyLoc);
 }
 
+/**
+ * Gives `to`, a copy of `from` such as a zod parse result, the locations of `from`
+ * (and so, member by member, for everything nested in both).
+ */
+export function carryLocs(from: unknown, to: unknown): void {
+  if (typeof from !== "object" || from === null || typeof to !== "object" || to === null) return;
+  if (from === to) return;
+  const w = where.get(from);
+  if (w && !where.has(to)) where.set(to, w);
+  for (const k of Object.keys(to)) {
+    carryLocs((from as Record<string, unknown>)[k], (to as Record<string, unknown>)[k]);
+  }
+}
+
 export function copyLoc(from: object, fromKey: string, to: object, toKey = fromKey): void {
   setLoc(to, toKey, locOf(from, fromKey), locOf(from, fromKey, "key"));
 }

@@ -1,7 +1,7 @@
 // zod issues turned into located messages.
 import type { z } from "zod";
 import type { Diagnostics } from "./diagnostics.ts";
-import { locOf } from "./source.ts";
+import { carryLocs, locOf } from "./source.ts";
 import { didYouMean } from "./suggest.ts";
 
 /** Walks `root` along `path`, returning the container and key that the path ends at. */
@@ -32,7 +32,10 @@ export function validate<T>(
   prefix: PropertyKey[] = [],
 ): T | undefined {
   const r = schema.safeParse(value);
-  if (r.success) return r.data;
+  if (r.success) {
+    carryLocs(value, r.data); // zod returns fresh objects: keep where each value was written
+    return r.data;
+  }
   for (const issue of r.error.issues) {
     const path = [...prefix, ...issue.path];
     if (issue.code === "unrecognized_keys") {

@@ -197,12 +197,13 @@ ${loadStats(a, ctx.training)}
       : [{ role: "p.running_mean" }, { role: "p.running_var" }];
     // Training's dx needs the channel sums whatever the params; inference's only dp does.
     const sums = ctx.training && ctx.needDx[0];
-    if (sums || a.affine) {
+    const dp = a.affine && ctx.needDp.has("weight");
+    if (sums || dp) {
       const out: Binding[] = [
         ...(sums
           ? [{ role: "t.sum_dy", write: true }, { role: "t.sum_dy_xhat", write: true }]
           : []),
-        ...(a.affine ? [{ role: "dp.weight", write: true }, { role: "dp.bias", write: true }] : []),
+        ...(dp ? [{ role: "dp.weight", write: true }, { role: "dp.bias", write: true }] : []),
       ];
       dispatches.push(perElement(
         "batch_norm.reduce",
@@ -222,7 +223,7 @@ ${loadStats(a, ctx.training)}
   }
 ${sums ? "  t_sum_dy[c] = sdy;\n  t_sum_dy_xhat[c] = sdyx;" : ""}
 ${
-          a.affine
+          dp
             ? `  ${store(acc("dp.weight"), "dp_weight[c]", "sdyx")}\n  ${
               store(acc("dp.bias"), "dp_bias[c]", "sdy")
             }`

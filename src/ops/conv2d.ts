@@ -152,13 +152,15 @@ export const conv2d = defineOp<Conv2dAttrs>({
         accumulate: ctx.accumulate.has("dx0"),
       }));
     }
-    d.push(convWeightGrad(
-      "conv2d.dw",
-      g,
-      { src: "x0", dst: "dy", dw: "dp.weight" },
-      ctx.accumulate.has("dp.weight"),
-    ));
-    if (a.bias) {
+    if (ctx.needDp.has("weight")) {
+      d.push(convWeightGrad(
+        "conv2d.dw",
+        g,
+        { src: "x0", dst: "dy", dw: "dp.weight" },
+        ctx.accumulate.has("dp.weight"),
+      ));
+    }
+    if (a.bias && ctx.needDp.has("bias")) {
       d.push(biasGrad(
         "conv2d.db",
         ctx.output,

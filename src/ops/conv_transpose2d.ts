@@ -159,13 +159,15 @@ export const convTranspose2d = defineOp<ConvTranspose2dAttrs>({
         accumulate: ctx.accumulate.has("dx0"),
       }));
     }
-    d.push(convWeightGrad(
-      "conv_transpose2d.dw",
-      g,
-      { src: "dy", dst: "x0", dw: "dp.weight" },
-      ctx.accumulate.has("dp.weight"),
-    ));
-    if (a.bias) {
+    if (ctx.needDp.has("weight")) {
+      d.push(convWeightGrad(
+        "conv_transpose2d.dw",
+        g,
+        { src: "dy", dst: "x0", dw: "dp.weight" },
+        ctx.accumulate.has("dp.weight"),
+      ));
+    }
+    if (a.bias && ctx.needDp.has("bias")) {
       d.push(biasGrad(
         "conv_transpose2d.db",
         ctx.output,

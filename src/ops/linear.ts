@@ -112,17 +112,19 @@ export const linear = defineOp<Attrs>({
   ${store(acc("dx0"), "dx0[i]", "s")}`,
       ));
     }
-    dispatches.push(perElement(
-      "linear.dweight",
-      O * F,
-      [{ role: "x0" }, { role: "dy" }, { role: "dp.weight", write: true }],
-      `  let o = i / ${F}u;
+    if (ctx.needDp.has("weight")) {
+      dispatches.push(perElement(
+        "linear.dweight",
+        O * F,
+        [{ role: "x0" }, { role: "dy" }, { role: "dp.weight", write: true }],
+        `  let o = i / ${F}u;
   let f = i % ${F}u;
   var s = 0.0;
   for (var b = 0u; b < ${B}u; b++) { s += dy[b * ${O}u + o] * x0[b * ${F}u + f]; }
   ${store(acc("dp.weight"), "dp_weight[i]", "s")}`,
-    ));
-    if (a.bias) {
+      ));
+    }
+    if (a.bias && ctx.needDp.has("bias")) {
       dispatches.push(perElement(
         "linear.dbias",
         O,

@@ -75,6 +75,8 @@ export interface KernelCtx {
 export interface BackwardCtx extends KernelCtx {
   /** which inputs need a gradient */
   needDx: boolean[];
+  /** which trainable parameters need a gradient (frozen ones, e.g. D's during G's update, do not) */
+  needDp: Set<string>;
   /** roles ("dx0", "dp.weight") whose kernel must add into the buffer instead of overwriting it */
   accumulate: Set<Role>;
 }

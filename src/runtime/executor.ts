@@ -6,7 +6,11 @@ import { createStorage, fill, readBack, upload } from "./buffers.ts";
 import type { Gpu } from "./device.ts";
 import { encode, prepare, type Prepared } from "./launch.ts";
 
+const SHARED_KINDS: TensorInfo["kind"][] = ["param", "state", "input"];
+
 export class Executor {
+  private owned = new Set<GPUBuffer>();
+
   private constructor(
     readonly gpu: Gpu,
     readonly program: Program,
@@ -15,11 +19,27 @@ export class Executor {
     private backwardSteps: Prepared[],
   ) {}
 
-  static async create(gpu: Gpu, program: Program): Promise<Executor> {
+  /**
+   * `shared` holds buffers that several programs use (parameters, their state and
+   * the step's inputs): taken from it when present, added to it otherwise.
+   */
+  static async create(
+    gpu: Gpu,
+    program: Program,
+    shared?: Map<string, GPUBuffer>,
+  ): Promise<Executor> {
     const { device } = gpu;
     const buffers = new Map<string, GPUBuffer>();
+    const owned = new Set<GPUBuffer>();
     for (const t of program.tensors.values()) {
-      buffers.set(t.name, createStorage(device, numel(t.shape), t.name));
+      const share = shared && SHARED_KINDS.includes(t.kind);
+      let b = share ? shared.get(t.name) : undefined;
+      if (!b) {
+        b = createStorage(device, numel(t.shape), t.name);
+        if (share) shared.set(t.name, b);
+        else owned.add(b);
+      }
+      buffers.set(t.name, b);
     }
     const lookup = (step: Step) => (role: string) => {
       const name = step.roles[role];
@@ -30,7 +50,9 @@ export class Executor {
     const prep = async (steps: Step[]) =>
       (await Promise.all(steps.map((s) => prepare(device, s.dispatches, lookup(s))))).flat();
     const [f, b] = await Promise.all([prep(program.forward), prep(program.backward)]);
-    return new Executor(gpu, program, buffers, f, b);
+    const exec = new Executor(gpu, program, buffers, f, b);
+    exec.owned = owned;
+    return exec;
   }
 
   tensor(name: string): TensorInfo {
@@ -56,13 +78,14 @@ export class Executor {
     }
   }
 
-  /** Forward, and backward when asked, in one command buffer. */
-  run(opts: { backward?: boolean } = {}): void {
+  /** Forward, backward when asked, then `after` (an optimiser), in one command buffer. */
+  run(opts: { backward?: boolean; after?: Prepared[] } = {}): void {
     const { device } = this.gpu;
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
     encode(pass, this.forwardSteps);
     if (opts.backward) encode(pass, this.backwardSteps);
+    if (opts.after) encode(pass, opts.after);
     pass.end();
     device.queue.submit([enc.finish()]);
   }
@@ -79,7 +102,8 @@ export class Executor {
     return new Map(names.map((n, i) => [n, got[i]]));
   }
 
+  /** Frees the buffers this executor made (not the shared ones). */
   destroy(): void {
-    for (const b of this.buffers.values()) b.destroy();
+    for (const b of this.owned) b.destroy();
   }
 }

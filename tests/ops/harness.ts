@@ -126,6 +126,7 @@ export async function checkOp(op: OpDef, c: Case): Promise<void> {
     const bwd = op.backward(attrs, {
       ...ctx,
       needDx: diff,
+      needDp: new Set(Object.entries(specs).filter(([, s]) => s.trainable).map(([k]) => k)),
       accumulate: new Set(accumulate ? gradRoles.map(([r]) => r) : []),
     });
     for (const [k, n] of Object.entries(bwd.scratch ?? {})) {

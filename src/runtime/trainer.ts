@@ -1,0 +1,201 @@
+// GAN training on the GPU: one program per player (D and G) over shared parameter
+// and input buffers; each update is one command buffer (forward, backward, optimiser).
+import type { Model } from "../compiler/ir.ts";
+import { buildProgram, gradName, type Program } from "../compiler/program.ts";
+import { numel } from "../ops/wgsl.ts";
+import type { Gpu } from "./device.ts";
+import { Executor } from "./executor.ts";
+import { Optimizer } from "./optimizers.ts";
+import { initParams } from "./params.ts";
+import type { TrainingConfig } from "./train_config.ts";
+import { mix, Rng } from "../util/rng.ts";
+
+/** What the data side provides per step; the trainer adds target poses and noise. */
+export interface Batch {
+  image: Float32Array;
+  identity: Float32Array;
+  pose: Float32Array;
+}
+
+/** The step graph's inputs the trainer knows how to fill. */
+export const STEP_INPUTS = ["image", "identity", "pose", "target_pose", "target_code", "noise"];
+
+export interface Player {
+  name: "d" | "g";
+  program: Program;
+  exec: Executor;
+  optimizer: Optimizer;
+  losses: [string, number][];
+  updates: number;
+}
+
+export class Trainer {
+  /** completed iterations (each has one G update, and a D update unless D is strong) */
+  step = 0;
+  strong = false;
+  rng: Rng;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly model: Model,
+    readonly cfg: TrainingConfig,
+    readonly shared: Map<string, GPUBuffer>,
+    readonly players: Player[],
+    readonly poses: number,
+    readonly noiseSize: number,
+  ) {
+    this.rng = new Rng(mix(cfg.seed, 0x7a11));
+  }
+
+  static async create(gpu: Gpu, model: Model, cfg: TrainingConfig): Promise<Trainer> {
+    const step = model.step!;
+    for (const i of step.inputs) {
+      if (!STEP_INPUTS.includes(i.name)) {
+        throw new Error(
+          `${model.file}: the step input '${i.name}' is not one the trainer fills ` +
+            `(${STEP_INPUTS.join(", ")})`,
+        );
+      }
+    }
+    const shared = new Map<string, GPUBuffer>();
+    const players: Player[] = [];
+    for (const name of ["d", "g"] as const) {
+      const p = cfg.players[name];
+      const program = buildProgram(step, {
+        batch: cfg.batch,
+        training: true,
+        backwardFrom: Object.keys(p.losses),
+        trains: (param) => p.networks.some((n) => param.startsWith(`${n}.`)),
+      });
+      const exec = await Executor.create(gpu, program, shared);
+      const trained = [...program.tensors.values()].filter((t) =>
+        t.kind === "param" && program.tensors.has(gradName(t.name))
+      );
+      const optimizer = await Optimizer.create(
+        gpu.device,
+        p.optimizer ?? cfg.optimizer,
+        trained.map((t) => ({
+          name: t.name,
+          shape: t.shape,
+          param: exec.buffers.get(t.name)!,
+          grad: exec.buffers.get(gradName(t.name))!,
+        })),
+      );
+      const losses = Object.entries(p.losses);
+      // Upstream gradient of each loss term is its weight: the sum needs no kernel.
+      for (const [term, w] of losses) {
+        exec.write(gradName(program.outputs[term]), Float32Array.of(w));
+      }
+      players.push({ name, program, exec, optimizer, losses, updates: 0 });
+    }
+    const shapeOf = (n: string) => step.inputs.find((i) => i.name === n)?.shape;
+    const poses = Number(shapeOf("target_code")?.[1] ?? 0);
+    const noiseSize = Number(shapeOf("noise")?.[1] ?? 0);
+    const t = new Trainer(gpu, model, cfg, shared, players, poses, noiseSize);
+    t.initialise();
+    return t;
+  }
+
+  /** Fresh parameters from the run's seed (a resumed run overwrites them). */
+  private initialise(): void {
+    const seen = new Set<string>();
+    for (const p of this.players) {
+      for (const [name, data] of initParams(p.program, mix(this.cfg.seed, 0x9a7a))) {
+        if (seen.has(name)) continue;
+        seen.add(name);
+        this.gpu.device.queue.writeBuffer(this.shared.get(name)!, 0, data);
+      }
+    }
+  }
+
+  get d(): Player {
+    return this.players[0];
+  }
+
+  get g(): Player {
+    return this.players[1];
+  }
+
+  /** Names and shapes of every tensor a checkpoint holds. */
+  stateTensors(): Map<string, { buffer: GPUBuffer; shape: number[] }> {
+    const out = new Map<string, { buffer: GPUBuffer; shape: number[] }>();
+    for (const p of this.players) {
+      for (const name of p.program.params) {
+        out.set(name, { buffer: this.shared.get(name)!, shape: p.program.tensors.get(name)!.shape });
+      }
+      for (const [k, v] of p.optimizer.state) out.set(`${p.name}.${k}`, v);
+    }
+    return out;
+  }
+
+  /**
+   * One iteration: upload the batch with fresh target poses and noise, then a D
+   * update (skipped on all but every g_steps-th iteration while D is strong) and a
+   * G update. Nothing waits for the GPU.
+   */
+  iterate(batch: Batch): { dUpdated: boolean } {
+    const B = this.cfg.batch;
+    const targetPose = new Float32Array(B);
+    const code = new Float32Array(B * this.poses);
+    for (let b = 0; b < B; b++) {
+      const t = this.rng.int(this.poses);
+      targetPose[b] = t;
+      code[b * this.poses + t] = 1;
+    }
+    const noise = new Float32Array(B * this.noiseSize);
+    for (let i = 0; i < noise.length; i++) noise[i] = 2 * this.rng.next() - 1;
+    const inputs: Record<string, Float32Array> = {
+      image: batch.image,
+      identity: batch.identity,
+      pose: batch.pose,
+      target_pose: targetPose,
+      target_code: code,
+      noise,
+    };
+    const step = this.model.step!;
+    for (const i of step.inputs) {
+      const data = inputs[i.name];
+      const want = numel(this.d.program.tensors.get(i.name)!.shape);
+      if (data.length !== want) {
+        throw new Error(`batch input ${i.name}: ${data.length} values, expected ${want}`);
+      }
+      this.gpu.device.queue.writeBuffer(this.shared.get(i.name)!, 0, data as Float32Array<ArrayBuffer>);
+    }
+    const dUpdated = !this.strong || this.step % this.cfg.schedule.g_steps === 0;
+    for (const p of dUpdated ? this.players : [this.g]) {
+      p.optimizer.next();
+      p.exec.run({ backward: true, after: p.optimizer.steps });
+      p.updates++;
+    }
+    this.step++;
+    return { dUpdated };
+  }
+
+  /**
+   * Reads the step's outputs (losses and metrics) of the last D and G updates,
+   * and updates the "D is strong" flag of the schedule.
+   */
+  async metrics(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const p of this.players) {
+      const names = Object.keys(p.program.outputs);
+      const got = await p.exec.read(names.map((n) => p.program.outputs[n]));
+      // D's own terms come from D's update, everything else from G's (the latest).
+      for (const n of names) {
+        if (p.name === "g" || p.losses.some(([t]) => t === n)) {
+          out[n] = got.get(p.program.outputs[n])![0];
+        }
+      }
+    }
+    for (const p of this.players) {
+      out[`${p.name}_loss`] = p.losses.reduce((s, [t, w]) => s + w * out[t], 0);
+    }
+    const strong = this.cfg.schedule.strong;
+    if (strong.length) {
+      const mean = strong.reduce((s, m) => s + out[m], 0) / strong.length;
+      out.d_strength = mean;
+      this.strong = mean >= this.cfg.schedule.threshold;
+    }
+    return out;
+  }
+}
