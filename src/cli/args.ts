@@ -88,5 +88,7 @@ export async function runMain(usage: string, fn: (argv: string[]) => unknown): P
 
 /** Errors that other modules define for bad input (safetensors, images, no adapter). */
 function isUserFacing(e: Error): boolean {
-  return ["SafetensorsError", "NoAdapterError", "DataError"].includes(e.constructor.name);
+  return ["SafetensorsError", "NoAdapterError", "DataError", "CheckpointError"].includes(
+    e.constructor.name,
+  );
 }

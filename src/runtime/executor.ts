@@ -6,8 +6,6 @@ import { createStorage, fill, readBack, upload } from "./buffers.ts";
 import type { Gpu } from "./device.ts";
 import { encode, prepare, type Prepared } from "./launch.ts";
 
-const SHARED_KINDS: TensorInfo["kind"][] = ["param", "state", "input"];
-
 export class Executor {
   private owned = new Set<GPUBuffer>();
 
@@ -20,19 +18,25 @@ export class Executor {
   ) {}
 
   /**
-   * `shared` holds buffers that several programs use (parameters, their state and
-   * the step's inputs): taken from it when present, added to it otherwise.
+   * `shared` holds buffers that several programs use (parameters and their state,
+   * and with `shareInputs` the inputs): taken from it when present, added otherwise.
    */
   static async create(
     gpu: Gpu,
     program: Program,
     shared?: Map<string, GPUBuffer>,
+    opts: { shareInputs?: boolean } = {},
   ): Promise<Executor> {
+    const kinds: TensorInfo["kind"][] = [
+      "param",
+      "state",
+      ...(opts.shareInputs ? ["input" as const] : []),
+    ];
     const { device } = gpu;
     const buffers = new Map<string, GPUBuffer>();
     const owned = new Set<GPUBuffer>();
     for (const t of program.tensors.values()) {
-      const share = shared && SHARED_KINDS.includes(t.kind);
+      const share = shared && kinds.includes(t.kind);
       let b = share ? shared.get(t.name) : undefined;
       if (!b) {
         b = createStorage(device, numel(t.shape), t.name);

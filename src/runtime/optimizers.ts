@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { Dispatch } from "../ops/types.ts";
 import { grid, numel, WG } from "../ops/wgsl.ts";
 import { createStorage } from "./buffers.ts";
-import { type Prepared, prepare } from "./launch.ts";
+import { prepare, type Prepared } from "./launch.ts";
 
 export const optimizerSchema = z.discriminatedUnion("type", [
   z.object({

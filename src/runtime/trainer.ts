@@ -67,7 +67,7 @@ export class Trainer {
         backwardFrom: Object.keys(p.losses),
         trains: (param) => p.networks.some((n) => param.startsWith(`${n}.`)),
       });
-      const exec = await Executor.create(gpu, program, shared);
+      const exec = await Executor.create(gpu, program, shared, { shareInputs: true });
       const trained = [...program.tensors.values()].filter((t) =>
         t.kind === "param" && program.tensors.has(gradName(t.name))
       );
@@ -121,7 +121,10 @@ export class Trainer {
     const out = new Map<string, { buffer: GPUBuffer; shape: number[] }>();
     for (const p of this.players) {
       for (const name of p.program.params) {
-        out.set(name, { buffer: this.shared.get(name)!, shape: p.program.tensors.get(name)!.shape });
+        out.set(name, {
+          buffer: this.shared.get(name)!,
+          shape: p.program.tensors.get(name)!.shape,
+        });
       }
       for (const [k, v] of p.optimizer.state) out.set(`${p.name}.${k}`, v);
     }
@@ -159,7 +162,11 @@ export class Trainer {
       if (data.length !== want) {
         throw new Error(`batch input ${i.name}: ${data.length} values, expected ${want}`);
       }
-      this.gpu.device.queue.writeBuffer(this.shared.get(i.name)!, 0, data as Float32Array<ArrayBuffer>);
+      this.gpu.device.queue.writeBuffer(
+        this.shared.get(i.name)!,
+        0,
+        data as Float32Array<ArrayBuffer>,
+      );
     }
     const dUpdated = !this.strong || this.step % this.cfg.schedule.g_steps === 0;
     for (const p of dUpdated ? this.players : [this.g]) {

@@ -387,6 +387,8 @@ Deno.test("corrupted files raise only SafetensorsError (300 random mutations)", 
   assert.ok(parsed > 0 && parsed < 300, `parsed ${parsed} of 300`);
 });
 
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
 Deno.test("writeSafetensors is atomic and leaves no temporary files", () => {
   const dir = Deno.makeTempDirSync();
   try {
@@ -401,8 +403,12 @@ Deno.test("writeSafetensors is atomic and leaves no temporary files", () => {
     assert.throws(
       () =>
         writeSafetensors(`${dir}/bad.safetensors`, { x: { shape: [2], data: new Int8Array(1) } }),
-      new RegExp(`^SafetensorsError: ${dir}/bad\\.safetensors: tensor "x": shape \\[2\\]`),
+      new RegExp(`^SafetensorsError: ${escape(dir)}/bad\\.safetensors: tensor "x": shape \\[2\\]`),
     );
+    // A failed rename (the target is a non-empty directory) removes the temporary file.
+    Deno.mkdirSync(`${dir}/taken/inner`, { recursive: true });
+    assert.throws(() => writeSafetensors(`${dir}/taken`, {}), /taken: cannot write the file/);
+    Deno.removeSync(`${dir}/taken`, { recursive: true });
     assert.throws(
       () => writeSafetensors(`${dir}/no/such/dir.safetensors`, {}),
       /no\/such\/dir\.safetensors: cannot write the file/,
