@@ -46,7 +46,7 @@ export function parseArgs(argv: string[], spec: ArgSpec): Args {
       continue;
     }
     if (!all.includes(name)) {
-      throw new UsageError(`unknown flag --${name}${didYouMean(name, all).replace(/'/g, "'--")}`);
+      throw new UsageError(`unknown flag --${name}${didYouMean(name, all).replace("'", "'--")}`);
     }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new UsageError(`--${name} needs a value`);

@@ -1,16 +1,55 @@
-// `deno task check GRAPH.yaml`: validates a graph and prints each network's summary.
+// `deno task check GRAPH.yaml`: validates a graph and prints what the compiler
+// decided at a stage: shapes (a Keras-style summary) or plan (dispatches, buffers).
 import { loadModel } from "../compiler/model.ts";
 import { parseOverride } from "../compiler/files.ts";
 import { summarise } from "../compiler/summary.ts";
+import { buildProgram } from "../compiler/program.ts";
+import { planReport } from "../compiler/plan_report.ts";
+import { trainingConfig } from "../runtime/train_config.ts";
 import { parseArgs, runMain, UsageError } from "./args.ts";
 
-const USAGE = `usage: deno task check GRAPH.yaml [--set NAME=VALUE ...] [--stage shapes] [--debug]`;
+const USAGE = `usage: deno task check GRAPH.yaml [--stage shapes|plan] [--batch N] [--train]
+  [--set NAME=VALUE ...] [--debug]
+  --stage plan prints the inference plan of each network (batch --batch, default 1), or
+  with --train the training step of each player (batch from the graph's training section)`;
+
+const STAGES = ["shapes", "plan"];
 
 runMain(USAGE, (argv) => {
-  const args = parseArgs(argv, { strings: ["stage"], multi: ["set"], bools: ["debug"] });
+  const args = parseArgs(argv, {
+    strings: ["stage"],
+    numbers: ["batch"],
+    multi: ["set"],
+    bools: ["debug", "train"],
+  });
   if (args.positional.length !== 1) throw new UsageError("expected one graph file");
   const stage = args.strings.stage ?? "shapes";
-  if (stage !== "shapes") throw new UsageError(`unknown stage '${stage}' (stages: shapes)`);
+  if (!STAGES.includes(stage)) {
+    throw new UsageError(`unknown stage '${stage}' (stages: ${STAGES.join(", ")})`);
+  }
+  const batch = args.numbers.batch ?? 1;
+  if (!Number.isInteger(batch) || batch < 1) {
+    throw new UsageError("--batch must be a positive integer");
+  }
   const model = loadModel(args.positional[0], args.multi.set.map(parseOverride));
-  console.log(summarise(model));
+  if (stage === "shapes") {
+    console.log(summarise(model));
+    return;
+  }
+  if (args.bools.train) {
+    const cfg = trainingConfig(model);
+    for (const [name, p] of Object.entries(cfg.players)) {
+      const program = buildProgram(model.step!, {
+        batch: args.numbers.batch ?? cfg.batch,
+        training: true,
+        backwardFrom: Object.keys(p.losses),
+        trains: (param) => p.networks.some((n) => param.startsWith(`${n}.`)),
+      });
+      console.log(planReport(`${name} update of ${model.name}`, program) + "\n");
+    }
+    return;
+  }
+  for (const net of model.networks) {
+    console.log(planReport(net.name, buildProgram(net, { batch, training: false })) + "\n");
+  }
 });

@@ -1,6 +1,6 @@
 // Graph files on disk: `extends` chains merged, command-line overrides applied.
 import { dirname, join } from "node:path";
-import { collect, type Diagnostics, type Loc } from "./diagnostics.ts";
+import { collect, type Diagnostics, GraphError, type Loc } from "./diagnostics.ts";
 import { didYouMean } from "./suggest.ts";
 import { copyLoc, loadYaml, locOf, setLoc, track } from "./source.ts";
 
@@ -112,7 +112,7 @@ export function applyOverrides(doc: Doc, overrides: Override[], diags?: Diagnost
 export function parseOverride(text: string): Override {
   const loc = { file: `--set ${text}`, line: 0, col: 0 };
   const eq = text.indexOf("=");
-  if (eq <= 0) throw new Error(`--set expects NAME=VALUE, got '${text}'`);
+  if (eq <= 0) throw new GraphError([{ loc, message: `--set expects NAME=VALUE, got '${text}'` }]);
   const path = text.slice(0, eq).split(".");
   const raw = text.slice(eq + 1).trim();
   let value: unknown = raw;

@@ -10,7 +10,7 @@ export const elu = unaryOp({
   })
     .strict(),
   wgsl: (a) => `select(${f32(a.alpha)} * (exp(x) - 1.0), x, x > 0.0)`,
-  wgslGrad: (a) => `select(y + ${f32(a.alpha)}, 1.0, x > 0.0)`,
+  wgslGrad: (a) => `select(y + ${f32(a.alpha)}, 1.0, y > 0.0)`,
   f: (a, x) => x > 0 ? x : a.alpha * Math.expm1(x),
   df: (a, x, y) => x > 0 ? 1 : y + a.alpha,
 });

@@ -10,7 +10,10 @@ export interface UnarySpec<A> {
   attrs: z.ZodType<A>;
   /** WGSL expression of `x` */
   wgsl: (a: A) => string;
-  /** WGSL expression of dy/dx in terms of `x` and `y` */
+  /**
+   * WGSL expression of dy/dx in terms of the output `y` only: the backward pass then
+   * keeps no copy of the input alive (memory planning frees it after the forward).
+   */
   wgslGrad: (a: A) => string;
   f: (a: A, x: number) => number;
   df: (a: A, x: number, y: number) => number;
@@ -44,8 +47,8 @@ export function unaryOp<A>(s: UnarySpec<A>): OpDef<A> {
       dispatches: [perElement(
         `${s.name}.grad`,
         numel(ctx.output),
-        [{ role: "x0" }, { role: "y" }, { role: "dy" }, { role: "dx0", write: true }],
-        `  let x = x0[i];\n  let y = y[i];\n  ${
+        [{ role: "y" }, { role: "dy" }, { role: "dx0", write: true }],
+        `  let y = y[i];\n  ${
           store(ctx.accumulate.has("dx0"), "dx0[i]", `dy[i] * (${s.wgslGrad(a)})`)
         }`,
       )],

@@ -2,7 +2,8 @@
 // into one command buffer and submitted once.
 import type { Program, Step, TensorInfo } from "../compiler/program.ts";
 import { numel } from "../ops/wgsl.ts";
-import { createStorage, fill, readBack, upload } from "./buffers.ts";
+import { createStorage, fill, readBack, STORAGE, upload } from "./buffers.ts";
+import { planMemory } from "../compiler/memory.ts";
 import type { Gpu } from "./device.ts";
 import { encode, prepare, type Prepared } from "./launch.ts";
 
@@ -25,7 +26,7 @@ export class Executor {
     gpu: Gpu,
     program: Program,
     shared?: Map<string, GPUBuffer>,
-    opts: { shareInputs?: boolean } = {},
+    opts: { shareInputs?: boolean; plan?: boolean } = {},
   ): Promise<Executor> {
     const kinds: TensorInfo["kind"][] = [
       "param",
@@ -35,7 +36,21 @@ export class Executor {
     const { device } = gpu;
     const buffers = new Map<string, GPUBuffer>();
     const owned = new Set<GPUBuffer>();
+    // Short-lived tensors share the planned slots (unless a test wants every tensor kept).
+    const memory = opts.plan === false
+      ? undefined
+      : planMemory(program, { backward: program.backward.length > 0 });
+    const slots = memory?.slots.map((s) => {
+      const b = device.createBuffer({ size: s.bytes, usage: STORAGE, label: `slot ${s.id}` });
+      owned.add(b);
+      return b;
+    });
     for (const t of program.tensors.values()) {
+      const slot = memory?.slotOf.get(t.name);
+      if (slot !== undefined) {
+        buffers.set(t.name, slots![slot]);
+        continue;
+      }
       const share = shared && kinds.includes(t.kind);
       let b = share ? shared.get(t.name) : undefined;
       if (!b) {

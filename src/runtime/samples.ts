@@ -25,12 +25,18 @@ export class Sampler {
   ): Promise<Sampler> {
     const enc = model.networks.find((n) => n.name === "encoder");
     const dec = model.networks.find((n) => n.name === "decoder");
-    if (!enc || !dec) throw new Error(`${model.file}: samples need networks 'encoder' and 'decoder'`);
+    if (!enc || !dec) {
+      throw new Error(`${model.file}: samples need networks 'encoder' and 'decoder'`);
+    }
     const shape = (net: typeof dec, name: string) => net.inputs.find((i) => i.name === name)?.shape;
     const poses = Number(shape(dec, "pose")?.[1]);
     const nz = Number(shape(dec, "noise")?.[1]);
     const size = Number(enc.inputs[0].shape[2]);
-    const encoder = await Executor.create(gpu, buildProgram(enc, { batch: faces, training: false }), shared);
+    const encoder = await Executor.create(
+      gpu,
+      buildProgram(enc, { batch: faces, training: false }),
+      shared,
+    );
     const decoder = await Executor.create(
       gpu,
       buildProgram(dec, { batch: faces * poses, training: false }),
@@ -100,7 +106,9 @@ export function gridRgba(
   for (let r = 0; r < rows; r++) {
     const y0 = gap + r * (size + gap);
     put(first, r, gap, y0);
-    for (let c = 0; c < perRow; c++) put(rest, r * perRow + c, 2 * gap + (c + 1) * (size + gap), y0);
+    for (let c = 0; c < perRow; c++) {
+      put(rest, r * perRow + c, 2 * gap + (c + 1) * (size + gap), y0);
+    }
   }
   return { width, height, rgba };
 }

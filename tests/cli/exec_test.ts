@@ -97,18 +97,42 @@ Deno.test("exec: bad input gives one clear message and exit 1", async () => {
   const dir = await Deno.makeTempDir();
   const g = "graphs/ops/linear.yaml";
   writeSafetensors(`${dir}/ok.safetensors`, { x: { shape: [2, 10], data: new Float32Array(20) } });
-  writeSafetensors(`${dir}/wrong.safetensors`, { x: { shape: [2, 9], data: new Float32Array(18) } });
-  writeSafetensors(`${dir}/misnamed.safetensors`, { y: { shape: [2, 10], data: new Float32Array(20) } });
+  writeSafetensors(`${dir}/wrong.safetensors`, {
+    x: { shape: [2, 9], data: new Float32Array(18) },
+  });
+  writeSafetensors(`${dir}/misnamed.safetensors`, {
+    y: { shape: [2, 10], data: new Float32Array(20) },
+  });
   await Deno.writeTextFile(`${dir}/bad.safetensors`, "not a safetensors file");
   const cases: [string[], RegExp][] = [
-    [[g, "--inputs", `${dir}/wrong.safetensors`, "--out", `${dir}/o`], /"x" has shape \[2,9\], expected \[2,10\]/],
+    [
+      [g, "--inputs", `${dir}/wrong.safetensors`, "--out", `${dir}/o`],
+      /"x" has shape \[2,9\], expected \[2,10\]/,
+    ],
     [[g, "--inputs", `${dir}/misnamed.safetensors`, "--out", `${dir}/o`], /none of the inputs "x"/],
     [[g, "--inputs", `${dir}/bad.safetensors`, "--out", `${dir}/o`], /bad\.safetensors: /],
-    [[g, "--inputs", `${dir}/missing.safetensors`, "--out", `${dir}/o`], /missing\.safetensors: cannot read/],
-    [[g, "--inputs", `${dir}/ok.safetensors`, "--weights", `${dir}/ok.safetensors`, "--out", `${dir}/o`], /missing tensor "linear\.fc\.weight"/],
+    [
+      [g, "--inputs", `${dir}/missing.safetensors`, "--out", `${dir}/o`],
+      /missing\.safetensors: cannot read/,
+    ],
+    [[
+      g,
+      "--inputs",
+      `${dir}/ok.safetensors`,
+      "--weights",
+      `${dir}/ok.safetensors`,
+      "--out",
+      `${dir}/o`,
+    ], /missing tensor "linear\.fc\.weight"/],
     [[g, "--inputs", `${dir}/ok.safetensors`], /--out is required/],
-    [[g, "--inputs", `${dir}/ok.safetensors`, "--out", `${dir}/o`, "--bogus", "1"], /unknown flag --bogus/],
-    [["graphs/drgan.yaml", "--inputs", `${dir}/ok.safetensors`, "--out", `${dir}/o`], /several networks/],
+    [
+      [g, "--inputs", `${dir}/ok.safetensors`, "--out", `${dir}/o`, "--bogus", "1"],
+      /unknown flag --bogus/,
+    ],
+    [
+      ["graphs/drgan.yaml", "--inputs", `${dir}/ok.safetensors`, "--out", `${dir}/o`],
+      /several networks/,
+    ],
   ];
   for (const [args, re] of cases) {
     const r = await exec(args);

@@ -49,7 +49,9 @@ for (const file of files) {
     assert.ok(model.networks.length >= 1);
     for (const n of model.networks) {
       assert.ok(n.outputs.length >= 1, `${n.name} has no outputs`);
-      for (const o of n.outputs) assert.ok(n.shapes.has(o.from), `${n.name}.${o.name} has no shape`);
+      for (const o of n.outputs) {
+        assert.ok(n.shapes.has(o.from), `${n.name}.${o.name} has no shape`);
+      }
     }
   });
 }

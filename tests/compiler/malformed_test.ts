@@ -149,7 +149,12 @@ const cases: Record<string, Case> = {
   // --- names and wiring ------------------------------------------------------------
   "dangling input with a suggestion": {
     files: {
-      "main.yaml": y(NET, "layers:", "  conv1: { op: conv2d, out: 4 }", "  act: { op: relu, in: conv9 }"),
+      "main.yaml": y(
+        NET,
+        "layers:",
+        "  conv1: { op: conv2d, out: 4 }",
+        "  act: { op: relu, in: conv9 }",
+      ),
     },
     errors: [["main.yaml:4:24", /^unknown layer or input 'conv9' \(did you mean 'conv1'\?\)$/]],
   },
@@ -191,7 +196,9 @@ const cases: Record<string, Case> = {
     errors: [["main.yaml:3:3", /^layer 'a' is never used/]],
   },
   "input never used": {
-    files: { "main.yaml": y("inputs: { x: [B, 3, 8, 8], y: [B, 2] }", "layers:", "  a: { op: relu }") },
+    files: {
+      "main.yaml": y("inputs: { x: [B, 3, 8, 8], y: [B, 2] }", "layers:", "  a: { op: relu }"),
+    },
     errors: [["main.yaml:1:28", /^input 'y' is never used$/]],
   },
   "output naming an unknown layer": {
@@ -199,7 +206,9 @@ const cases: Record<string, Case> = {
     errors: [["main.yaml:5:6", /^unknown layer or input 'acts' \(did you mean 'act'\?\)$/]],
   },
   "a layer switched off by if, used": {
-    files: { "main.yaml": y(NET, "layers:", "  a: { op: relu, if: false }", "  b: { op: tanh, in: a }") },
+    files: {
+      "main.yaml": y(NET, "layers:", "  a: { op: relu, if: false }", "  b: { op: tanh, in: a }"),
+    },
     errors: [["main.yaml:4:22", /^'a' is switched off by its 'if'/]],
   },
   "if that is not boolean": {
@@ -217,8 +226,17 @@ const cases: Record<string, Case> = {
 
   // --- shapes ----------------------------------------------------------------------
   "add of different shapes": {
-    files: { "main.yaml": y("inputs: { x: [B, 3, 8, 8], y: [B, 4, 8, 8] }", "layers:", "  s: { op: add, in: [x, y] }") },
-    errors: [["main.yaml:3:3", /^s: needs inputs of identical shape: .*\[B, 3, 8, 8\].*\[B, 4, 8, 8\]$/]],
+    files: {
+      "main.yaml": y(
+        "inputs: { x: [B, 3, 8, 8], y: [B, 4, 8, 8] }",
+        "layers:",
+        "  s: { op: add, in: [x, y] }",
+      ),
+    },
+    errors: [[
+      "main.yaml:3:3",
+      /^s: needs inputs of identical shape: .*\[B, 3, 8, 8\].*\[B, 4, 8, 8\]$/,
+    ]],
   },
   "concat of different spatial sizes": {
     files: {
@@ -231,12 +249,21 @@ const cases: Record<string, Case> = {
     errors: [["main.yaml:3:3", /^s: input 1 has shape \[B, 3, 4, 4\] but must be \[B, \*, 8, 8\]/]],
   },
   "linear with the wrong in_features": {
-    files: { "main.yaml": y("inputs: { x: [B, 10] }", "layers:", "  fc: { op: linear, out: 5, in_features: 12 }") },
+    files: {
+      "main.yaml": y(
+        "inputs: { x: [B, 10] }",
+        "layers:",
+        "  fc: { op: linear, out: 5, in_features: 12 }",
+      ),
+    },
     errors: [["main.yaml:3:42", /^fc: expects 12 input features, got 10/]],
   },
   "linear on a 4-D input": {
     files: { "main.yaml": y(NET, "layers:", "  fc: { op: linear, out: 5 }") },
-    errors: [["main.yaml:3:3", /^fc: expects 2-D input \[B, F\], got \[B, 3, 8, 8\]; add a flatten/]],
+    errors: [[
+      "main.yaml:3:3",
+      /^fc: expects 2-D input \[B, F\], got \[B, 3, 8, 8\]; add a flatten/,
+    ]],
   },
   "conv with the wrong in_channels": {
     files: { "main.yaml": y(NET, "layers:", "  conv: { op: conv2d, out: 4, in_channels: 4 }") },
@@ -251,33 +278,75 @@ const cases: Record<string, Case> = {
     errors: [["main.yaml:3:28", /^r: cannot reshape \[B, 3, 8, 8\] \(192 elements per sample\)/]],
   },
   "input dimension from an expression that is not positive": {
-    files: { "main.yaml": y("params: { size: 0 }", "inputs: { x: [B, 3, $size, 4] }", "layers:", "  a: { op: relu }") },
-    errors: [["main.yaml:2:21", /^input 'x': dimension 2 \('\$size'\) must be a positive integer, got 0$/]],
+    files: {
+      "main.yaml": y(
+        "params: { size: 0 }",
+        "inputs: { x: [B, 3, $size, 4] }",
+        "layers:",
+        "  a: { op: relu }",
+      ),
+    },
+    errors: [[
+      "main.yaml:2:21",
+      /^input 'x': dimension 2 \('\$size'\) must be a positive integer, got 0$/,
+    ]],
   },
 
   // --- parameters and expressions --------------------------------------------------
   "unknown parameter with a suggestion": {
-    files: { "main.yaml": y("params: { width: 2 }", NET, "layers:", "  conv: { op: conv2d, out: $widht * 4 }") },
+    files: {
+      "main.yaml": y(
+        "params: { width: 2 }",
+        NET,
+        "layers:",
+        "  conv: { op: conv2d, out: $widht * 4 }",
+      ),
+    },
     errors: [["main.yaml:4:28", /^unknown parameter \$widht \(did you mean 'width'\?\)$/]],
   },
   "division by zero": {
-    files: { "main.yaml": y("params: { width: 0 }", NET, "layers:", "  conv: { op: conv2d, out: 8 / $width }") },
+    files: {
+      "main.yaml": y(
+        "params: { width: 0 }",
+        NET,
+        "layers:",
+        "  conv: { op: conv2d, out: 8 / $width }",
+      ),
+    },
     errors: [["main.yaml:4:28", /^division by zero in '8 \/ \$width'$/]],
   },
   "bad expression syntax": {
-    files: { "main.yaml": y("params: { width: 2 }", NET, "layers:", '  conv: { op: conv2d, out: "$width * (4" }') },
+    files: {
+      "main.yaml": y(
+        "params: { width: 2 }",
+        NET,
+        "layers:",
+        '  conv: { op: conv2d, out: "$width * (4" }',
+      ),
+    },
     errors: [["main.yaml:4:28", /^expected '\)' in expression '\$width \* \(4'$/]],
   },
   "unknown function": {
-    files: { "main.yaml": y("params: { w: 3 }", NET, "layers:", "  conv: { op: conv2d, out: sqrt($w) }") },
+    files: {
+      "main.yaml": y("params: { w: 3 }", NET, "layers:", "  conv: { op: conv2d, out: sqrt($w) }"),
+    },
     errors: [["main.yaml:4:28", /^unknown function 'sqrt' .*\(known: min, max/]],
   },
   "arithmetic on a boolean": {
-    files: { "main.yaml": y("params: { multi: true }", NET, "layers:", "  conv: { op: conv2d, out: $multi + 1 }") },
+    files: {
+      "main.yaml": y(
+        "params: { multi: true }",
+        NET,
+        "layers:",
+        "  conv: { op: conv2d, out: $multi + 1 }",
+      ),
+    },
     errors: [["main.yaml:4:28", /^'\+' needs numbers, got true/]],
   },
   "parameter default using a later parameter": {
-    files: { "main.yaml": y("params:", "  a: $b * 2", "  b: 3", NET, "layers:", "  r: { op: relu }") },
+    files: {
+      "main.yaml": y("params:", "  a: $b * 2", "  b: 3", NET, "layers:", "  r: { op: relu }"),
+    },
     errors: [["main.yaml:2:6", /^unknown parameter \$b$/]],
   },
   "required parameter not given": {
@@ -290,7 +359,9 @@ const cases: Record<string, Case> = {
     errors: [["--set Ndd=3:0:0", /^unknown parameter 'Ndd' \(did you mean 'Nd'\?\)$/]],
   },
   "override of the wrong type": {
-    files: { "main.yaml": y("params: { n: 4 }", NET, "layers:", "  conv: { op: conv2d, out: $n }") },
+    files: {
+      "main.yaml": y("params: { n: 4 }", NET, "layers:", "  conv: { op: conv2d, out: $n }"),
+    },
     set: ["n=abc"],
     errors: [["main.yaml:4:28", /^conv: 'out': .*expected number, received string/]],
   },
@@ -304,7 +375,11 @@ const cases: Record<string, Case> = {
   },
   "unknown parameter in a network's params": {
     files: {
-      "main.yaml": y("params: { w: 1 }", "networks:", "  enc: { file: e.yaml, params: { w: $ww } }"),
+      "main.yaml": y(
+        "params: { w: 1 }",
+        "networks:",
+        "  enc: { file: e.yaml, params: { w: $ww } }",
+      ),
       "e.yaml": y("params: { w: 1 }", NET, "layers:", "  a: { op: relu }"),
     },
     errors: [["main.yaml:3:37", /^unknown parameter \$ww \(did you mean 'w'\?\)$/]],
@@ -365,14 +440,29 @@ const cases: Record<string, Case> = {
   "graph: layer with several outputs and no output:": {
     files: {
       "main.yaml": y(NET, "layers:", "  sub: { graph: sub.yaml }", "  t: { op: tanh }"),
-      "sub.yaml": y(NET, "layers:", "  a: { op: relu }", "  b: { op: sigmoid, in: x }", "outputs: { a: a, b: b }"),
+      "sub.yaml": y(
+        NET,
+        "layers:",
+        "  a: { op: relu }",
+        "  b: { op: sigmoid, in: x }",
+        "outputs: { a: a, b: b }",
+      ),
     },
-    errors: [["main.yaml:4:3", /^'sub' has 2 outputs \(a, b\): use one as 'sub\.a', or choose one with 'output:'$/]],
+    errors: [[
+      "main.yaml:4:3",
+      /^'sub' has 2 outputs \(a, b\): use one as 'sub\.a', or choose one with 'output:'$/,
+    ]],
   },
   "graph: layer choosing an unknown output": {
     files: {
       "main.yaml": y(NET, "layers:", "  sub: { graph: sub.yaml, output: bb }"),
-      "sub.yaml": y(NET, "layers:", "  a: { op: relu }", "  b: { op: sigmoid, in: x }", "outputs: { a: a, b: b }"),
+      "sub.yaml": y(
+        NET,
+        "layers:",
+        "  a: { op: relu }",
+        "  b: { op: sigmoid, in: x }",
+        "outputs: { a: a, b: b }",
+      ),
     },
     errors: [["main.yaml:3:35", /sub\.yaml has no output 'bb' \(did you mean 'b'\?\)$/]],
   },
@@ -388,7 +478,10 @@ const cases: Record<string, Case> = {
       "main.yaml": y(NET, "layers:", "  c: { op: conv2d, out: 4 }", "  sub: { graph: sub.yaml }"),
       "sub.yaml": y(NET, "layers:", "  a: { op: relu }"),
     },
-    errors: [["main.yaml:4:3", /^sub: sub\.yaml input 'x' must be \[B, 3, 8, 8\], given \[B, 4, 8, 8\]$/]],
+    errors: [[
+      "main.yaml:4:3",
+      /^sub: sub\.yaml input 'x' must be \[B, 3, 8, 8\], given \[B, 4, 8, 8\]$/,
+    ]],
   },
   "network: layer outside a composition": {
     files: { "main.yaml": y(NET, "layers:", "  a: { network: enc }") },
@@ -404,12 +497,18 @@ const cases: Record<string, Case> = {
         "      acc_real_id: { in: [d_real.identt, identity] }",
       ),
     },
-    errors: [["main.yaml:5:27", /^unknown layer or input 'd_real\.identt' \(did you mean 'd_real\.identity'\?\)$/]],
+    errors: [[
+      "main.yaml:5:27",
+      /^unknown layer or input 'd_real\.identt' \(did you mean 'd_real\.identity'\?\)$/,
+    ]],
   },
   "training step feeding a network a tensor of the wrong shape": {
     files: { "main.yaml": y(`extends: ${DRGAN}`) },
     set: ["encoder.width=0.5"],
-    errors: [["DRGAN:fake", /^fake: .*decoder\.yaml input 'feature' must be \[B, 320\], given \[B, 160\]$/]],
+    errors: [[
+      "DRGAN:fake",
+      /^fake: .*decoder\.yaml input 'feature' must be \[B, 320\], given \[B, 160\]$/,
+    ]],
   },
 
   // --- blocks ----------------------------------------------------------------------
@@ -423,11 +522,22 @@ const cases: Record<string, Case> = {
   },
   "unknown block argument with a suggestion": {
     files: { "main.yaml": y(NET, ...BLOCK, "layers:", "  c: { block: cbr, out: 4, strde: 2 }") },
-    errors: [["main.yaml:9:28", /^block 'cbr' has no argument 'strde' \(did you mean 'stride'\?\)$/]],
+    errors: [[
+      "main.yaml:9:28",
+      /^block 'cbr' has no argument 'strde' \(did you mean 'stride'\?\)$/,
+    ]],
   },
   "block using itself": {
     files: {
-      "main.yaml": y(NET, "blocks:", "  b:", "    layers:", "      r: { block: b }", "layers:", "  c: { block: b }"),
+      "main.yaml": y(
+        NET,
+        "blocks:",
+        "  b:",
+        "    layers:",
+        "      r: { block: b }",
+        "layers:",
+        "  c: { block: b }",
+      ),
     },
     errors: [["main.yaml:5:19", /^block 'b' nests too deeply/]],
   },

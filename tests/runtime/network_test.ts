@@ -24,7 +24,7 @@ for (const training of [true, false]) {
         inputGrads: net.inputs.map((i) => i.name),
       });
       const gpu = await getGpu();
-      const exec = await Executor.create(gpu, program);
+      const exec = await Executor.create(gpu, program, undefined, { plan: false });
       const values = new Map<string, Float64Array>();
       for (const [name, data] of initParams(program, 3)) {
         // Perturb batch norm's ones/zeros so that every parameter matters.
@@ -66,3 +66,73 @@ for (const training of [true, false]) {
     });
   }
 }
+
+Deno.test("memory planning: the training step agrees with the unplanned run and needs far less", async () => {
+  const { planMemory } = await import("../../src/compiler/memory.ts");
+  const step = model.step!;
+  const gStep = (batch: number) =>
+    buildProgram(step, {
+      batch,
+      training: true,
+      backwardFrom: ["g_id", "g_pose", "g_gan"],
+      trains: (p) => p.startsWith("encoder.") || p.startsWith("decoder."),
+    });
+  // At the small variant's training batch activations dominate; planned they need < 50%.
+  const big = planMemory(gStep(16), { backward: true });
+  assert.ok(
+    big.peakBytes < 0.5 * big.unplannedBytes,
+    `peak ${big.peakBytes} vs unplanned ${big.unplannedBytes}`,
+  );
+  const program = gStep(2);
+  const plan = planMemory(program, { backward: true });
+  assert.ok(
+    plan.peakBytes < plan.unplannedBytes,
+    `peak ${plan.peakBytes} vs unplanned ${plan.unplannedBytes}`,
+  );
+  // No step binds two tensors that share a slot.
+  for (const s of [...program.forward, ...program.backward]) {
+    for (const d of s.dispatches) {
+      const ts = [...new Set(d.bindings.map((b) => s.roles[b.role]))].filter((t) =>
+        plan.slotOf.has(t)
+      );
+      assert.equal(
+        new Set(ts.map((t) => plan.slotOf.get(t))).size,
+        ts.length,
+        `${d.label}: two tensors share a slot`,
+      );
+    }
+  }
+  const gpu = await getGpu();
+  const next = rng(9);
+  const values = new Map<string, Float32Array<ArrayBuffer>>();
+  for (const [k, v] of initParams(program, 4)) values.set(k, v);
+  for (const name of program.inputs) {
+    const n = numel(program.tensors.get(name)!.shape);
+    const labels = name === "identity" || name.endsWith("pose");
+    values.set(
+      name,
+      Float32Array.from(
+        { length: n },
+        () => labels ? Math.floor(next() * 13) % 13 : 2 * next() - 1,
+      ),
+    );
+  }
+  values.set("identity", Float32Array.from({ length: 2 }, (_, i) => i * 7));
+  for (const t of ["g_id", "g_pose", "g_gan"]) values.set(gradName(t), Float32Array.of(1));
+  const results = [];
+  for (const plan of [true, false]) {
+    const exec = await Executor.create(gpu, program, undefined, { plan });
+    exec.poison(["activation", "grad", "scratch"]);
+    for (const [k, v] of values) exec.write(k, v);
+    exec.run({ backward: true });
+    const names = [
+      ...Object.values(program.outputs),
+      ...program.params.map(gradName).filter((g) => program.tensors.has(g)),
+    ];
+    results.push(await exec.read(names));
+    exec.destroy();
+  }
+  for (const [name, a] of results[0]) {
+    assert.deepEqual(a, results[1].get(name), `${name} differs between planned and unplanned`);
+  }
+});
