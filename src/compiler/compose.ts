@@ -536,7 +536,9 @@ function expandGraph(
     inlined: true,
     chain: [...ctx.chain, file],
   };
-  const outs = expandBody(doc, spec, scope, inputs, full + ".", scopeOf(params, "parameter"), sub);
+  // As when the file is loaded alone, its first layer without `in:` takes its first input.
+  const first = inputs.slice(0, 1);
+  const outs = expandBody(doc, spec, scope, first, full + ".", scopeOf(params, "parameter"), sub);
   if (kind === "network") {
     for (const n of ctx.nodes.slice(firstNode)) {
       n.paramScope = `${layer.network}.${n.name.slice(full.length + 1)}`;

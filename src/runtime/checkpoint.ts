@@ -15,7 +15,10 @@ export async function saveCheckpoint(trainer: Trainer, path: string): Promise<vo
   const names = [...tensors.keys()];
   const data = await readBack(
     trainer.gpu.device,
-    names.map((n) => ({ buffer: tensors.get(n)!.buffer, elements: numel(tensors.get(n)!.shape) })),
+    names.map((n) => {
+      const { region, shape } = tensors.get(n)!;
+      return { buffer: region.buffer, offset: region.offset, elements: numel(shape) };
+    }),
   );
   const out: Record<string, { shape: number[]; data: Float32Array }> = {};
   names.forEach((n, i) => (out[n] = { shape: tensors.get(n)!.shape, data: data[i] }));
@@ -59,8 +62,8 @@ export function loadCheckpoint(trainer: Trainer, path: string): void {
   }
   for (const [name, t] of want) {
     trainer.gpu.device.queue.writeBuffer(
-      t.buffer,
-      0,
+      t.region.buffer,
+      t.region.offset,
       toFloat32(tensors.get(name)!) as Float32Array<ArrayBuffer>,
     );
   }

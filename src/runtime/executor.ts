@@ -2,7 +2,7 @@
 // into one command buffer and submitted once.
 import type { Program, Step, TensorInfo } from "../compiler/program.ts";
 import { numel } from "../ops/wgsl.ts";
-import { createStorage, fill, readBack, STORAGE, upload } from "./buffers.ts";
+import { createStorage, fill, readBack, type Region, STORAGE, upload, whole } from "./buffers.ts";
 import { planMemory } from "../compiler/memory.ts";
 import type { Gpu } from "./device.ts";
 import { encode, prepare, type Prepared } from "./launch.ts";
@@ -13,28 +13,28 @@ export class Executor {
   private constructor(
     readonly gpu: Gpu,
     readonly program: Program,
-    readonly buffers: Map<string, GPUBuffer>,
+    /** where each tensor lives */
+    readonly regions: Map<string, Region>,
     private forwardSteps: Prepared[],
     private backwardSteps: Prepared[],
   ) {}
 
   /**
-   * `shared` holds buffers that several programs use (parameters and their state,
-   * and with `shareInputs` the inputs): taken from it when present, added otherwise.
+   * `shared` holds tensors that several programs use (parameters, their state and
+   * gradients, and with `shareInputs` the inputs): taken from it when present,
+   * added to it otherwise.
    */
   static async create(
     gpu: Gpu,
     program: Program,
-    shared?: Map<string, GPUBuffer>,
+    shared?: Map<string, Region>,
     opts: { shareInputs?: boolean; plan?: boolean } = {},
   ): Promise<Executor> {
-    const kinds: TensorInfo["kind"][] = [
-      "param",
-      "state",
-      ...(opts.shareInputs ? ["input" as const] : []),
-    ];
     const { device } = gpu;
-    const buffers = new Map<string, GPUBuffer>();
+    const isShared = (t: TensorInfo) =>
+      t.kind === "param" || t.kind === "state" || (opts.shareInputs && t.kind === "input") ||
+      (t.kind === "grad" && shared?.has(t.name));
+    const regions = new Map<string, Region>();
     const owned = new Set<GPUBuffer>();
     // Short-lived tensors share the planned slots (unless a test wants every tensor kept).
     const memory = opts.plan === false
@@ -48,28 +48,29 @@ export class Executor {
     for (const t of program.tensors.values()) {
       const slot = memory?.slotOf.get(t.name);
       if (slot !== undefined) {
-        buffers.set(t.name, slots![slot]);
+        regions.set(t.name, whole(slots![slot]));
         continue;
       }
-      const share = shared && kinds.includes(t.kind);
-      let b = share ? shared.get(t.name) : undefined;
-      if (!b) {
-        b = createStorage(device, numel(t.shape), t.name);
-        if (share) shared.set(t.name, b);
+      const share = shared && isShared(t);
+      let r = share ? shared.get(t.name) : undefined;
+      if (!r) {
+        const b = createStorage(device, numel(t.shape), t.name);
+        r = whole(b);
+        if (share) shared.set(t.name, r);
         else owned.add(b);
       }
-      buffers.set(t.name, b);
+      regions.set(t.name, r);
     }
     const lookup = (step: Step) => (role: string) => {
       const name = step.roles[role];
-      const b = name === undefined ? undefined : buffers.get(name);
-      if (!b) throw new Error(`${step.label}: kernel binds role ${role}, which has no tensor`);
-      return b;
+      const r = name === undefined ? undefined : regions.get(name);
+      if (!r) throw new Error(`${step.label}: kernel binds role ${role}, which has no tensor`);
+      return r;
     };
     const prep = async (steps: Step[]) =>
       (await Promise.all(steps.map((s) => prepare(device, s.dispatches, lookup(s))))).flat();
     const [f, b] = await Promise.all([prep(program.forward), prep(program.backward)]);
-    const exec = new Executor(gpu, program, buffers, f, b);
+    const exec = new Executor(gpu, program, regions, f, b);
     exec.owned = owned;
     return exec;
   }
@@ -85,15 +86,16 @@ export class Executor {
     if (data.length !== numel(t.shape)) {
       throw new Error(`${name}: expected ${numel(t.shape)} values, got ${data.length}`);
     }
-    upload(this.gpu.device, this.buffers.get(name)!, data);
+    const r = this.regions.get(name)!;
+    upload(this.gpu.device, r.buffer, data, r.offset);
   }
 
   /** Fills tensors with NaN so that an element no kernel writes shows up in a test. */
   poison(kinds: TensorInfo["kind"][]): void {
     for (const t of this.program.tensors.values()) {
-      if (kinds.includes(t.kind)) {
-        fill(this.gpu.device, this.buffers.get(t.name)!, numel(t.shape), NaN);
-      }
+      if (!kinds.includes(t.kind)) continue;
+      const r = this.regions.get(t.name)!;
+      fill(this.gpu.device, r.buffer, numel(t.shape), NaN, r.offset);
     }
   }
 
@@ -116,7 +118,10 @@ export class Executor {
   async read(names: string[]): Promise<Map<string, Float32Array>> {
     const got = await readBack(
       this.gpu.device,
-      names.map((n) => ({ buffer: this.buffers.get(n)!, elements: numel(this.tensor(n).shape) })),
+      names.map((n) => {
+        const r = this.regions.get(n)!;
+        return { buffer: r.buffer, offset: r.offset, elements: numel(this.tensor(n).shape) };
+      }),
     );
     return new Map(names.map((n, i) => [n, got[i]]));
   }

@@ -1,6 +1,7 @@
 // Encodes a list of dispatches against buffers named by role.
 import type { Dispatch } from "../ops/types.ts";
 import { compile } from "./pipelines.ts";
+import type { Region } from "./buffers.ts";
 
 export interface Prepared {
   pipeline: GPUComputePipeline;
@@ -13,14 +14,17 @@ export interface Prepared {
 export async function prepare(
   device: GPUDevice,
   dispatches: Dispatch[],
-  buffer: (role: string) => GPUBuffer,
+  region: (role: string) => Region | GPUBuffer,
 ): Promise<Prepared[]> {
   const compiled = await Promise.all(dispatches.map((d) => compile(device, d)));
   return dispatches.map((d, k) => ({
     pipeline: compiled[k].pipeline,
     bindGroup: device.createBindGroup({
       layout: compiled[k].layout,
-      entries: d.bindings.map((b, i) => ({ binding: i, resource: { buffer: buffer(b.role) } })),
+      entries: d.bindings.map((b, i) => {
+        const r = region(b.role);
+        return { binding: i, resource: r instanceof GPUBuffer ? { buffer: r } : r };
+      }),
     }),
     workgroups: d.workgroups,
     label: d.label,

@@ -3,8 +3,8 @@
 // correction) live in a small buffer written before each submit.
 import { z } from "zod";
 import type { Dispatch } from "../ops/types.ts";
-import { grid, numel, WG } from "../ops/wgsl.ts";
-import { createStorage } from "./buffers.ts";
+import { grid, WG } from "../ops/wgsl.ts";
+import { createStorage, type Region } from "./buffers.ts";
 import { prepare, type Prepared } from "./launch.ts";
 
 export const optimizerSchema = z.discriminatedUnion("type", [
@@ -24,11 +24,14 @@ export const optimizerSchema = z.discriminatedUnion("type", [
 
 export type OptimizerConfig = z.infer<typeof optimizerSchema>;
 
-export interface ParamRef {
+/**
+ * What one optimiser dispatch updates: a range of the parameter arena and the
+ * matching range of the gradient arena (same layout), e.g. all of a player's weights.
+ */
+export interface ParamRange {
   name: string;
-  shape: number[];
-  param: GPUBuffer;
-  grad: GPUBuffer;
+  param: Region;
+  grad: Region;
 }
 
 const ADAM = `
@@ -64,35 +67,36 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: 
   p[i] = p[i] - h[0] * mi;
 }`;
 
-/** Optimiser state for a set of parameters; `steps` are replayed after each backward pass. */
+/** Optimiser state for parameter ranges; `steps` are replayed after each backward pass. */
 export class Optimizer {
   private constructor(
     readonly config: OptimizerConfig,
     private device: GPUDevice,
-    /** state tensors by name: "adam.m.<param>", "adam.v.<param>", "sgd.m.<param>" */
+    /** state tensors by name: "adam.m.<range>", "adam.v.<range>", "sgd.m.<range>" */
     readonly state: Map<string, { buffer: GPUBuffer; shape: number[] }>,
     private hyper: GPUBuffer,
     readonly steps: Prepared[],
     public t: number,
   ) {}
 
-  static async create(device: GPUDevice, config: OptimizerConfig, params: ParamRef[]) {
+  static async create(device: GPUDevice, config: OptimizerConfig, ranges: ParamRange[]) {
     const state = new Map<string, { buffer: GPUBuffer; shape: number[] }>();
     const hyper = createStorage(device, 4, "optimizer.hyper");
-    const dispatches: { d: Dispatch; buffers: GPUBuffer[] }[] = [];
+    const dispatches: { d: Dispatch; regions: (Region | GPUBuffer)[] }[] = [];
     const slots = config.type === "adam" ? ["m", "v"] : ["m"];
-    for (const p of params) {
+    for (const p of ranges) {
+      const n = p.param.size / 4;
       const bufs = slots.map((s) => {
-        const buffer = createStorage(device, numel(p.shape), `${config.type}.${s}.${p.name}`);
-        state.set(`${config.type}.${s}.${p.name}`, { buffer, shape: p.shape });
+        const buffer = createStorage(device, n, `${config.type}.${s}.${p.name}`);
+        state.set(`${config.type}.${s}.${p.name}`, { buffer, shape: [n] });
         return buffer;
       });
       const d: Dispatch = {
         label: `${config.type} ${p.name}`,
         code: config.type === "adam" ? ADAM : SGD,
         entry: "main",
-        // Buffers hold whole vec4s: the kernel updates the padding too, harmlessly (zeros).
-        workgroups: grid(Math.ceil(numel(p.shape) / 4) * 4, WG),
+        // The range includes padding between tensors: its gradients stay zero, so it stays.
+        workgroups: grid(n, WG),
         bindings: [
           { role: "p", write: true },
           { role: "g" },
@@ -100,11 +104,11 @@ export class Optimizer {
           { role: "h" },
         ],
       };
-      dispatches.push({ d, buffers: [p.param, p.grad, ...bufs, hyper] });
+      dispatches.push({ d, regions: [p.param, p.grad, ...bufs, hyper] });
     }
     const steps = (await Promise.all(
-      dispatches.map(({ d, buffers }) =>
-        prepare(device, [d], (role) => buffers[d.bindings.findIndex((b) => b.role === role)])
+      dispatches.map(({ d, regions }) =>
+        prepare(device, [d], (role) => regions[d.bindings.findIndex((b) => b.role === role)])
       ),
     )).flat();
     return new Optimizer(config, device, state, hyper, steps, 0);

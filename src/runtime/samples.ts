@@ -6,6 +6,7 @@ import { buildProgram } from "../compiler/program.ts";
 import type { Gpu } from "./device.ts";
 import { Executor } from "./executor.ts";
 import { Rng } from "../util/rng.ts";
+import type { Region } from "./buffers.ts";
 
 export class Sampler {
   private constructor(
@@ -20,7 +21,7 @@ export class Sampler {
   static async create(
     gpu: Gpu,
     model: Model,
-    shared: Map<string, GPUBuffer>,
+    shared: Map<string, Region>,
     faces: number,
   ): Promise<Sampler> {
     const enc = model.networks.find((n) => n.name === "encoder");

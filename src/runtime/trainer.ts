@@ -7,6 +7,8 @@ import type { Gpu } from "./device.ts";
 import { Executor } from "./executor.ts";
 import { Optimizer } from "./optimizers.ts";
 import { initParams } from "./params.ts";
+import { createArena, span } from "./arena.ts";
+import { type Region, whole } from "./buffers.ts";
 import type { TrainingConfig } from "./train_config.ts";
 import { mix, Rng } from "../util/rng.ts";
 
@@ -39,7 +41,7 @@ export class Trainer {
     readonly gpu: Gpu,
     readonly model: Model,
     readonly cfg: TrainingConfig,
-    readonly shared: Map<string, GPUBuffer>,
+    readonly shared: Map<string, Region>,
     readonly players: Player[],
     readonly poses: number,
     readonly noiseSize: number,
@@ -57,29 +59,42 @@ export class Trainer {
         );
       }
     }
-    const shared = new Map<string, GPUBuffer>();
-    const players: Player[] = [];
-    for (const name of ["d", "g"] as const) {
+    const programs = (["d", "g"] as const).map((name) => {
       const p = cfg.players[name];
-      const program = buildProgram(step, {
-        batch: cfg.batch,
-        training: true,
-        backwardFrom: Object.keys(p.losses),
-        trains: (param) => p.networks.some((n) => param.startsWith(`${n}.`)),
-      });
+      const owns = (param: string) => p.networks.some((n) => param.startsWith(`${n}.`));
+      return {
+        name,
+        owns,
+        program: buildProgram(step, {
+          batch: cfg.batch,
+          training: true,
+          backwardFrom: Object.keys(p.losses),
+          trains: owns,
+        }),
+      };
+    });
+    // All weights in one arena and their gradients in a second with the same layout,
+    // grouped by player, so each player's optimiser is one dispatch over one range.
+    const all = programs[0].program;
+    const trainable = [...all.tensors.values()].filter((t) => t.kind === "param");
+    const ordered = [
+      ...programs.flatMap(({ owns }) => trainable.filter((t) => owns(t.name))),
+      ...trainable.filter((t) => !programs.some(({ owns }) => owns(t.name))),
+      ...[...all.tensors.values()].filter((t) => t.kind === "state"),
+    ];
+    const params = createArena(gpu.device, ordered, "parameters");
+    const grads = createArena(gpu.device, ordered, "gradients");
+    const shared = new Map<string, Region>(params.regions);
+    for (const [name, r] of grads.regions) shared.set(gradName(name), r);
+    const players: Player[] = [];
+    for (const { name, owns, program } of programs) {
+      const p = cfg.players[name];
       const exec = await Executor.create(gpu, program, shared, { shareInputs: true });
-      const trained = [...program.tensors.values()].filter((t) =>
-        t.kind === "param" && program.tensors.has(gradName(t.name))
-      );
+      const mine = ordered.filter((t) => t.kind === "param" && owns(t.name)).map((t) => t.name);
       const optimizer = await Optimizer.create(
         gpu.device,
         p.optimizer ?? cfg.optimizer,
-        trained.map((t) => ({
-          name: t.name,
-          shape: t.shape,
-          param: exec.buffers.get(t.name)!,
-          grad: exec.buffers.get(gradName(t.name))!,
-        })),
+        mine.length ? [{ name, param: span(params, mine), grad: span(grads, mine) }] : [],
       );
       const losses = Object.entries(p.losses);
       // Upstream gradient of each loss term is its weight: the sum needs no kernel.
@@ -103,7 +118,8 @@ export class Trainer {
       for (const [name, data] of initParams(p.program, mix(this.cfg.seed, 0x9a7a))) {
         if (seen.has(name)) continue;
         seen.add(name);
-        this.gpu.device.queue.writeBuffer(this.shared.get(name)!, 0, data);
+        const r = this.shared.get(name)!;
+        this.gpu.device.queue.writeBuffer(r.buffer, r.offset, data);
       }
     }
   }
@@ -117,16 +133,18 @@ export class Trainer {
   }
 
   /** Names and shapes of every tensor a checkpoint holds. */
-  stateTensors(): Map<string, { buffer: GPUBuffer; shape: number[] }> {
-    const out = new Map<string, { buffer: GPUBuffer; shape: number[] }>();
+  stateTensors(): Map<string, { region: Region; shape: number[] }> {
+    const out = new Map<string, { region: Region; shape: number[] }>();
     for (const p of this.players) {
       for (const name of p.program.params) {
         out.set(name, {
-          buffer: this.shared.get(name)!,
+          region: this.shared.get(name)!,
           shape: p.program.tensors.get(name)!.shape,
         });
       }
-      for (const [k, v] of p.optimizer.state) out.set(`${p.name}.${k}`, v);
+      for (const [k, v] of p.optimizer.state) {
+        out.set(`${p.name}.${k}`, { region: whole(v.buffer), shape: v.shape });
+      }
     }
     return out;
   }
@@ -162,11 +180,8 @@ export class Trainer {
       if (data.length !== want) {
         throw new Error(`batch input ${i.name}: ${data.length} values, expected ${want}`);
       }
-      this.gpu.device.queue.writeBuffer(
-        this.shared.get(i.name)!,
-        0,
-        data as Float32Array<ArrayBuffer>,
-      );
+      const r = this.shared.get(i.name)!;
+      this.gpu.device.queue.writeBuffer(r.buffer, r.offset, data as Float32Array<ArrayBuffer>);
     }
     const dUpdated = !this.strong || this.step % this.cfg.schedule.g_steps === 0;
     for (const p of dUpdated ? this.players : [this.g]) {

@@ -205,3 +205,40 @@ layers:
   assert.deepEqual(m.params, { size: 96, width: 0.5, Nf: 160, base: 6 });
   assert.deepEqual(shapeOf(m, "fc"), ["B", 160 * 36]);
 });
+
+Deno.test("language: a block's first layer takes all its inputs", async () => {
+  const m = await build({
+    "main.yaml": `
+inputs: { x: [B, 4], y: [B, 4] }
+blocks:
+  mix:
+    layers:
+      s: { op: add }
+      t: { op: tanh }
+layers:
+  m: { block: mix, in: [x, y] }
+`,
+  });
+  assert.deepEqual(wiring(m), { "m.s": ["x", "y"], "m.t": ["m.s"] });
+});
+
+Deno.test("language: an included file means what it means alone", async () => {
+  // Its first layer without in: takes its first input only, as when it is checked alone.
+  const two = `
+inputs: { x: [B, 4], y: [B, 4] }
+layers:
+  a: { op: relu }
+  b: { op: add, in: [a, y] }
+`;
+  const alone = await build({ "two.yaml": two });
+  assert.deepEqual(wiring(alone), { a: ["x"], b: ["a", "y"] });
+  const m = await build({
+    "main.yaml": `
+inputs: { p: [B, 4], q: [B, 4] }
+layers:
+  t: { graph: two.yaml, in: [p, q] }
+`,
+    "two.yaml": two,
+  });
+  assert.deepEqual(wiring(m), { "t.a": ["p"], "t.b": ["t.a", "q"] });
+});
