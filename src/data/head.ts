@@ -142,16 +142,16 @@ export function buildHead(id: Identity): Head {
   // Cheekbones give the frontal view some relief and the profile a cheek line.
   for (const s of [-1, 1]) {
     const x = s * 0.36 * id.headWidth;
-    prims.push({ c: [x, -0.12, surf(x, -0.12) - 0.2], r: [0.2, 0.17, 0.22], cut: [], mat: Mat.Skin });
+    prims.push({ c: [x, -0.1, surf(x, -0.1) - 0.15], r: [0.2, 0.13, 0.17], cut: [], mat: Mat.Skin });
   }
 
   // Eyes, set into the surface with a brow ridge above.
   const eyeY = 0.04 + id.eyeHeight;
-  const eyeX = 0.25 * id.eyeSpacing * id.headWidth;
-  const er = 0.085 * id.eyeSize;
+  const eyeX = 0.27 * id.eyeSpacing * id.headWidth;
+  const er = 0.1 * id.eyeSize;
   for (const s of [-1, 1]) {
     const x = s * eyeX;
-    const z = surf(x, eyeY) - 0.65 * er;
+    const z = surf(x, eyeY) - 0.6 * er;
     prims.push({ c: [x, eyeY, z], r: [er, er, er], cut: [], mat: Mat.Eye });
     const by = eyeY + 0.12 + 0.02 * id.browThickness;
     const bz = surf(x, by);

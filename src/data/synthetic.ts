@@ -14,8 +14,8 @@ export interface RenderOptions {
 
 // Camera: on the z axis looking at the head, with a mild telephoto perspective.
 const CAM_DIST = 7;
-const CAM_Y = -0.1;
-const HALF_VIEW = 1.38; // half the visible height at the head's centre, in head units
+const CAM_Y = -0.05;
+const HALF_VIEW = 1.15; // half the visible height at the head's centre, in head units
 const TAN_HALF = HALF_VIEW / CAM_DIST;
 
 // Per-head constants, STRIDE_H numbers per solid:
@@ -249,6 +249,10 @@ function shadowed(cp: Compiled, self: number, px: number, py: number, pz: number
   return false;
 }
 
+function ramp(x: number): number {
+  return x <= 0 ? 0 : x >= 1 ? 1 : x;
+}
+
 function mix3(r: number, g: number, b: number, t: number): void {
   rgb[0] += (r - rgb[0]) * t;
   rgb[1] += (g - rgb[1]) * t;
@@ -258,7 +262,7 @@ function mix3(r: number, g: number, b: number, t: number): void {
 /** Stripes along hair strands, flowing down from the crown; rotates with the head. */
 function strands(px: number, py: number, pz: number): number {
   const ang = Math.atan2(px, pz + 0.25);
-  return 0.78 + 0.22 * Math.sin(ang * 38 + Math.sin(py * 9 + ang * 3) * 2.2);
+  return 0.9 + 0.1 * Math.sin(ang * 90 + Math.sin(py * 11 + ang * 5) * 3);
 }
 
 /**
@@ -301,9 +305,7 @@ function shade(
       if (mat === Mat.Skin) {
         const hl = hd.hairline;
         const scalp = hl.n[0] * px + hl.n[1] * py + hl.n[2] * pz <= hl.d;
-        const burns = (px > 0.56 || px < -0.56) && pz > -0.12 && pz < 0.3 &&
-          py > hd.eyeY - 0.22 && py < hd.eyeY + 0.3;
-        let hair = scalp || burns;
+        let hair = scalp;
         if (hd.hairStyle === 5 && py > 0.5 && pz > -0.45) hair = false; // balding crown
         if (hair) {
           const s = strands(px, py, pz);
@@ -312,15 +314,19 @@ function shade(
           skinLike = false;
           ks = 0.15;
         } else if (hd.beard > 0) {
-          const chin = py < hd.mouthY - 0.01 && pz > -0.08 && py > -1.12;
-          const tache = py > hd.mouthY + 0.04 && py < hd.noseBottom + 0.02 &&
-            Math.abs(px) < hd.mouthWidth * 1.15;
-          if (hd.beard === 1 && (chin || tache)) {
-            mix3(hd.hair[0] * 0.6, hd.hair[1] * 0.6, hd.hair[2] * 0.6, 0.35);
-          } else if ((hd.beard === 2 && tache) || (hd.beard === 3 && (chin || tache))) {
+          // soft-edged regions: chin and jaw below the mouth, moustache above it
+          const chin = ramp((hd.mouthY - 0.02 - py) / 0.06) * ramp((pz + 0.1) / 0.12) *
+            ramp((py + 1.1) / 0.1);
+          const tache = ramp((py - hd.mouthY - 0.035) / 0.02) *
+            ramp((hd.noseBottom + 0.01 - py) / 0.02) *
+            ramp((hd.mouthWidth * 1.15 - Math.abs(px)) / 0.04);
+          const w = hd.beard === 2 ? tache : Math.max(chin, tache);
+          if (hd.beard === 1) {
+            mix3(hd.hair[0] * 0.6, hd.hair[1] * 0.6, hd.hair[2] * 0.6, 0.4 * w);
+          } else if (w > 0) {
             const s = strands(px * 3, py * 3, pz);
-            mix3(hd.hair[0] * s, hd.hair[1] * s, hd.hair[2] * s, 0.95);
-            skinLike = false;
+            mix3(hd.hair[0] * s, hd.hair[1] * s, hd.hair[2] * s, 0.95 * w);
+            if (w > 0.5) skinLike = false;
           }
         }
         if (skinLike) {

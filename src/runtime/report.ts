@@ -249,8 +249,8 @@ export function renderReport(runDir: string, options: ReportOptions = {}): strin
   if (sps !== undefined) {
     const remaining = totalSteps && sps > 0 && !finished
       ? `${formatHms((totalSteps - lastStep) / sps)} to go`
-      : "steps/s";
-    tiles.push(tile("speed", fmtNum(sps), remaining));
+      : "";
+    tiles.push(tile("steps / s", fmtNum(sps), remaining));
   }
   for (const key of ["d_loss", "g_loss"]) {
     const v = lastOf(key);
@@ -573,6 +573,8 @@ function chart(spec: ChartSpec): string {
   if (x1 <= x0) {
     x0 = Math.max(0, x0 - 1);
     x1 = x1 + 1;
+  } else if (x0 > 0 && x0 <= 0.05 * x1) {
+    x0 = 0; // a run logged from its start: begin the axis at 0
   }
 
   // y range: robust to early spikes once there are enough points (clipped lines
@@ -607,7 +609,7 @@ function chart(spec: ChartSpec): string {
   }
   const yt = niceTicks(y0, y1, spec.small ? 3 : 5);
   if (!spec.fixed) {
-    y0 = Math.floor(y0 / yt.step - 1e-9) * yt.step;
+    y0 = Math.floor(y0 / yt.step + 1e-9) * yt.step;
     y1 = Math.ceil(y1 / yt.step - 1e-9) * yt.step;
   }
   const yTicks = yt.ticks.filter((t) => t >= y0 - 1e-12 && t <= y1 + 1e-12);

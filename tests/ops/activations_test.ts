@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { elu } from "../../src/ops/elu.ts";
 import { leakyRelu } from "../../src/ops/leaky_relu.ts";
 import { relu } from "../../src/ops/relu.ts";
 import { sigmoid } from "../../src/ops/sigmoid.ts";
@@ -31,6 +32,7 @@ Deno.test("sigmoid matches float64 reference, also for large |x|", async () => {
 });
 
 Deno.test("activations count one MAC per element", () => {
-  assert.equal(relu.macs([], [[2, 3]], [2, 3]), 6);
-  assert.equal(tanh.macs([], [[4, 5]], [4, 5]), 20);
+  assert.equal(relu.macs?.({}, [[2, 3]], [2, 3]), 6);
+  assert.equal(tanh.macs?.({}, [[4, 5]], [4, 5]), 20);
+  assert.equal(elu.macs?.({ alpha: 1 }, [[4, 5]], [4, 5]), 20);
 });
