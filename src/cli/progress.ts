@@ -99,7 +99,9 @@ export class Progress {
       const final = done >= this.total;
       if (t - this.lastDraw >= REDRAW_MS || (final && this.drawnDone !== done)) this.draw(t);
     } else {
-      const bucket = this.total > 0 ? Math.floor((10 * Math.min(done, this.total)) / this.total) : 0;
+      const bucket = this.total > 0
+        ? Math.floor((10 * Math.min(done, this.total)) / this.total)
+        : 0;
       if (this.updates === 1 || bucket > this.plainBucket || t - this.lastDraw >= PLAIN_MS) {
         this.plainBucket = Math.max(bucket, this.plainBucket);
         this.lastDraw = t;

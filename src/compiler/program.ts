@@ -46,6 +46,25 @@ export interface ProgramOptions {
   inputGrads?: string[];
   /** parameters to differentiate (default: all trainable ones); others act as constants */
   trains?: (param: string) => boolean;
+  /** compute only these outputs (default: all), and only the layers they need */
+  outputs?: string[];
+}
+
+/** The network restricted to what the chosen outputs depend on. */
+function restrict(net: TypedNetwork, outputs: string[]): TypedNetwork {
+  const unknown = outputs.filter((o) => !net.outputs.some((x) => x.name === o));
+  if (unknown.length) throw new Error(`${net.name} has no output ${unknown.join(", ")}`);
+  const kept = net.outputs.filter((o) => outputs.includes(o.name));
+  const need = new Set(kept.map((o) => o.from));
+  for (const n of [...net.nodes].reverse()) {
+    if (need.has(n.name)) n.inputs.forEach((t) => need.add(t));
+  }
+  return {
+    ...net,
+    inputs: net.inputs.filter((i) => need.has(i.name)),
+    nodes: net.nodes.filter((n) => need.has(n.name)),
+    outputs: kept,
+  };
 }
 
 export function bindShape(s: Shape, batch: number): number[] {
@@ -63,7 +82,8 @@ function nodeParam(net: TypedNetwork, node: TypedNode, p: string): string {
   return node.paramScope ? `${node.paramScope}.${p}` : paramName(net.name, node.name, p);
 }
 
-export function buildProgram(net: TypedNetwork, opts: ProgramOptions): Program {
+export function buildProgram(full: TypedNetwork, opts: ProgramOptions): Program {
+  const net = opts.outputs ? restrict(full, opts.outputs) : full;
   const tensors = new Map<string, TensorInfo>();
   const add = (t: TensorInfo) => {
     if (!tensors.has(t.name)) tensors.set(t.name, t);

@@ -50,8 +50,8 @@ export interface Head {
   cloth: RGB;
   frame: RGB;
   hairStyle: number;
-  /** skin with n·p <= d is scalp hair */
-  hairline: HalfSpace;
+  /** skin with n·p <= d for either half-space is scalp hair */
+  hairline: HalfSpace[];
   beard: number;
   mouthY: number;
   mouthWidth: number;
@@ -60,7 +60,7 @@ export interface Head {
   eyeY: number;
 }
 
-const CRANIUM = { c: [0, 0.15, -0.08] as Vec3, r: [0.76, 0.95, 0.95] as Vec3 };
+const CRANIUM = { c: [0, 0.2, -0.1] as Vec3, r: [0.72, 0.95, 0.93] as Vec3 };
 
 function norm(v: Vec3): Vec3 {
   const l = Math.hypot(v[0], v[1], v[2]);
@@ -124,27 +124,21 @@ export function buildHead(id: Identity): Head {
     ] as Vec3,
   };
   const jaw = {
-    c: [0, -0.3 * id.jawLength, 0.1] as Vec3,
-    r: [0.6 * id.jawWidth * id.headWidth, 0.62 * id.jawLength, 0.68 * id.headDepth] as Vec3,
+    c: [0, -0.26 * id.jawLength, 0.06] as Vec3,
+    r: [0.62 * id.jawWidth * id.headWidth, 0.68 * id.jawLength, 0.72 * id.headDepth] as Vec3,
   };
   const surf = (x: number, y: number) => Math.max(frontZ(cranium, x, y), frontZ(jaw, x, y));
   const prims: Prim[] = [
     { ...cranium, cut: [], mat: Mat.Skin },
     { ...jaw, cut: [], mat: Mat.Skin },
   ];
-  const chinY = -0.76 * id.jawLength;
+  const chinY = -0.8 * id.jawLength;
   prims.push({
     c: [0, chinY, surf(0, chinY) - 0.14],
     r: [0.2 * id.jawWidth, 0.15, 0.14 + 0.04 * id.chin],
     cut: [],
     mat: Mat.Skin,
   });
-  // Cheekbones give the frontal view some relief and the profile a cheek line.
-  for (const s of [-1, 1]) {
-    const x = s * 0.36 * id.headWidth;
-    prims.push({ c: [x, -0.1, surf(x, -0.1) - 0.15], r: [0.2, 0.13, 0.17], cut: [], mat: Mat.Skin });
-  }
-
   // Eyes, set into the surface with a brow ridge above.
   const eyeY = 0.04 + id.eyeHeight;
   const eyeX = 0.27 * id.eyeSpacing * id.headWidth;
@@ -172,13 +166,30 @@ export function buildHead(id: Identity): Head {
   const tipY = eyeY - 0.3 * id.noseHeight;
   const tipZ = surf(0, tipY) + 0.05 + 0.09 * id.noseLength;
   prims.push({
-    ...segment([0, eyeY - 0.02, surf(0, eyeY) - 0.04], [0, tipY + 0.02, tipZ - 0.05], 0.055, 0.05, Mat.Nose),
+    ...segment(
+      [0, eyeY - 0.02, surf(0, eyeY) - 0.04],
+      [0, tipY + 0.02, tipZ - 0.05],
+      0.055,
+      0.05,
+      Mat.Nose,
+    ),
     caster: true,
   });
-  prims.push({ c: [0, tipY, tipZ - 0.06], r: [0.06 * id.noseWidth, 0.065, 0.07], cut: [], mat: Mat.Nose, caster: true });
+  prims.push({
+    c: [0, tipY, tipZ - 0.06],
+    r: [0.06 * id.noseWidth, 0.065, 0.07],
+    cut: [],
+    mat: Mat.Nose,
+    caster: true,
+  });
   for (const s of [-1, 1]) {
     const x = s * 0.065 * id.noseWidth;
-    prims.push({ c: [x, tipY - 0.015, surf(x, tipY) + 0.005], r: [0.045, 0.04, 0.05], cut: [], mat: Mat.Nose });
+    prims.push({
+      c: [x, tipY - 0.015, surf(x, tipY) + 0.005],
+      r: [0.045, 0.04, 0.05],
+      cut: [],
+      mat: Mat.Nose,
+    });
   }
 
   // Lips sit mostly inside the jaw so only their front shows.
@@ -186,8 +197,18 @@ export function buildHead(id: Identity): Head {
   const mw = 0.15 * id.mouthWidth;
   const mz = surf(0, mouthY);
   const lt = id.lipThickness;
-  prims.push({ c: [0, mouthY + 0.022 * lt, mz - 0.035], r: [mw, 0.03 * lt, 0.06], cut: [], mat: Mat.UpperLip });
-  prims.push({ c: [0, mouthY - 0.028 * lt, mz - 0.04], r: [mw * 0.88, 0.036 * lt, 0.06], cut: [], mat: Mat.LowerLip });
+  prims.push({
+    c: [0, mouthY + 0.022 * lt, mz - 0.035],
+    r: [mw, 0.03 * lt, 0.06],
+    cut: [],
+    mat: Mat.UpperLip,
+  });
+  prims.push({
+    c: [0, mouthY - 0.028 * lt, mz - 0.04],
+    r: [mw * 0.88, 0.036 * lt, 0.06],
+    cut: [],
+    mat: Mat.LowerLip,
+  });
 
   // Ears: flat discs on the sides, turned out by earAngle.
   for (const s of [-1, 1]) {
@@ -202,26 +223,39 @@ export function buildHead(id: Identity): Head {
   }
 
   // Neck and shoulders.
-  prims.push({ c: [0, -0.95, -0.14], r: [0.36, 0.6, 0.38], cut: [], mat: Mat.Skin });
+  prims.push({ c: [0, -0.95, -0.14], r: [0.4, 0.7, 0.42], cut: [], mat: Mat.Skin });
   prims.push({ c: [0, -1.9, -0.2], r: [1.4, 0.62, 0.62], cut: [], mat: Mat.Cloth });
 
-  // Hair: the scalp above a tilted plane, plus a shell and a curtain for fuller styles.
-  const front = 0.5 + id.hairline;
-  const k = 0.56;
-  const hairline: HalfSpace = { n: [id.hairPart, -1, k], d: -(front - k * 0.8) };
+  // Hair: the scalp above a hairline that runs from the forehead down to above the ears
+  // (one plane) and on down to the nape (a steeper one); the union of the two half-spaces.
+  // Fuller styles add a shell over the scalp and a curtain down the sides and back.
+  const s1 = (0.38 + id.hairline) / 0.9;
+  const s2 = 0.96;
+  const hairline: HalfSpace[] = [
+    { n: [id.hairPart, -1, s1], d: -(0.12 + 0.1 * s1) },
+    { n: [0, -1, s2], d: -(0.12 + 0.1 * s2) },
+  ];
   const style = id.hairStyle;
-  const shell = [0, 1.03, 1.07, 1.1, 1.1, 0][style];
+  const shell = [0, 1.03, 1.07, 1.08, 1.08, 0][style];
   if (shell > 0) {
-    const r = cranium.r.map((v) => v * shell + (shell - 1) * 0.3) as Vec3;
-    prims.push({ c: [0, cranium.c[1] + 0.02, cranium.c[2] - 0.02], r, cut: [hairline], mat: Mat.Hair });
+    const r = cranium.r.map((v) => v * shell + (shell - 1) * 0.2) as Vec3;
+    for (const cut of hairline) {
+      prims.push({
+        c: [0, cranium.c[1] + 0.02, cranium.c[2] - 0.02],
+        r,
+        cut: [cut],
+        mat: Mat.Hair,
+      });
+    }
   }
   if (style === 3 || style === 4) {
-    const bottom = style === 3 ? -0.6 : -1.35;
-    const h = (0.45 - bottom) / 2;
+    // a dome from the hair's bottom edge up over the crown, cut away in front of the ears
+    const bottom = style === 3 ? -0.62 : -1.3;
+    const top = cranium.c[1] + cranium.r[1] * 1.06;
     prims.push({
-      c: [0, 0.45 - h, -0.25],
-      r: [cranium.r[0] + 0.08, h + 0.15, 0.82 * id.headDepth],
-      cut: [{ n: [0, 0, 1], d: 0.22 }, { n: [0, -1, 0], d: -bottom }],
+      c: [0, bottom, cranium.c[2] - 0.06],
+      r: [cranium.r[0] * 1.1 + 0.02, top - bottom, cranium.r[2] * 0.98],
+      cut: [{ n: [0, 0, 1], d: 0.15 }, { n: [0, -1, 0], d: -bottom }],
       mat: Mat.Hair,
     });
   }
@@ -242,10 +276,24 @@ export function buildHead(id: Identity): Head {
       prims.push({ c: [x, eyeY, lz], r: [lr, lr * 0.78, 0.008], cut: [], mat: Mat.Lens });
       const side = s * (cranium.r[0] * 0.98);
       prims.push(
-        segment([x + s * lr * 0.95, eyeY + 0.03, lz], [side, eyeY + 0.03, -0.1], 0.012, 0.012, Mat.Frame),
+        segment(
+          [x + s * lr * 0.95, eyeY + 0.03, lz],
+          [side, eyeY + 0.03, -0.1],
+          0.012,
+          0.012,
+          Mat.Frame,
+        ),
       );
     }
-    prims.push(segment([-eyeX + lr * 0.9, eyeY + 0.03, lz], [eyeX - lr * 0.9, eyeY + 0.03, lz], 0.012, 0.012, Mat.Frame));
+    prims.push(
+      segment(
+        [-eyeX + lr * 0.9, eyeY + 0.03, lz],
+        [eyeX - lr * 0.9, eyeY + 0.03, lz],
+        0.012,
+        0.012,
+        Mat.Frame,
+      ),
+    );
   }
 
   const skin = id.skin;

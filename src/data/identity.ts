@@ -108,7 +108,7 @@ export function identityFromSeed(seed: number, id: number): Identity {
     hair,
     hairStyle: style,
     hairline: u(-0.08, 0.1),
-    hairPart: u(-0.25, 0.25),
+    hairPart: u(-0.12, 0.12),
     eyeSize: u(0.85, 1.2),
     eyeSpacing: u(0.88, 1.12),
     eyeHeight: u(-0.04, 0.04),

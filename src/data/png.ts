@@ -57,7 +57,15 @@ export function encodePNG(
         const a = i >= channels ? pixels[row + i - channels] : 0;
         const b = y > 0 ? pixels[row - stride + i] : 0;
         const c = i >= channels && y > 0 ? pixels[row - stride + i - channels] : 0;
-        const pred = f === 0 ? 0 : f === 1 ? a : f === 2 ? b : f === 3 ? (a + b) >> 1 : paeth(a, b, c);
+        const pred = f === 0
+          ? 0
+          : f === 1
+          ? a
+          : f === 2
+          ? b
+          : f === 3
+          ? (a + b) >> 1
+          : paeth(a, b, c);
         const v = (x - pred) & 0xff;
         trial[i] = v;
         sum += v < 128 ? v : 256 - v;

@@ -15,13 +15,17 @@ export interface RenderOptions {
 // Camera: on the z axis looking at the head, with a mild telephoto perspective.
 const CAM_DIST = 7;
 const CAM_Y = -0.05;
-const HALF_VIEW = 1.15; // half the visible height at the head's centre, in head units
+const HALF_VIEW = 1.3; // half the visible height at the head's centre, in head units
 const TAN_HALF = HALF_VIEW / CAM_DIST;
+// The camera slides sideways to keep this point of the face centred, as aligned crops do:
+// turning about the neck alone would push a profile's face out of the frame.
+const ANCHOR_Z = 0.55;
 
 // Per-head constants, STRIDE_H numbers per solid:
 // M (9: head -> unit sphere), c (3), N (9: unit sphere point -> head normal),
-// planes count (1), 2 planes x (n, d) (8), material (1), caster (1).
-const STRIDE_H = 32;
+// planes count (1), 2 planes x (n, d) (8), material (1), caster (1),
+// E (9: unit sphere -> head offset, for screen bounds).
+const STRIDE_H = 41;
 // Per-image constants, STRIDE_V numbers per solid:
 // A (9: camera ray -> unit sphere), o (3: camera in unit sphere), o·o - 1 (1),
 // 2 planes x (n in camera frame, n·o - d) (8), bbox x0 x1 y0 y1 (4).
@@ -50,6 +54,7 @@ function compile(identity: Identity): Compiled {
       for (let b = 0; b < 3; b++) {
         h[o + a * 3 + b] = R[a][b] / p.r[a]; // M = diag(1/r) R
         h[o + 12 + b * 3 + a] = R[a][b] / p.r[a]; // N = R^T diag(1/r)
+        h[o + 32 + b * 3 + a] = R[a][b] * p.r[a]; // E = R^T diag(r)
       }
       h[o + 9 + a] = p.c[a];
     }
@@ -77,6 +82,8 @@ const bg = new Float64Array(6);
 const light = new Float64Array(5); // ambient, intensity, r, g, b gains
 let hitPrim = -1;
 let hitEntry = -1;
+// the hit's ray parameter; kept in an array because a returned double gets boxed
+const hitT = new Float64Array(1);
 
 function setupView(cp: Compiled, view: View, res: number): void {
   const d2r = Math.PI / 180;
@@ -97,8 +104,9 @@ function setupView(cp: Compiled, view: View, res: number): void {
     return o;
   };
   P.set(mul(rz, mul(rx, ry)));
-  // camera at (0, CAM_Y, CAM_DIST); head frame = P^T world
-  for (let i = 0; i < 3; i++) Oh[i] = P[3 + i] * CAM_Y + P[6 + i] * CAM_DIST;
+  // camera at (camX, CAM_Y, CAM_DIST); head frame = P^T world
+  const camX = P[2] * ANCHOR_Z;
+  for (let i = 0; i < 3; i++) Oh[i] = P[i] * camX + P[3 + i] * CAM_Y + P[6 + i] * CAM_DIST;
   const L = LIGHTS[view.light].dir;
   const ll = Math.hypot(L[0], L[1], L[2]);
   for (let i = 0; i < 3; i++) Lh[i] = (P[i] * L[0] + P[3 + i] * L[1] + P[6 + i] * L[2]) / ll;
@@ -147,31 +155,41 @@ function setupView(cp: Compiled, view: View, res: number): void {
       }
       V[w + 3] = h[p] * Oh[0] + h[p + 1] * Oh[1] + h[p + 2] * Oh[2] - h[p + 3];
     }
-    // Screen bounds from the bounding sphere (conservative under perspective).
-    const rad = 1 / Math.min(
-      Math.hypot(h[o], h[o + 1], h[o + 2]),
-      Math.hypot(h[o + 3], h[o + 4], h[o + 5]),
-      Math.hypot(h[o + 6], h[o + 7], h[o + 8]),
-    );
+    // Screen bounds: project the corners of the solid's world-space bounding box.
     const c = [h[o + 9], h[o + 10], h[o + 11]];
-    const wx = P[0] * c[0] + P[1] * c[1] + P[2] * c[2];
-    const wy = P[3] * c[0] + P[4] * c[1] + P[5] * c[2] - CAM_Y;
-    const depth = CAM_DIST - (P[6] * c[0] + P[7] * c[1] + P[8] * c[2]);
+    const wc = [0, 0, 0], ext = [0, 0, 0];
+    for (let i = 0; i < 3; i++) {
+      wc[i] = P[i * 3] * c[0] + P[i * 3 + 1] * c[1] + P[i * 3 + 2] * c[2];
+      for (let j = 0; j < 3; j++) {
+        const b = P[i * 3] * h[o + 32 + j] + P[i * 3 + 1] * h[o + 35 + j] +
+          P[i * 3 + 2] * h[o + 38 + j];
+        ext[i] += b * b;
+      }
+      ext[i] = Math.sqrt(ext[i]);
+    }
     const scale = res / (2 * TAN_HALF);
-    const px = (wx / depth) * scale + res / 2;
-    const py = res / 2 - (wy / depth) * scale;
-    const pr = (rad / Math.max(depth - rad, 1e-3)) * scale + 2;
-    V[v + 21] = Math.floor(px - pr);
-    V[v + 22] = Math.ceil(px + pr);
-    V[v + 23] = Math.floor(py - pr);
-    V[v + 24] = Math.ceil(py + pr);
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    for (let corner = 0; corner < 8; corner++) {
+      const wx = wc[0] - camX + (corner & 1 ? ext[0] : -ext[0]);
+      const wy = wc[1] - CAM_Y + (corner & 2 ? ext[1] : -ext[1]);
+      const depth = Math.max(CAM_DIST - wc[2] + (corner & 4 ? ext[2] : -ext[2]), 1e-3);
+      const sx = (wx / depth) * scale + res / 2, sy = res / 2 - (wy / depth) * scale;
+      x0 = Math.min(x0, sx);
+      x1 = Math.max(x1, sx);
+      y0 = Math.min(y0, sy);
+      y1 = Math.max(y1, sy);
+    }
+    V[v + 21] = Math.floor(x0 - 1);
+    V[v + 22] = Math.ceil(x1);
+    V[v + 23] = Math.floor(y0 - 1);
+    V[v + 24] = Math.ceil(y1);
   }
 }
 
 /**
  * Nearest hit along camera ray (dx, dy, -1) among the solids in `list`, skipping lenses
- * when `noLens`. Sets hitPrim and hitEntry (-1: ellipsoid, else the cut plane) and
- * returns the ray parameter, or Infinity.
+ * when `noLens`. Sets hitPrim (-1 for none), hitEntry (-1: ellipsoid, else the cut
+ * plane) and hitT.
  */
 function trace(
   h: Float64Array,
@@ -181,20 +199,21 @@ function trace(
   dx: number,
   dy: number,
   noLens: boolean,
-): number {
+): void {
+  const V_ = V;
   let best = Infinity;
   hitPrim = -1;
   for (let li = 0; li < len; li++) {
     const k = list[li];
     const v = k * STRIDE_V;
-    if (ix < V[v + 21] || ix > V[v + 22]) continue;
+    if (ix < V_[v + 21] || ix > V_[v + 22]) continue;
     if (noLens && h[k * STRIDE_H + 30] === Mat.Lens) continue;
-    const sx = V[v] * dx + V[v + 1] * dy - V[v + 2];
-    const sy = V[v + 3] * dx + V[v + 4] * dy - V[v + 5];
-    const sz = V[v + 6] * dx + V[v + 7] * dy - V[v + 8];
+    const sx = V_[v] * dx + V_[v + 1] * dy - V_[v + 2];
+    const sy = V_[v + 3] * dx + V_[v + 4] * dy - V_[v + 5];
+    const sz = V_[v + 6] * dx + V_[v + 7] * dy - V_[v + 8];
     const a = sx * sx + sy * sy + sz * sz;
-    const b = V[v + 9] * sx + V[v + 10] * sy + V[v + 11] * sz;
-    const disc = b * b - a * V[v + 12];
+    const b = V_[v + 9] * sx + V_[v + 10] * sy + V_[v + 11] * sz;
+    const disc = b * b - a * V_[v + 12];
     if (disc <= 0) continue;
     const sq = Math.sqrt(disc);
     let t0 = (-b - sq) / a;
@@ -204,8 +223,8 @@ function trace(
     const planes = h[k * STRIDE_H + 21];
     for (let q = 0; q < planes; q++) {
       const w = v + 13 + 4 * q;
-      const nd = V[w] * dx + V[w + 1] * dy - V[w + 2];
-      const no = V[w + 3];
+      const nd = V_[w] * dx + V_[w + 1] * dy - V_[w + 2];
+      const no = V_[w + 3];
       if (nd === 0) {
         if (no > 0) t1 = -1;
         continue;
@@ -224,13 +243,15 @@ function trace(
       hitEntry = entry;
     }
   }
-  return best;
+  hitT[0] = best;
 }
 
 /** Whether the segment from p towards the light hits a shadow caster other than `self`. */
 function shadowed(cp: Compiled, self: number, px: number, py: number, pz: number): boolean {
   const h = cp.h;
-  for (const k of cp.casters) {
+  const casters = cp.casters;
+  for (let ci = 0; ci < casters.length; ci++) {
+    const k = casters[ci];
     if (k === self) continue;
     const o = k * STRIDE_H;
     const rx = px - h[o + 9], ry = py - h[o + 10], rz = pz - h[o + 11];
@@ -261,8 +282,13 @@ function mix3(r: number, g: number, b: number, t: number): void {
 
 /** Stripes along hair strands, flowing down from the crown; rotates with the head. */
 function strands(px: number, py: number, pz: number): number {
-  const ang = Math.atan2(px, pz + 0.25);
-  return 0.9 + 0.1 * Math.sin(ang * 90 + Math.sin(py * 11 + ang * 5) * 3);
+  // "diamond angle" around the vertical axis, 0..4 for a full turn: like atan2, cheaper
+  const x = pz + 0.25, y = px;
+  const d = y >= 0
+    ? (x >= 0 ? y / (x + y + 1e-9) : 1 - x / (y - x))
+    : (x < 0 ? 2 - y / (-x - y) : 3 + x / (x - y));
+  const ang = d * (Math.PI / 2); // whole turns stay whole, so the stripes wrap cleanly
+  return 0.92 + 0.08 * Math.sin(ang * 36 + Math.sin(py * 7 + ang * 4) * 2.5);
 }
 
 /**
@@ -298,15 +324,15 @@ function shade(
       rgb[1] = hd.skin[1];
       rgb[2] = hd.skin[2];
       // pores-scale variation fixed to the surface
-      const grain = 1 + 0.03 * Math.sin(px * 61) * Math.sin(py * 57) * Math.sin(pz * 53);
+      const grain = 1 + 0.03 * Math.sin(px * 61 + pz * 23) * Math.sin(py * 57 + pz * 41);
       rgb[0] *= grain;
       rgb[1] *= grain;
       rgb[2] *= grain;
       if (mat === Mat.Skin) {
-        const hl = hd.hairline;
-        const scalp = hl.n[0] * px + hl.n[1] * py + hl.n[2] * pz <= hl.d;
-        let hair = scalp;
-        if (hd.hairStyle === 5 && py > 0.5 && pz > -0.45) hair = false; // balding crown
+        const h0 = hd.hairline[0], h1 = hd.hairline[1];
+        let hair = h1.n[0] * px + h1.n[1] * py + h1.n[2] * pz <= h1.d ||
+          (hd.hairStyle !== 5 && h0.n[0] * px + h0.n[1] * py + h0.n[2] * pz <= h0.d);
+        if (hd.hairStyle === 5 && (py > 0.5 || pz > 0.2)) hair = false; // balding crown
         if (hair) {
           const s = strands(px, py, pz);
           const t = hd.hairStyle === 0 ? 0.7 : 1;
@@ -332,13 +358,14 @@ function shade(
         if (skinLike) {
           // darker eye sockets, a little colour on the cheeks
           const ex = Math.abs(px) - hd.eyeX, ey = py - hd.eyeY - 0.02;
-          const sock = Math.exp(-(ex * ex + ey * ey) / 0.012);
+          const e2 = ex * ex + ey * ey;
+          const sock = e2 < 0.06 ? Math.exp(-e2 / 0.012) : 0;
           rgb[0] *= 1 - 0.22 * sock;
           rgb[1] *= 1 - 0.26 * sock;
           rgb[2] *= 1 - 0.24 * sock;
           const cx = Math.abs(px) - 0.34, cy = py + 0.18;
-          const blush = 0.12 * Math.exp(-(cx * cx + cy * cy) / 0.02);
-          mix3(0.85, 0.4, 0.4, blush);
+          const c2 = cx * cx + cy * cy;
+          if (c2 < 0.1) mix3(0.85, 0.4, 0.4, 0.12 * Math.exp(-c2 / 0.02));
         }
       } else if (mat === Mat.Nose) {
         if (ny < -0.45 && qy < -0.2) {
@@ -467,7 +494,8 @@ function castPixel(
   let noLens = false;
   let tint = 0;
   for (let pass = 0; pass < 2; pass++) {
-    const t = trace(cp.h, list, len, ix, dx, dy, noLens);
+    trace(cp.h, list, len, ix, dx, dy, noLens);
+    const t = hitT[0];
     if (hitPrim < 0) {
       // background: a vertical gradient with a soft light fall-off
       const g = fy, vig = 1 - 0.25 * (fx - 0.5) * (fx - 0.5);
@@ -495,6 +523,27 @@ function castPixel(
       nx = h[w];
       ny = h[w + 1];
       nz = h[w + 2];
+    }
+    if (k < 2 && hitEntry < 0) {
+      // Skull (0) and jaw (1) meet in a crease; blending in the other's normal near
+      // its surface shades the union as one smooth head.
+      const m = (1 - k) * STRIDE_H;
+      const rx = px - h[m + 9], ry = py - h[m + 10], rz = pz - h[m + 11];
+      const ux = h[m] * rx + h[m + 1] * ry + h[m + 2] * rz;
+      const uy = h[m + 3] * rx + h[m + 4] * ry + h[m + 5] * rz;
+      const uz = h[m + 6] * rx + h[m + 7] * ry + h[m + 8] * rz;
+      const f = ux * ux + uy * uy + uz * uz - 1;
+      if (f < 0.5) {
+        const l0 = Math.sqrt(nx * nx + ny * ny + nz * nz);
+        const mx = h[m + 12] * ux + h[m + 13] * uy + h[m + 14] * uz;
+        const my = h[m + 15] * ux + h[m + 16] * uy + h[m + 17] * uz;
+        const mz = h[m + 18] * ux + h[m + 19] * uy + h[m + 20] * uz;
+        const w = (1 - (f < 0 ? 0 : f) * 2) * 0.5;
+        const s = w / Math.sqrt(mx * mx + my * my + mz * mz);
+        nx = (nx / l0) * (1 - w) + mx * s;
+        ny = (ny / l0) * (1 - w) + my * s;
+        nz = (nz / l0) * (1 - w) + mz * s;
+      }
     }
     const nl = Math.sqrt(nx * nx + ny * ny + nz * nz);
     const hl = Math.sqrt(hx * hx + hy * hy + hz * hz);

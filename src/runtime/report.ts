@@ -218,17 +218,20 @@ export function renderReport(runDir: string, options: ReportOptions = {}): strin
     ["graph", str(config.graph)],
     ["adapter", str(config.adapter)],
     ["started", formatDate(str(config.started))],
-    ["overrides", Array.isArray(config.overrides) && config.overrides.length
-      ? config.overrides.map(String).join("  ")
-      : undefined],
+    [
+      "overrides",
+      Array.isArray(config.overrides) && config.overrides.length
+        ? config.overrides.map(String).join("  ")
+        : undefined,
+    ],
     ["data", str(config.data)],
   ];
   const finished = totalSteps !== undefined && lastStep >= totalSteps;
   const status = !last ? "no metrics yet" : finished ? "finished" : "in progress or stopped";
   body.push(`<header>
-  <div class="title-row"><h1>${esc(name)}</h1><span class="badge ${
-    finished ? "ok" : "run"
-  }">${esc(status)}</span></div>
+  <div class="title-row"><h1>${esc(name)}</h1><span class="badge ${finished ? "ok" : "run"}">${
+    esc(status)
+  }</span></div>
   <dl class="meta">${
     meta.filter(([, v]) => v).map(([k, v]) => `<div><dt>${esc(k)}</dt><dd>${esc(v!)}</dd></div>`)
       .join("")
@@ -241,7 +244,9 @@ export function renderReport(runDir: string, options: ReportOptions = {}): strin
   tiles.push(tile(
     "steps",
     fmtInt(lastStep),
-    totalSteps ? `of ${fmtInt(totalSteps)} (${progressPct!.toFixed(progressPct! < 10 ? 1 : 0)}%)` : "",
+    totalSteps
+      ? `of ${fmtInt(totalSteps)} (${progressPct!.toFixed(progressPct! < 10 ? 1 : 0)}%)`
+      : "",
     progressPct,
   ));
   tiles.push(tile("elapsed", metrics.records.length ? formatHms(metrics.elapsed) : "–", ""));
@@ -272,7 +277,9 @@ export function renderReport(runDir: string, options: ReportOptions = {}): strin
   }
   if (metrics.badLines) {
     notes.push(
-      `${metrics.badLines} line${metrics.badLines === 1 ? "" : "s"} of metrics.jsonl could not be ` +
+      `${metrics.badLines} line${
+        metrics.badLines === 1 ? "" : "s"
+      } of metrics.jsonl could not be ` +
         `read (e.g. cut short) and ${metrics.badLines === 1 ? "was" : "were"} skipped.`,
     );
   }
@@ -339,23 +346,30 @@ export function renderReport(runDir: string, options: ReportOptions = {}): strin
   }
   body.push(`<h2>Samples</h2>`);
   if (latest) {
-    const scale = Math.max(1, Math.min(4, Math.floor(1100 / Math.max(1, latest.width))));
+    const fit = Math.min(1100 / Math.max(1, latest.width), 720 / Math.max(1, latest.height));
+    const scale = Math.max(1, Math.min(4, Math.floor(fit))); // whole pixels: crisp faces
     body.push(`<section class="card sample-latest">
   <div class="card-head"><h3>Latest${
       latestStep !== undefined ? ` <span class="muted">step ${fmtInt(latestStep)}</span>` : ""
     }</h3><span class="muted">each row: input face, then the generator's rotation to every pose</span></div>
-  <img src="${latest.uri}" width="${latest.width * scale}" height="${latest.height * scale}" alt="latest sample grid">
+  <img src="${latest.uri}" width="${latest.width * scale}" height="${
+      latest.height * scale
+    }" alt="latest sample grid">
 </section>`);
     const earlier = evenlySpaced(samples.slice(0, -1), options.strip ?? 6);
     const thumbs = earlier.map((s) => ({ s, img: readPng(s.path) })).filter((t) => t.img);
     if (thumbs.length) {
-      body.push(`<section class="strip">${
-        thumbs.map(({ s, img }) =>
-          `<figure><img src="${img!.uri}" width="${img!.width}" height="${img!.height}" alt="sample grid at step ${s.step}"><figcaption>step ${
-            fmtInt(s.step)
-          }</figcaption></figure>`
-        ).join("")
-      }</section>`);
+      body.push(
+        `<section class="strip">${
+          thumbs.map(({ s, img }) =>
+            `<figure><img src="${img!.uri}" width="${img!.width}" height="${
+              img!.height
+            }" alt="sample grid at step ${s.step}"><figcaption>step ${
+              fmtInt(s.step)
+            }</figcaption></figure>`
+          ).join("")
+        }</section>`,
+      );
     }
   } else {
     body.push(`<p class="empty">No sample grids yet.</p>`);
@@ -363,9 +377,15 @@ export function renderReport(runDir: string, options: ReportOptions = {}): strin
 
   // Evaluation
   if (evalFile.value !== undefined) {
-    body.push(`<h2>Evaluation</h2><section class="card eval">${renderValue(evalFile.value, 0)}</section>`);
+    body.push(
+      `<h2>Evaluation</h2><section class="card eval">${renderValue(evalFile.value, 0)}</section>`,
+    );
   } else if (evalFile.error) {
-    body.push(`<h2>Evaluation</h2><p class="empty">eval.json could not be parsed: ${esc(evalFile.error)}</p>`);
+    body.push(
+      `<h2>Evaluation</h2><p class="empty">eval.json could not be parsed: ${
+        esc(evalFile.error)
+      }</p>`,
+    );
   }
 
   // Configuration
@@ -375,7 +395,9 @@ export function renderReport(runDir: string, options: ReportOptions = {}): strin
   body.push(`<h2>Configuration</h2>`);
   if (configText !== undefined) {
     body.push(
-      `<details class="card config"><summary>config.json</summary><pre>${esc(configText)}</pre></details>`,
+      `<details class="card config"><summary>config.json</summary><pre>${
+        esc(configText)
+      }</pre></details>`,
     );
   } else body.push(`<p class="empty">No config.json.</p>`);
 
@@ -520,7 +542,11 @@ function stride(points: Point[], max: number): Point[] {
 }
 
 /** "Nice" tick values covering [lo, hi], about `count` of them. */
-export function niceTicks(lo: number, hi: number, count: number): { ticks: number[]; step: number } {
+export function niceTicks(
+  lo: number,
+  hi: number,
+  count: number,
+): { ticks: number[]; step: number } {
   const span = hi - lo;
   const raw = span / Math.max(1, count);
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
@@ -571,8 +597,8 @@ function chart(spec: ChartSpec): string {
     }
   }
   if (x1 <= x0) {
-    x0 = Math.max(0, x0 - 1);
-    x1 = x1 + 1;
+    x0 = Math.min(0, x0 - 1);
+    x1 = Math.max(x1, 1);
   } else if (x0 > 0 && x0 <= 0.05 * x1) {
     x0 = 0; // a run logged from its start: begin the axis at 0
   }
@@ -617,7 +643,8 @@ function chart(spec: ChartSpec): string {
     if (!yTicks.length || yTicks[0] > y0 + yt.step / 2) yTicks.unshift(roundTo(y0, yt.step));
     if (yTicks.at(-1)! < y1 - yt.step / 2) yTicks.push(roundTo(y1, yt.step));
   }
-  const xt = niceTicks(x0, x1, spec.small ? 4 : 6);
+  let xt = niceTicks(x0, x1, spec.small ? 4 : 6);
+  if (xt.step < 1) xt = niceTicks(x0, x1, Math.max(1, Math.floor(x1 - x0))); // whole steps
 
   const sx = (v: number) => M.l + ((v - x0) / (x1 - x0)) * pw;
   const sy = (v: number) => M.t + (1 - (v - y0) / (y1 - y0)) * ph;
@@ -625,8 +652,8 @@ function chart(spec: ChartSpec): string {
 
   const parts: string[] = [];
   parts.push(
-    `<clipPath id="${spec.id}-clip"><rect x="${M.l}" y="${M.t - 1}" width="${pw}" height="${
-      ph + 2
+    `<clipPath id="${spec.id}-clip"><rect x="${M.l - 4}" y="${M.t - 4}" width="${pw + 8}" height="${
+      ph + 8
     }"/></clipPath>`,
   );
   // grid and ticks
@@ -645,7 +672,9 @@ function chart(spec: ChartSpec): string {
     parts.push(`<line class="grid" x1="${x}" x2="${x}" y1="${M.t}" y2="${M.t + ph}"/>`);
     parts.push(`<line class="axis" x1="${x}" x2="${x}" y1="${M.t + ph}" y2="${M.t + ph + 4}"/>`);
     parts.push(
-      `<text class="tick" x="${x}" y="${M.t + ph + 17}" text-anchor="middle">${esc(stepLabel(t))}</text>`,
+      `<text class="tick" x="${x}" y="${M.t + ph + 17}" text-anchor="middle">${
+        esc(stepLabel(t))
+      }</text>`,
     );
   }
   parts.push(
@@ -673,7 +702,9 @@ function chart(spec: ChartSpec): string {
     if (s.raw.length === 1) {
       const p = s.raw[0];
       lines.push(
-        `<circle cx="${f(sx(p.step))}" cy="${f(sy(p.value))}" r="3.5" fill="${s.color}">${title}</circle>`,
+        `<circle cx="${f(sx(p.step))}" cy="${
+          f(sy(p.value))
+        }" r="3.5" fill="${s.color}">${title}</circle>`,
       );
       continue;
     }
@@ -704,9 +735,9 @@ function chart(spec: ChartSpec): string {
 <figcaption class="card-head"><h3>${esc(spec.title)}</h3>${
     notes ? `<span class="muted">${esc(notes)}</span>` : ""
   }</figcaption>
-<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(spec.title)}" xmlns="http://www.w3.org/2000/svg">${
-    parts.join("")
-  }</svg>
+<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${
+    esc(spec.title)
+  }" xmlns="http://www.w3.org/2000/svg">${parts.join("")}</svg>
 <div class="legend">${legend}</div>
 </figure>`;
 }
@@ -787,7 +818,9 @@ function renderValue(v: unknown, depth: number): string {
       }</tr></thead><tbody>${
         flat.map(([k, x]) =>
           `<tr><th>${esc(k)}</th>${
-            cols.map((c) => c in (x as object) ? cell((x as Record<string, unknown>)[c]) : "<td></td>")
+            cols.map((c) =>
+              c in (x as object) ? cell((x as Record<string, unknown>)[c]) : "<td></td>"
+            )
               .join("")
           }</tr>`
         ).join("")

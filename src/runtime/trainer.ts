@@ -1,7 +1,7 @@
 // GAN training on the GPU: one program per player (D and G) over shared parameter
 // and input buffers; each update is one command buffer (forward, backward, optimiser).
 import type { Model } from "../compiler/ir.ts";
-import { buildProgram, gradName, type Program } from "../compiler/program.ts";
+import { bindShape, buildProgram, gradName, type Program } from "../compiler/program.ts";
 import { numel } from "../ops/wgsl.ts";
 import type { Gpu } from "./device.ts";
 import { Executor } from "./executor.ts";
@@ -70,6 +70,7 @@ export class Trainer {
           training: true,
           backwardFrom: Object.keys(p.losses),
           trains: owns,
+          outputs: playerOutputs(step.outputs.map((o) => o.name), cfg, name),
         }),
       };
     });
@@ -176,11 +177,12 @@ export class Trainer {
     const step = this.model.step!;
     for (const i of step.inputs) {
       const data = inputs[i.name];
-      const want = numel(this.d.program.tensors.get(i.name)!.shape);
+      const want = numel(bindShape(i.shape, B));
       if (data.length !== want) {
         throw new Error(`batch input ${i.name}: ${data.length} values, expected ${want}`);
       }
-      const r = this.shared.get(i.name)!;
+      const r = this.shared.get(i.name);
+      if (!r) continue; // no update reads it
       this.gpu.device.queue.writeBuffer(r.buffer, r.offset, data as Float32Array<ArrayBuffer>);
     }
     const dUpdated = !this.strong || this.step % this.cfg.schedule.g_steps === 0;
@@ -194,7 +196,8 @@ export class Trainer {
   }
 
   /**
-   * Reads the step's outputs (losses and metrics) of the last D and G updates,
+   * Reads the step's outputs (losses and metrics) of the last D and G updates
+   * (each output is computed by one of them, see playerOutputs),
    * and updates the "D is strong" flag of the schedule.
    */
   async metrics(): Promise<Record<string, number>> {
@@ -202,12 +205,7 @@ export class Trainer {
     for (const p of this.players) {
       const names = Object.keys(p.program.outputs);
       const got = await p.exec.read(names.map((n) => p.program.outputs[n]));
-      // D's own terms come from D's update, everything else from G's (the latest).
-      for (const n of names) {
-        if (p.name === "g" || p.losses.some(([t]) => t === n)) {
-          out[n] = got.get(p.program.outputs[n])![0];
-        }
-      }
+      for (const n of names) out[n] = got.get(p.program.outputs[n])![0];
     }
     for (const p of this.players) {
       out[`${p.name}_loss`] = p.losses.reduce((s, [t, w]) => s + w * out[t], 0);
@@ -220,4 +218,17 @@ export class Trainer {
     }
     return out;
   }
+}
+
+/**
+ * The step outputs a player's update computes: its loss terms and, for D, the
+ * schedule's metrics; the remaining metrics go to G (they are cheap there: G's
+ * forward pass already has D's view of the generated faces).
+ */
+export function playerOutputs(all: string[], cfg: TrainingConfig, player: "d" | "g"): string[] {
+  const losses = (p: "d" | "g") => Object.keys(cfg.players[p].losses);
+  const forD = new Set([...losses("d"), ...cfg.schedule.strong]);
+  const forG = new Set(losses("g"));
+  const rest = all.filter((o) => !forD.has(o) && !forG.has(o));
+  return player === "d" ? [...forD] : [...forG, ...rest];
 }

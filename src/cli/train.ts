@@ -1,0 +1,235 @@
+// `deno task train GRAPH.yaml`: trains a GAN composition on the built-in data (or a
+// manifest), writing runs/<name>/ with config, metrics, samples, checkpoints, report.
+import { basename, join } from "node:path";
+import { loadModel } from "../compiler/model.ts";
+import { parseOverride } from "../compiler/files.ts";
+import { getGpu } from "../runtime/device.ts";
+import { Trainer } from "../runtime/trainer.ts";
+import { trainingConfig } from "../runtime/train_config.ts";
+import { loadCheckpoint, saveCheckpoint } from "../runtime/checkpoint.ts";
+import { gridRgba, Sampler } from "../runtime/samples.ts";
+import { openTrainData } from "../runtime/train_data.ts";
+import { writeReport } from "../runtime/report.ts";
+import { encodePNG } from "../data/png.ts";
+import { formatDuration, Progress } from "./progress.ts";
+import { parseArgs, runMain, UsageError, UserError } from "./args.ts";
+
+const USAGE = `usage: deno task train GRAPH.yaml [--set NAME=VALUE ...] [--name NAME] [--runs DIR]
+  [--resume RUN_DIR] [--steps N] [--max-minutes M] [--manifest CSV] [--skip-bad] [--debug]`;
+
+runMain(USAGE, async (argv) => {
+  const args = parseArgs(argv, {
+    strings: ["name", "runs", "resume", "manifest"],
+    numbers: ["steps", "max-minutes"],
+    bools: ["debug", "skip-bad"],
+    multi: ["set"],
+  });
+  let graph = args.positional[0];
+  const resume = args.strings.resume;
+  let overrides = args.multi.set;
+  if (resume) {
+    // A resumed run uses the graph and overrides it was started with.
+    const saved = readConfig(resume);
+    if (graph && graph !== saved.graph) {
+      throw new UsageError(`${resume} was trained with ${saved.graph}, not ${graph}`);
+    }
+    graph = saved.graph;
+    overrides = [...saved.overrides, ...overrides];
+  }
+  if (!graph || args.positional.length > 1) throw new UsageError("expected one graph file");
+  const model = loadModel(graph, overrides.map(parseOverride));
+  const cfg = trainingConfig(model);
+  if (args.numbers.steps !== undefined) {
+    if (!Number.isInteger(args.numbers.steps) || args.numbers.steps < 1) {
+      throw new UsageError("--steps expects a positive integer");
+    }
+    cfg.steps = args.numbers.steps;
+  }
+  const maxMinutes = args.numbers["max-minutes"];
+  if (maxMinutes !== undefined && !(maxMinutes > 0)) {
+    throw new UsageError("--max-minutes must be > 0");
+  }
+
+  const runDir = resume ??
+    freshRunDir(args.strings.runs ?? "runs", args.strings.name ?? model.name);
+  Deno.mkdirSync(join(runDir, "samples"), { recursive: true });
+  Deno.mkdirSync(join(runDir, "checkpoints"), { recursive: true });
+
+  const data = openTrainData(model, cfg, {
+    manifest: args.strings.manifest,
+    skipBad: args.bools["skip-bad"],
+  });
+  const gpu = await getGpu();
+  const started = Date.now();
+  if (!resume) {
+    writeJson(join(runDir, "config.json"), {
+      graph,
+      name: basename(runDir),
+      adapter: gpu.description,
+      started: new Date(started).toISOString(),
+      overrides,
+      params: model.params,
+      training: { ...cfg, step: undefined },
+      data: data.describe,
+    });
+  }
+  console.error(`training ${model.name} on ${gpu.description}; run folder ${runDir}`);
+  console.error(`data: ${data.describe}`);
+  const trainer = await Trainer.create(gpu, model, cfg);
+  const sampler = await Sampler.create(gpu, model, trainer.shared, Math.min(4, cfg.batch));
+  const faces = data.sampleFaces(sampler.faces);
+  if (resume) {
+    const last = latestCheckpoint(runDir);
+    if (!last) throw new UserError(`${runDir} has no checkpoint to resume from`);
+    loadCheckpoint(trainer, last);
+    console.error(`resumed from ${last} at step ${trainer.step}`);
+  }
+
+  let stop: string | undefined;
+  const onInt = () => (stop = "interrupted");
+  Deno.addSignalListener("SIGINT", onInt);
+  const metricsFile = Deno.openSync(join(runDir, "metrics.jsonl"), { append: true, create: true });
+  const progress = new Progress({ total: cfg.steps, label: "train" });
+  const t0 = performance.now(), step0 = trainer.step;
+  let lastGood: string | undefined = latestCheckpoint(runDir);
+  let warned = false;
+
+  const checkpoint = async () => {
+    const path = join(
+      runDir,
+      "checkpoints",
+      `step-${String(trainer.step).padStart(7, "0")}.safetensors`,
+    );
+    await saveCheckpoint(trainer, path);
+    lastGood = path;
+    prune(join(runDir, "checkpoints"), cfg.keep_checkpoints);
+  };
+  const sample = async () => {
+    const rotated = await sampler.rotate(faces);
+    const g = gridRgba(faces, rotated, sampler.faces, sampler.poses, sampler.size);
+    const png = encodePNG(g.rgba, g.width, g.height, 4);
+    const name = `step-${String(trainer.step).padStart(7, "0")}.png`;
+    Deno.writeFileSync(join(runDir, "samples", name), png);
+    Deno.writeFileSync(join(runDir, "samples", "latest.png"), png);
+  };
+
+  while (trainer.step < cfg.steps && !stop) {
+    const batch = await data.batch(trainer.step);
+    const { dUpdated } = trainer.iterate(batch);
+    const s = trainer.step;
+    if (s % cfg.log_every === 0 || s === cfg.steps) {
+      const m = await trainer.metrics();
+      const elapsed = (performance.now() - t0) / 1000;
+      const rate = (s - step0) / elapsed;
+      const bad = Object.entries(m).find(([, v]) => !Number.isFinite(v));
+      const record = {
+        step: s,
+        time: (Date.now() - started) / 1000,
+        ...m,
+        d_updates: trainer.d.updates,
+        g_updates: trainer.g.updates,
+        d_updated: dUpdated ? 1 : 0,
+        steps_per_s: rate,
+      };
+      metricsFile.writeSync(new TextEncoder().encode(JSON.stringify(record) + "\n"));
+      if (bad) {
+        stop = `${bad[0]} became ${bad[1]} at step ${s}`;
+        break;
+      }
+      progress.update(s, { D: m.d_loss, G: m.g_loss, "D acc": m.d_strength ?? NaN });
+      if (!warned && s - step0 >= cfg.log_every) {
+        warned = true;
+        const eta = (cfg.steps - s) / rate;
+        if (gpu.description.includes("[software]") && eta > 3600) {
+          console.error(
+            `\nwarning: ${formatDuration(eta)} to go on the software adapter; ` +
+              `try graphs/drgan-small.yaml or a GPU`,
+          );
+        }
+      }
+      if (maxMinutes !== undefined && elapsed > maxMinutes * 60) stop = "time limit reached";
+    }
+    if (s % cfg.sample_every === 0) {
+      await sample();
+      writeReport(runDir);
+    }
+    if (s % cfg.checkpoint_every === 0) await checkpoint();
+  }
+  Deno.removeSignalListener("SIGINT", onInt);
+  metricsFile.close();
+  if (stop && stop !== "interrupted" && stop !== "time limit reached") {
+    progress.finish();
+    writeReport(runDir);
+    throw new UserError(
+      `stopped: ${stop}; the last good checkpoint is ${lastGood ?? "none (no checkpoint yet)"}`,
+    );
+  }
+  await checkpoint();
+  await sample();
+  writeReport(runDir);
+  progress.finish(
+    `${stop ? `${stop}: ` : ""}step ${trainer.step} of ${cfg.steps}; ` +
+      `wrote ${runDir}/report.html (resume with --resume ${runDir})`,
+  );
+});
+
+interface SavedConfig {
+  graph: string;
+  overrides: string[];
+}
+
+function readConfig(runDir: string): SavedConfig {
+  const path = join(runDir, "config.json");
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch {
+    throw new UserError(`${runDir} is not a run folder (no config.json)`);
+  }
+  try {
+    const c = JSON.parse(text);
+    if (typeof c.graph !== "string" || !Array.isArray(c.overrides)) throw new Error();
+    return c;
+  } catch {
+    throw new UserError(`${path} is damaged: expected the run's graph and overrides`);
+  }
+}
+
+function freshRunDir(root: string, name: string): string {
+  if (!/^[\w.-]+$/.test(name)) {
+    throw new UsageError(`--name may use letters, digits, '.', '-', '_'`);
+  }
+  for (let i = 1;; i++) {
+    const dir = join(root, i === 1 ? name : `${name}-${i}`);
+    try {
+      Deno.statSync(dir);
+    } catch {
+      return dir;
+    }
+  }
+}
+
+function checkpoints(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)]
+      .filter((e) => e.isFile && /^step-\d+\.safetensors$/.test(e.name))
+      .map((e) => join(dir, e.name))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+function latestCheckpoint(runDir: string): string | undefined {
+  return checkpoints(join(runDir, "checkpoints")).at(-1);
+}
+
+function prune(dir: string, keep: number) {
+  for (const f of checkpoints(dir).slice(0, -keep)) Deno.removeSync(f);
+}
+
+function writeJson(path: string, value: unknown) {
+  const tmp = `${path}.tmp`;
+  Deno.writeTextFileSync(tmp, JSON.stringify(value, null, 2) + "\n");
+  Deno.renameSync(tmp, path);
+}

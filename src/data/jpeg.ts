@@ -1,0 +1,29 @@
+// JPEG decoding with jpeg-js (pure JS, no native code), strict so that a truncated or
+// damaged file is reported rather than half-decoded.
+import jpeg from "jpeg-js";
+import { DataError } from "./errors.ts";
+import type { RGBImage } from "./image.ts";
+
+export function isJPEG(bytes: Uint8Array): boolean {
+  return bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+}
+
+export function decodeJPEG(bytes: Uint8Array): RGBImage {
+  if (!isJPEG(bytes)) throw new DataError("not a JPEG file (bad signature)");
+  let img: { width: number; height: number; data: Uint8Array };
+  try {
+    img = jpeg.decode(bytes, {
+      useTArray: true,
+      formatAsRGBA: false,
+      tolerantDecoding: false,
+      maxResolutionInMP: 100,
+      maxMemoryUsageInMB: 1024,
+    });
+  } catch (e) {
+    throw new DataError(`JPEG: ${(e as Error).message ?? e}`);
+  }
+  if (!img.width || !img.height || img.data.length < img.width * img.height * 3) {
+    throw new DataError("JPEG: no image data");
+  }
+  return { width: img.width, height: img.height, data: img.data };
+}
