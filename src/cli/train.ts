@@ -10,6 +10,7 @@ import { loadCheckpoint, saveCheckpoint } from "../runtime/checkpoint.ts";
 import { gridRgba, Sampler } from "../runtime/samples.ts";
 import { openTrainData } from "../runtime/train_data.ts";
 import { writeReport } from "../runtime/report.ts";
+import { evaluateRank1, FeatureExtractor, heldOutFaces } from "../runtime/evaluate.ts";
 import { encodePNG } from "../data/png.ts";
 import { formatDuration, Progress } from "./progress.ts";
 import { parseArgs, runMain, UsageError, UserError } from "./args.ts";
@@ -78,6 +79,9 @@ runMain(USAGE, async (argv) => {
   const trainer = await Trainer.create(gpu, model, cfg);
   const sampler = await Sampler.create(gpu, model, trainer.shared, Math.min(4, cfg.batch));
   const faces = data.sampleFaces(sampler.faces);
+  const extractor = await FeatureExtractor.create(gpu, model, trainer.shared, 13);
+  const size = sampler.size;
+  const heldOut = heldOutFaces(cfg.seed, cfg.eval.identities, size);
   if (resume) {
     const last = latestCheckpoint(runDir);
     if (!last) throw new UserError(`${runDir} has no checkpoint to resume from`);
@@ -111,6 +115,19 @@ runMain(USAGE, async (argv) => {
     const name = `step-${String(trainer.step).padStart(7, "0")}.png`;
     Deno.writeFileSync(join(runDir, "samples", name), png);
     Deno.writeFileSync(join(runDir, "samples", "latest.png"), png);
+  };
+
+  const evaluate = async () => {
+    const r = await evaluateRank1(extractor, heldOut);
+    const record = { step: trainer.step, adapter: gpu.description, rank1: r };
+    writeJson(join(runDir, "eval.json"), record);
+    const line = {
+      step: trainer.step,
+      rank1_features: r.mean.features,
+      rank1_pixels: r.mean.pixels,
+    };
+    metricsFile.writeSync(new TextEncoder().encode(JSON.stringify(line) + "\n"));
+    return r;
   };
 
   while (trainer.step < cfg.steps && !stop) {
@@ -154,10 +171,11 @@ runMain(USAGE, async (argv) => {
       writeReport(runDir);
     }
     if (s % cfg.checkpoint_every === 0) await checkpoint();
+    if (s % cfg.eval.every === 0) await evaluate();
   }
   Deno.removeSignalListener("SIGINT", onInt);
-  metricsFile.close();
   if (stop && stop !== "interrupted" && stop !== "time limit reached") {
+    metricsFile.close();
     progress.finish();
     writeReport(runDir);
     throw new UserError(
@@ -166,7 +184,14 @@ runMain(USAGE, async (argv) => {
   }
   await checkpoint();
   await sample();
+  const r = await evaluate();
+  metricsFile.close();
   writeReport(runDir);
+  console.error(
+    `held-out rank-1 (${r.identities} identities, gallery frontal): features ` +
+      `${pct(r.mean.features)}, raw pixels ${pct(r.mean.pixels)}; per yaw ` +
+      r.perPose.map((p) => `${p.yaw}:${pct(p.features)}`).join(" "),
+  );
   progress.finish(
     `${stop ? `${stop}: ` : ""}step ${trainer.step} of ${cfg.steps}; ` +
       `wrote ${runDir}/report.html (resume with --resume ${runDir})`,
@@ -232,4 +257,8 @@ function writeJson(path: string, value: unknown) {
   const tmp = `${path}.tmp`;
   Deno.writeTextFileSync(tmp, JSON.stringify(value, null, 2) + "\n");
   Deno.renameSync(tmp, path);
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(1)}%`;
 }

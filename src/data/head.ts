@@ -134,7 +134,7 @@ export function buildHead(id: Identity): Head {
   ];
   const chinY = -0.8 * id.jawLength;
   prims.push({
-    c: [0, chinY, surf(0, chinY) - 0.14],
+    c: [0, chinY + 0.07, surf(0, chinY + 0.07) - 0.13],
     r: [0.2 * id.jawWidth, 0.15, 0.14 + 0.04 * id.chin],
     cut: [],
     mat: Mat.Skin,
@@ -145,7 +145,7 @@ export function buildHead(id: Identity): Head {
   const er = 0.1 * id.eyeSize;
   for (const s of [-1, 1]) {
     const x = s * eyeX;
-    const z = surf(x, eyeY) - 0.6 * er;
+    const z = surf(x, eyeY) - 0.75 * er;
     prims.push({ c: [x, eyeY, z], r: [er, er, er], cut: [], mat: Mat.Eye });
     const by = eyeY + 0.12 + 0.02 * id.browThickness;
     const bz = surf(x, by);
@@ -167,17 +167,17 @@ export function buildHead(id: Identity): Head {
   const tipZ = surf(0, tipY) + 0.05 + 0.09 * id.noseLength;
   prims.push({
     ...segment(
-      [0, eyeY - 0.02, surf(0, eyeY) - 0.04],
-      [0, tipY + 0.02, tipZ - 0.05],
-      0.055,
-      0.05,
+      [0, eyeY - 0.02, surf(0, eyeY) - 0.07],
+      [0, tipY + 0.02, tipZ - 0.06],
+      0.055 * id.noseWidth,
+      0.085,
       Mat.Nose,
     ),
     caster: true,
   });
   prims.push({
     c: [0, tipY, tipZ - 0.06],
-    r: [0.06 * id.noseWidth, 0.065, 0.07],
+    r: [0.065 * id.noseWidth, 0.065, 0.07],
     cut: [],
     mat: Mat.Nose,
     caster: true,
@@ -212,7 +212,7 @@ export function buildHead(id: Identity): Head {
 
   // Ears: flat discs on the sides, turned out by earAngle.
   for (const s of [-1, 1]) {
-    const x = s * (cranium.r[0] - 0.04);
+    const x = s * (cranium.r[0] - 0.02);
     prims.push({
       c: [x, eyeY - 0.08, -0.12],
       r: [0.1 * id.earSize, 0.16 * id.earSize, 0.03],

@@ -122,7 +122,7 @@ export function identityFromSeed(seed: number, id: number): Identity {
     lipThickness: u(0.7, 1.35),
     lips: jitter(r, [0.72, 0.36, 0.36], 0.15),
     earSize: u(0.8, 1.25),
-    earAngle: u(0.05, 0.45),
+    earAngle: u(0.2, 0.6),
     glasses: r.chance(0.25),
     glassesColor: r.pick(FRAMES),
     beard: r.chance(0.6) ? 0 : 1 + r.int(3),

@@ -7,6 +7,9 @@ import type { Identity } from "./identity.ts";
 import { Random } from "./random.ts";
 import { LIGHTS, type View } from "./view.ts";
 
+/** Bump when the renderer's output changes: it is part of every cache key. */
+export const RENDER_VERSION = 1;
+
 export interface RenderOptions {
   /** render at n x n samples per pixel and average (default 2 below 64 px, else 1) */
   supersample?: number;
@@ -15,11 +18,11 @@ export interface RenderOptions {
 // Camera: on the z axis looking at the head, with a mild telephoto perspective.
 const CAM_DIST = 7;
 const CAM_Y = -0.05;
-const HALF_VIEW = 1.3; // half the visible height at the head's centre, in head units
+const HALF_VIEW = 1.45; // half the visible height at the head's centre, in head units
 const TAN_HALF = HALF_VIEW / CAM_DIST;
 // The camera slides sideways to keep this point of the face centred, as aligned crops do:
 // turning about the neck alone would push a profile's face out of the frame.
-const ANCHOR_Z = 0.55;
+const ANCHOR_Z = 0.5;
 
 // Per-head constants, STRIDE_H numbers per solid:
 // M (9: head -> unit sphere), c (3), N (9: unit sphere point -> head normal),
@@ -282,13 +285,12 @@ function mix3(r: number, g: number, b: number, t: number): void {
 
 /** Stripes along hair strands, flowing down from the crown; rotates with the head. */
 function strands(px: number, py: number, pz: number): number {
-  // "diamond angle" around the vertical axis, 0..4 for a full turn: like atan2, cheaper
-  const x = pz + 0.25, y = px;
-  const d = y >= 0
-    ? (x >= 0 ? y / (x + y + 1e-9) : 1 - x / (y - x))
-    : (x < 0 ? 2 - y / (-x - y) : 3 + x / (x - y));
-  const ang = d * (Math.PI / 2); // whole turns stay whole, so the stripes wrap cleanly
-  return 0.92 + 0.08 * Math.sin(ang * 36 + Math.sin(py * 7 + ang * 4) * 2.5);
+  // "diamond angle" from the front around the vertical axis, 0..2 for a half turn: like
+  // atan2 but cheaper; taken of |x| so the pattern is left-right symmetric
+  const x = pz + 0.25, y = px < 0 ? -px : px;
+  const d = x >= 0 ? y / (x + y + 1e-9) : 1 - x / (y - x);
+  const ang = d * (Math.PI / 2);
+  return 0.92 + 0.08 * Math.cos(ang * 36 + Math.sin(py * 7 + ang * 4) * 2.5);
 }
 
 /**
@@ -323,11 +325,6 @@ function shade(
       rgb[0] = hd.skin[0];
       rgb[1] = hd.skin[1];
       rgb[2] = hd.skin[2];
-      // pores-scale variation fixed to the surface
-      const grain = 1 + 0.03 * Math.sin(px * 61 + pz * 23) * Math.sin(py * 57 + pz * 41);
-      rgb[0] *= grain;
-      rgb[1] *= grain;
-      rgb[2] *= grain;
       if (mat === Mat.Skin) {
         const h0 = hd.hairline[0], h1 = hd.hairline[1];
         let hair = h1.n[0] * px + h1.n[1] * py + h1.n[2] * pz <= h1.d ||

@@ -35,6 +35,10 @@ export const trainingSchema = z.object({
   sample_every: z.number().int().positive().default(100),
   checkpoint_every: z.number().int().positive().default(250),
   keep_checkpoints: z.number().int().positive().default(3),
+  eval: z.object({
+    identities: z.number().int().positive().default(40).describe("held-out identities"),
+    every: z.number().int().positive().default(500).describe("steps between evaluations"),
+  }).strict().default({ identities: 40, every: 500 }),
   step: z.unknown(),
 }).strict();
 

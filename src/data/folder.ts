@@ -1,0 +1,141 @@
+// A user's real dataset: a manifest of image files with identity and pose labels,
+// decoded (PNG or JPEG), centre-cropped to a square and resized to the graph's input.
+// Any bad line or image is one clear error naming the manifest line, or with skipBad
+// is skipped and counted in the summary.
+import { ImageSet } from "./dataset.ts";
+import { decodeImage } from "./decode.ts";
+import { DataError } from "./errors.ts";
+import { squareResize } from "./image.ts";
+import { type BadLine, readManifest } from "./manifest.ts";
+import { NUM_POSES, yawOfPose } from "./pose.ts";
+
+export interface FolderOptions {
+  /** pixels per side of the stored images (the graph's input size) */
+  imageSize: number;
+  /** skip and count bad lines and images instead of failing on the first */
+  skipBad?: boolean;
+}
+
+export interface FolderSummary {
+  manifest: string;
+  /** data lines in the manifest (not counting header, blanks, comments) */
+  lines: number;
+  loaded: number;
+  skipped: BadLine[];
+  identities: number;
+  /** images per pose class */
+  poseCounts: number[];
+  lights: number;
+}
+
+export interface Folder {
+  set: ImageSet;
+  /** identity label i is identityNames[i] in the manifest */
+  identityNames: string[];
+  summary: FolderSummary;
+}
+
+function dirOf(path: string): string {
+  const k = path.lastIndexOf("/");
+  return k < 0 ? "." : path.slice(0, k) || "/";
+}
+
+/** Sorts labels numerically when they are all numbers, else as text. */
+function sortLabels(names: string[]): string[] {
+  const numeric = names.every((n) => /^-?\d+(\.\d+)?$/.test(n));
+  return numeric ? names.sort((a, b) => Number(a) - Number(b)) : names.sort();
+}
+
+export async function loadFolder(manifestPath: string, options: FolderOptions): Promise<Folder> {
+  const size = options.imageSize;
+  const skipBad = options.skipBad ?? false;
+  // Label errors are collected first, then raised in line order with the file errors,
+  // so the message is always about the first bad line.
+  const { rows, bad } = await readManifest(manifestPath, true);
+  const skipped = [...bad];
+  const firstBad = bad[0]?.line ?? Infinity;
+  const dir = dirOf(manifestPath);
+  const kept: { identity: string; pose: number; light: number; pixels: Uint8Array }[] = [];
+  for (const row of rows) {
+    if (!skipBad && row.line > firstBad) break;
+    const where = `${manifestPath}:${row.line}: ${row.path}`;
+    try {
+      const file = row.path.startsWith("/") ? row.path : `${dir}/${row.path}`;
+      let bytes: Uint8Array;
+      try {
+        bytes = await Deno.readFile(file);
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) throw new DataError("file not found");
+        if (e instanceof Deno.errors.IsADirectory) throw new DataError("is a folder");
+        throw new DataError(`cannot read (${(e as Error).message})`);
+      }
+      let img;
+      try {
+        img = decodeImage(bytes);
+      } catch (e) {
+        throw new DataError(`cannot decode image: ${(e as Error).message}`);
+      }
+      const pixels = squareResize(img, size).data;
+      kept.push({ identity: row.identity, pose: row.pose, light: row.light ?? 0, pixels });
+    } catch (e) {
+      if (!(e instanceof DataError)) throw e;
+      const message = `${where}: ${e.message}`;
+      if (!skipBad) throw new DataError(message);
+      skipped.push({ file: manifestPath, line: row.line, message });
+    }
+  }
+  if (!skipBad && bad.length > 0) throw new DataError(bad[0].message);
+  if (kept.length === 0) {
+    throw new DataError(
+      `${manifestPath}: no usable images (${skipped.length} bad line${
+        skipped.length === 1 ? "" : "s"
+      }${skipped.length ? `, first: ${skipped[0].message}` : ""})`,
+    );
+  }
+  const names = sortLabels([...new Set(kept.map((k) => k.identity))]);
+  const index = new Map(names.map((n, i) => [n, i]));
+  const n = kept.length, px = size * size * 3;
+  const pixels = new Uint8Array(n * px);
+  const identity = new Int32Array(n), pose = new Int32Array(n), light = new Int32Array(n);
+  const poseCounts = new Array(NUM_POSES).fill(0);
+  let lights = 1;
+  kept.forEach((k, i) => {
+    pixels.set(k.pixels, i * px);
+    identity[i] = index.get(k.identity)!;
+    pose[i] = k.pose;
+    light[i] = k.light;
+    poseCounts[k.pose]++;
+    lights = Math.max(lights, k.light + 1);
+  });
+  skipped.sort((a, b) => a.line - b.line);
+  return {
+    set: new ImageSet(size, pixels, identity, pose, light, names.length, lights),
+    identityNames: names,
+    summary: {
+      manifest: manifestPath,
+      lines: rows.length + bad.length,
+      loaded: n,
+      skipped,
+      identities: names.length,
+      poseCounts,
+      lights,
+    },
+  };
+}
+
+/** The summary as a few lines for a person (check command, training log). */
+export function formatSummary(s: FolderSummary, maxListed = 10): string {
+  const out = [
+    `${s.manifest}: ${s.loaded} image${s.loaded === 1 ? "" : "s"} of ${s.identities} ` +
+    `identit${s.identities === 1 ? "y" : "ies"}, ${s.lights} illumination${
+      s.lights === 1 ? "" : "s"
+    }; ${s.skipped.length} skipped of ${s.lines} line${s.lines === 1 ? "" : "s"}`,
+    "images per pose: " +
+    s.poseCounts.map((c, k) => `${yawOfPose(k)}°:${c}`).join(" "),
+  ];
+  for (const b of s.skipped.slice(0, maxListed)) out.push(`skipped ${b.message}`);
+  if (s.skipped.length > maxListed) {
+    out.push(`... and ${s.skipped.length - maxListed} more skipped`);
+  }
+  return out.join("\n");
+}

@@ -1,0 +1,132 @@
+// `deno task train` end to end on a tiny variant: the run folder, exact resume,
+// a diverging run stopped with its term named, and bad flags.
+import assert from "node:assert/strict";
+
+const TINY = [
+  "--set",
+  "size=16",
+  "--set",
+  "width=0.125",
+  "--set",
+  "Nd=5",
+  "--set",
+  "training.batch=4",
+  "--set",
+  "training.log_every=1",
+  "--set",
+  "training.checkpoint_every=2",
+  "--set",
+  "training.sample_every=2",
+  "--set",
+  "training.eval.identities=3",
+];
+
+async function train(args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", "--allow-env", "src/cli/train.ts", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+function metrics(dir: string): Record<string, number>[] {
+  return Deno.readTextFileSync(`${dir}/metrics.jsonl`).trim().split("\n").map((l) => JSON.parse(l))
+    .filter((r) => r.d_loss !== undefined);
+}
+
+Deno.test("train: a run folder with config, metrics, samples, checkpoints, eval and report", async () => {
+  const root = await Deno.makeTempDir();
+  const r = await train([
+    "graphs/drgan-small.yaml",
+    "--steps",
+    "4",
+    "--runs",
+    root,
+    "--name",
+    "a",
+    ...TINY,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const dir = `${root}/a`;
+  const m = metrics(dir);
+  assert.deepEqual(m.map((x) => x.step), [1, 2, 3, 4]);
+  for (const k of ["d_loss", "g_loss", "d_real_id", "g_gan", "acc_real_id", "d_strength"]) {
+    assert.ok(Number.isFinite(m[3][k]), `${k} logged`);
+  }
+  const files = (d: string) => [...Deno.readDirSync(d)].map((e) => e.name).sort();
+  assert.deepEqual(files(`${dir}/checkpoints`), [
+    "step-0000002.safetensors",
+    "step-0000004.safetensors",
+  ]);
+  assert.deepEqual(files(`${dir}/samples`), ["latest.png", "step-0000002.png", "step-0000004.png"]);
+  const config = JSON.parse(Deno.readTextFileSync(`${dir}/config.json`));
+  assert.equal(config.graph, "graphs/drgan-small.yaml");
+  const ev = JSON.parse(Deno.readTextFileSync(`${dir}/eval.json`));
+  assert.equal(ev.rank1.identities, 3);
+  assert.equal(ev.rank1.perPose.length, 12);
+  assert.match(Deno.readTextFileSync(`${dir}/report.html`), /<svg/);
+  assert.match(r.stderr, /held-out rank-1/);
+
+  // The same run in two parts: the steps after resuming give the same losses.
+  const b = await train([
+    "graphs/drgan-small.yaml",
+    "--steps",
+    "2",
+    "--runs",
+    root,
+    "--name",
+    "b",
+    ...TINY,
+  ]);
+  assert.equal(b.code, 0, b.stderr);
+  const c = await train(["--resume", `${root}/b`, "--steps", "4"]);
+  assert.equal(c.code, 0, c.stderr);
+  const whole = m.filter((x) => x.step > 2);
+  const resumed = metrics(`${root}/b`).filter((x) => x.step > 2);
+  assert.equal(resumed.length, 2);
+  for (let i = 0; i < 2; i++) {
+    for (const k of ["d_loss", "g_loss", "d_real_id", "g_id", "acc_fake_fake"]) {
+      assert.equal(resumed[i][k], whole[i][k], `step ${whole[i].step} ${k}`);
+    }
+  }
+});
+
+Deno.test("train: a diverging run stops naming the term, keeping the last good checkpoint", async () => {
+  const root = await Deno.makeTempDir();
+  const r = await train([
+    "graphs/drgan-small.yaml",
+    "--steps",
+    "6",
+    "--runs",
+    root,
+    "--name",
+    "nan",
+    ...TINY,
+    "--set",
+    "training.optimizer.lr=1e30",
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /stopped: \w+ became (NaN|Infinity|-Infinity) at step \d+; the last good checkpoint is /,
+  );
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+Deno.test("train: bad flags and graphs give one message and exit 1", async () => {
+  const cases: [string[], RegExp][] = [
+    [["graphs/drgan-small.yaml", "--steps", "0"], /--steps expects a positive integer/],
+    [["graphs/drgan-small.yaml", "--stepz", "3"], /unknown flag --stepz/],
+    [["graphs/drgan-small.yaml", "--set", "training.batch=-1"], /drgan-small|batch/],
+    [["graphs/encoder.yaml"], /no 'training:' section/],
+    [["graphs/missing.yaml"], /cannot read graphs\/missing\.yaml/],
+    [["--resume", "/nonexistent/run"], /not a run folder/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await train(args);
+    assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  }
+});
