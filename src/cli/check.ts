@@ -6,9 +6,11 @@ import { summarise } from "../compiler/summary.ts";
 import { buildProgram } from "../compiler/program.ts";
 import { planReport } from "../compiler/plan_report.ts";
 import { trainingConfig } from "../runtime/train_config.ts";
+import { playerOutputs } from "../runtime/trainer.ts";
 import { parseArgs, runMain, UsageError } from "./args.ts";
 
-const USAGE = `usage: deno task check GRAPH.yaml [--stage shapes|plan] [--batch N] [--train]
+const USAGE =
+  `usage: deno task check GRAPH.yaml [--stage shapes|plan] [--batch N] [--train] [--unfused]
   [--set NAME=VALUE ...] [--debug]
   --stage plan prints the inference plan of each network (batch --batch, default 1), or
   with --train the training step of each player (batch from the graph's training section)`;
@@ -20,7 +22,7 @@ runMain(USAGE, (argv) => {
     strings: ["stage"],
     numbers: ["batch"],
     multi: ["set"],
-    bools: ["debug", "train"],
+    bools: ["debug", "train", "unfused"],
   });
   if (args.positional.length !== 1) throw new UsageError("expected one graph file");
   const stage = args.strings.stage ?? "shapes";
@@ -44,12 +46,15 @@ runMain(USAGE, (argv) => {
         training: true,
         backwardFrom: Object.keys(p.losses),
         trains: (param) => p.networks.some((n) => param.startsWith(`${n}.`)),
+        outputs: playerOutputs(model.step!.outputs.map((o) => o.name), cfg, name as "d" | "g"),
+        fuse: !args.bools.unfused,
       });
       console.log(planReport(`${name} update of ${model.name}`, program) + "\n");
     }
     return;
   }
   for (const net of model.networks) {
-    console.log(planReport(net.name, buildProgram(net, { batch, training: false })) + "\n");
+    const program = buildProgram(net, { batch, training: false, fuse: !args.bools.unfused });
+    console.log(planReport(net.name, program) + "\n");
   }
 });

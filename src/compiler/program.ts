@@ -17,6 +17,8 @@ export interface TensorInfo {
 export interface Step {
   label: string;
   node: string;
+  /** a producer and the pointwise op folded into it: the original nodes, for references */
+  fused?: { producer: string; pointwise: string };
   phase: "forward" | "backward";
   dispatches: Dispatch[];
   /** op role (x0, y, p.weight, dx0, ...) -> tensor name */
@@ -48,6 +50,49 @@ export interface ProgramOptions {
   trains?: (param: string) => boolean;
   /** compute only these outputs (default: all), and only the layers they need */
   outputs?: string[];
+  /** fold pointwise ops into their producers (default true) */
+  fuse?: boolean;
+}
+
+/** A node to lower: possibly a producer carrying the pointwise op folded into it. */
+interface LoweredNode extends TypedNode {
+  epilogue?: TypedNode;
+  producer?: string;
+}
+
+/**
+ * Folds each pointwise op (ELU after batch norm) into the op producing its input
+ * when nothing else reads that input: one kernel writes the activation, the
+ * intermediate tensor never exists, and the backward pass takes the gradient
+ * through the activation inside the producer's gradient kernels.
+ */
+function fuse(net: TypedNetwork): LoweredNode[] {
+  const users = new Map<string, number>();
+  for (const n of net.nodes) for (const t of n.inputs) users.set(t, (users.get(t) ?? 0) + 1);
+  const outputs = new Set(net.outputs.map((o) => o.from));
+  const byName = new Map(net.nodes.map((n) => [n.name, n]));
+  const folded = new Map<string, TypedNode>(); // producer -> pointwise
+  for (const u of net.nodes) {
+    const p = byName.get(u.inputs[0]);
+    if (
+      !OPS[u.op].pointwise || u.inputs.length !== 1 || !p || !OPS[p.op].fusesEpilogue ||
+      users.get(p.name) !== 1 || outputs.has(p.name) || folded.has(p.name)
+    ) continue;
+    folded.set(p.name, u);
+  }
+  const gone = new Set([...folded.values()].map((u) => u.name));
+  return net.nodes.filter((n) => !gone.has(n.name)).map((n) => {
+    const u = folded.get(n.name);
+    if (!u) return n;
+    return {
+      ...n,
+      name: u.name,
+      shape: u.shape,
+      paramScope: n.paramScope ?? `${net.name}.${n.name}`,
+      epilogue: u,
+      producer: n.name,
+    };
+  });
 }
 
 /** The network restricted to what the chosen outputs depend on. */
@@ -95,7 +140,8 @@ export function buildProgram(full: TypedNetwork, opts: ProgramOptions): Program 
   const shapeOf = (t: string) => tensors.get(t)!.shape;
   const forward: Step[] = [];
   const stepRoles = new Map<TypedNode, Record<string, string>>();
-  for (const node of net.nodes) {
+  const nodes = opts.fuse === false ? net.nodes as LoweredNode[] : fuse(net);
+  for (const node of nodes) {
     const op = OPS[node.op];
     const output = bindShape(node.shape, opts.batch);
     add({ name: node.name, shape: output, kind: "activation" });
@@ -114,14 +160,17 @@ export function buildProgram(full: TypedNetwork, opts: ProgramOptions): Program 
     addScratch(k.scratch, node, roles, add);
     stepRoles.set(node, roles);
     forward.push({
-      label: node.name,
+      label: stepLabel(node),
       node: node.name,
+      fused: fusedOf(node),
       phase: "forward",
       dispatches: k.dispatches,
       roles,
     });
   }
-  const backward = opts.backwardFrom ? differentiate(net, opts, stepRoles, add, shapeOf) : [];
+  const backward = opts.backwardFrom
+    ? differentiate(net, nodes, opts, stepRoles, add, shapeOf)
+    : [];
   const outputs = Object.fromEntries(net.outputs.map((o) => [o.name, o.from]));
   const params = [...tensors.values()].filter((t) => t.kind === "param" || t.kind === "state")
     .map((t) => t.name);
@@ -138,8 +187,16 @@ export function buildProgram(full: TypedNetwork, opts: ProgramOptions): Program 
   };
 }
 
+function stepLabel(node: LoweredNode): string {
+  return node.epilogue ? `${node.producer}+${node.epilogue.op}` : node.name;
+}
+
+function fusedOf(node: LoweredNode): Step["fused"] {
+  return node.epilogue ? { producer: node.producer!, pointwise: node.epilogue.name } : undefined;
+}
+
 function kernelCtx(
-  node: TypedNode,
+  node: LoweredNode,
   roles: Record<string, string>,
   shapeOf: (t: string) => number[],
   output: number[],
@@ -150,6 +207,7 @@ function kernelCtx(
     output,
     params: Object.fromEntries(Object.keys(node.params).map((p) => [p, shapeOf(roles[`p.${p}`])])),
     training,
+    epilogue: node.epilogue && OPS[node.epilogue.op].pointwise!(node.epilogue.parsed),
   };
 }
 
@@ -172,6 +230,7 @@ function addScratch(
  */
 function differentiate(
   net: TypedNetwork,
+  nodes: LoweredNode[],
   opts: ProgramOptions,
   stepRoles: Map<TypedNode, Record<string, string>>,
   add: (t: TensorInfo) => string,
@@ -181,7 +240,7 @@ function differentiate(
     spec.trainable && (opts.trains?.(nodeParam(net, node, p)) ?? true);
   // Which tensors depend on something we want a gradient for.
   const wantsGrad = new Set(opts.inputGrads ?? []);
-  for (const node of net.nodes) {
+  for (const node of nodes) {
     const trainable = Object.entries(node.params).some(([p, spec]) => trains(node, p, spec));
     const op = OPS[node.op];
     const fromInput = node.inputs.some((t, i) =>
@@ -196,10 +255,11 @@ function differentiate(
     written.add(gradName(t));
   }
   const steps: Step[] = [];
-  for (const node of [...net.nodes].reverse()) {
+  for (const node of [...nodes].reverse() as LoweredNode[]) {
     if (!written.has(gradName(node.name)) || !wantsGrad.has(node.name)) continue;
     const op = OPS[node.op];
     const roles: Record<string, string> = { ...stepRoles.get(node)!, dy: gradName(node.name) };
+    if ((node as LoweredNode).epilogue) roles.ey = node.name;
     const needDx = node.inputs.map((t, i) => (op.differentiable?.(i) ?? true) && wantsGrad.has(t));
     const accumulate = new Set<string>();
     const needDp = new Set<string>();
@@ -228,8 +288,9 @@ function differentiate(
     });
     addScratch(k.scratch, node, roles, add);
     steps.push({
-      label: `${node.name}.grad`,
+      label: `${stepLabel(node)}.grad`,
       node: node.name,
+      fused: fusedOf(node),
       phase: "backward",
       dispatches: k.dispatches,
       roles,

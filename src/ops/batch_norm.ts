@@ -50,6 +50,7 @@ function stats(a: Attrs, x: T64, p: Record<string, T64>, training: boolean) {
 const unbias = (N: number) => N > 1 ? N / (N - 1) : 1;
 
 export const batchNorm = defineOp<Attrs>({
+  fusesEpilogue: true,
   name: "batch_norm",
   summary:
     "Batch normalisation per channel of [B, C, H, W] or [B, C]; batch statistics in training " +
@@ -180,7 +181,8 @@ export const batchNorm = defineOp<Attrs>({
       `  let c = (i / ${S}u) % ${C}u;
 ${loadStats(a, ctx.training)}
   let xhat = (x0[i] - mean) * invstd;
-  y[i] = ${a.affine ? "xhat * p_weight[c] + p_bias[c]" : "xhat"};`,
+  let x = ${a.affine ? "xhat * p_weight[c] + p_bias[c]" : "xhat"};
+  y[i] = ${ctx.epilogue?.expr ?? "x"};`,
     ));
     return {
       dispatches,
@@ -192,6 +194,13 @@ ${loadStats(a, ctx.training)}
     const { B, C, S, N } = dims(ctx.inputs[0]);
     const acc = (r: string) => ctx.accumulate.has(r);
     const dispatches: Dispatch[] = [];
+    // With a fused activation the incoming gradient is the activation's: take it back
+    // through the activation on the fly, from the stored output "ey".
+    const ep = ctx.epilogue;
+    const dyRoles: Binding[] = [{ role: "dy" }, ...(ep ? [{ role: "ey" }] : [])];
+    const dyv = ep
+      ? `fn dyv(i: u32) -> f32 {\n  let y = ey[i];\n  return dy[i] * (${ep.grad});\n}`
+      : `fn dyv(i: u32) -> f32 { return dy[i]; }`;
     const statRoles: Binding[] = ctx.training
       ? [{ role: "t.mean" }, { role: "t.invstd" }]
       : [{ role: "p.running_mean" }, { role: "p.running_var" }];
@@ -208,7 +217,7 @@ ${loadStats(a, ctx.training)}
       dispatches.push(perElement(
         "batch_norm.reduce",
         C,
-        [{ role: "x0" }, { role: "dy" }, ...statRoles, ...out],
+        [{ role: "x0" }, ...dyRoles, ...statRoles, ...out],
         `  let c = i;
 ${loadStats(a, ctx.training)}
   var sdy = 0.0;
@@ -216,7 +225,7 @@ ${loadStats(a, ctx.training)}
   for (var b = 0u; b < ${B}u; b++) {
     let base = (b * ${C}u + c) * ${S}u;
     for (var k = 0u; k < ${S}u; k++) {
-      let g = dy[base + k];
+      let g = dyv(base + k);
       sdy += g;
       sdyx += g * (x0[base + k] - mean) * invstd;
     }
@@ -229,20 +238,21 @@ ${
             }`
             : ""
         }`,
+        dyv,
       ));
     }
     if (ctx.needDx[0]) {
       const w = a.affine ? "p_weight[c]" : "1.0";
       const grad = ctx.training
-        ? `(${w} * invstd / ${f32(N)}) * (${f32(N)} * dy[i] - t_sum_dy[c] - ` +
+        ? `(${w} * invstd / ${f32(N)}) * (${f32(N)} * dyv(i) - t_sum_dy[c] - ` +
           `(x0[i] - mean) * invstd * t_sum_dy_xhat[c])`
-        : `dy[i] * ${w} * invstd`;
+        : `dyv(i) * ${w} * invstd`;
       dispatches.push(perElement(
         "batch_norm.dx",
         numel(ctx.inputs[0]),
         [
           { role: "x0" },
-          { role: "dy" },
+          ...dyRoles,
           ...statRoles,
           ...(ctx.training ? [{ role: "t.sum_dy" }, { role: "t.sum_dy_xhat" }] : []),
           ...(a.affine ? [{ role: "p.weight" }] : []),
@@ -251,6 +261,7 @@ ${
         `  let c = (i / ${S}u) % ${C}u;
 ${loadStats(a, ctx.training)}
   ${store(acc("dx0"), "dx0[i]", grad)}`,
+        dyv,
       ));
     }
     return {

@@ -152,13 +152,16 @@ export const conv2d = defineOp<Conv2dAttrs>({
         accumulate: ctx.accumulate.has("dx0"),
       }));
     }
+    let scratch: Record<string, number> | undefined;
     if (ctx.needDp.has("weight")) {
-      d.push(convWeightGrad(
+      const k = convWeightGrad(
         "conv2d.dw",
         g,
         { src: "x0", dst: "dy", dw: "dp.weight" },
         ctx.accumulate.has("dp.weight"),
-      ));
+      );
+      d.push(...k.dispatches);
+      scratch = k.scratch;
     }
     if (a.bias && ctx.needDp.has("bias")) {
       d.push(biasGrad(
@@ -168,6 +171,6 @@ export const conv2d = defineOp<Conv2dAttrs>({
         ctx.accumulate.has("dp.bias"),
       ));
     }
-    return { dispatches: d };
+    return { dispatches: d, scratch };
   },
 });

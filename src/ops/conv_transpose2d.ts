@@ -159,13 +159,16 @@ export const convTranspose2d = defineOp<ConvTranspose2dAttrs>({
         accumulate: ctx.accumulate.has("dx0"),
       }));
     }
+    let scratch: Record<string, number> | undefined;
     if (ctx.needDp.has("weight")) {
-      d.push(convWeightGrad(
+      const k = convWeightGrad(
         "conv_transpose2d.dw",
         g,
         { src: "dy", dst: "x0", dw: "dp.weight" },
         ctx.accumulate.has("dp.weight"),
-      ));
+      );
+      d.push(...k.dispatches);
+      scratch = k.scratch;
     }
     if (a.bias && ctx.needDp.has("bias")) {
       d.push(biasGrad(
@@ -175,6 +178,6 @@ export const convTranspose2d = defineOp<ConvTranspose2dAttrs>({
         ctx.accumulate.has("dp.bias"),
       ));
     }
-    return { dispatches: d };
+    return { dispatches: d, scratch };
   },
 });

@@ -70,6 +70,19 @@ export interface KernelCtx {
   output: number[];
   params: Record<string, number[]>;
   training: boolean;
+  /**
+   * Fusion (only for ops with `fusesEpilogue`): a pointwise op folded into this
+   * one. Forward stores `expr` of the value `x` it would have stored; backward
+   * reads its incoming gradient as dy * `grad`, where `grad` is written in terms of
+   * `y`, the stored (post-epilogue) output, bound as role "ey".
+   */
+  epilogue?: Pointwise;
+}
+
+/** An elementwise function as WGSL: the value of `x`, and dy/dx in terms of the output `y`. */
+export interface Pointwise {
+  expr: string;
+  grad: string;
 }
 
 export interface BackwardCtx extends KernelCtx {
@@ -106,6 +119,10 @@ export interface OpDef<A = any> {
   backwardRef(a: A, xs: T64[], p: Record<string, T64>, y: T64, dy: T64, ctx: RefCtx): RefBackward;
   forward(a: A, ctx: KernelCtx): Kernels;
   backward(a: A, ctx: BackwardCtx): Kernels;
+  /** for elementwise ops of one input: the op as an expression another op can fold in */
+  pointwise?(a: A): Pointwise;
+  /** honours KernelCtx.epilogue; its backward must not bind its own output y */
+  fusesEpilogue?: boolean;
 }
 
 export function defineOp<A>(def: OpDef<A>): OpDef<A> {

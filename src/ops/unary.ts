@@ -30,6 +30,7 @@ export function unaryOp<A>(s: UnarySpec<A>): OpDef<A> {
     attrs: s.attrs,
     arity: [1, 1],
     shape: (_a, [x]) => x,
+    pointwise: (a) => ({ expr: s.wgsl(a), grad: s.wgslGrad(a) }),
     macs: (_a, _i, out) => numel(out),
     forwardRef: (a, [x]) => ({ y: map(x, (v) => s.f(a, v)) }),
     backwardRef: (a, [x], _p, y, dy) => ({

@@ -1,6 +1,6 @@
 // The float64 CPU executor: runs a Program's steps with each op's reference
 // implementation. Tests compare the GPU against it.
-import type { Program } from "../compiler/program.ts";
+import type { Program, Step } from "../compiler/program.ts";
 import type { TypedNetwork } from "../compiler/ir.ts";
 import { OPS } from "../ops/registry.ts";
 import type { T64 } from "../ops/types.ts";
@@ -27,31 +27,41 @@ export function runReference(
     Array.from({ length: n }, (_, i) => t(roles[`x${i}`]));
   const ctx = { training: program.training };
   const newState = new Map<string, Float64Array>();
-  for (const step of program.forward) {
-    const node = nodes.get(step.node)!;
-    const r = OPS[node.op].forwardRef(
+  // A fused step runs its two original nodes: the producer, then the pointwise op.
+  const producer = (step: Step) => nodes.get(step.fused?.producer ?? step.node)!;
+  const produce = (step: Step) => {
+    const node = producer(step);
+    return OPS[node.op].forwardRef(
       node.parsed,
       inputs(step.roles, node.inputs.length),
       params(step.roles),
       ctx,
     );
-    out.set(step.roles.y, r.y.data);
+  };
+  const pointwise = (step: Step) => nodes.get(step.fused!.pointwise)!;
+  for (const step of program.forward) {
+    const r = produce(step);
+    let y = r.y;
+    if (step.fused) {
+      const u = pointwise(step);
+      y = OPS[u.op].forwardRef(u.parsed, [y], {}, ctx).y;
+    }
+    out.set(step.roles.y, y.data);
     for (const [k, v] of Object.entries(r.state ?? {})) newState.set(step.roles[`p.${k}`], v.data);
   }
   if (opts.backward) {
     const written = new Set<string>();
     for (const step of program.backward) {
-      const node = nodes.get(step.node)!;
+      const node = producer(step);
       const xs = inputs(step.roles, node.inputs.length);
-      const y = t(step.roles.y);
-      const r = OPS[node.op].backwardRef(
-        node.parsed,
-        xs,
-        params(step.roles),
-        y,
-        t(step.roles.dy),
-        ctx,
-      );
+      let y = t(step.roles.y), dy = t(step.roles.dy);
+      if (step.fused) {
+        const u = pointwise(step);
+        const pre = produce(step).y;
+        dy = OPS[u.op].backwardRef(u.parsed, [pre], {}, y, dy, ctx).dx[0]!;
+        y = pre;
+      }
+      const r = OPS[node.op].backwardRef(node.parsed, xs, params(step.roles), y, dy, ctx);
       const give = (role: string, g: T64 | undefined) => {
         const name = step.roles[role];
         if (!name || !g) return;

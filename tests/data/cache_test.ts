@@ -1,6 +1,8 @@
 import { deepEqual, equal, notEqual, ok } from "node:assert/strict";
 import { cachePath } from "../../src/data/cache.ts";
+import { openData } from "../../src/data/open.ts";
 import { loadSynthetic, SyntheticDataset } from "../../src/data/synthetic_set.ts";
+import { makePNG } from "./helpers.ts";
 
 Deno.test("synthetic sets are cached on disk under a key of their parameters", async () => {
   const dir = await Deno.makeTempDir({ prefix: "drgan-cache-" });
@@ -25,6 +27,28 @@ Deno.test("synthetic sets are cached on disk under a key of their parameters", a
     const third = await loadSynthetic(opts, { cacheDir: dir });
     equal(third.cached, false);
     deepEqual(third.set.pixels, first.set.pixels);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("openData gives the synthetic set by default and a folder for a manifest", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "drgan-open-" });
+  try {
+    const syn = await openData({
+      imageSize: 8,
+      seed: 1,
+      identities: 1,
+      lights: [2],
+      cacheDir: dir,
+    });
+    equal(syn.dataset.size, 13);
+    ok(syn.summary.startsWith("synthetic train set: 13 images of 1 person (rendered"));
+    await Deno.writeFile(`${dir}/a.png`, makePNG(4, 4, [9, 9, 9]));
+    await Deno.writeTextFile(`${dir}/m.csv`, "a.png,x,3\n");
+    const real = await openData({ imageSize: 8, seed: 1, manifest: `${dir}/m.csv` });
+    equal(real.dataset.size, 1);
+    equal(real.dataset.labels(0).pose, 3);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { conv2d } from "../../src/ops/conv2d.ts";
+import { type Block, setConvPlanner, type WeightBlock } from "../../src/ops/conv_common.ts";
 import { ShapeError } from "../../src/ops/types.ts";
 import { checkOp, t64 } from "./harness.ts";
 
@@ -72,4 +73,65 @@ Deno.test("conv2d shape rule", () => {
   assert.throws(() => conv2d.attrs.parse({ out: 8, padding: "full" }));
   assert.throws(() => conv2d.attrs.parse({ out: 8, dilation: 2 }));
   assert.throws(() => conv2d.attrs.parse({ kernel: 3 }));
+});
+
+/** Block choices that together exercise every code path of the three kernels. */
+const VARIANTS: { gather: Block; scatter: Block; wgrad: WeightBlock }[] = [
+  // one output per thread, one row per weight-gradient chunk (many partial sums)
+  {
+    gather: { ch: 1, py: 1, px: 1 },
+    scatter: { ch: 1, py: 1, px: 1 },
+    wgrad: { co: 1, ci: 1, px: 1, rows: 1 },
+  },
+  // blocks dividing nothing: channel, row and column tails, chunks with a tail
+  {
+    gather: { ch: 4, py: 2, px: 4 },
+    scatter: { ch: 4, py: 2, px: 2 },
+    wgrad: { co: 4, ci: 2, px: 4, rows: 3 },
+  },
+  {
+    gather: { ch: 3, py: 3, px: 5 },
+    scatter: { ch: 3, py: 3, px: 3 },
+    wgrad: { co: 3, ci: 3, px: 5, rows: 2 },
+  },
+  // larger than the tensors: one tile, bounds known when the kernel is generated, no chunks
+  {
+    gather: { ch: 2, py: 16, px: 16 },
+    scatter: { ch: 2, py: 16, px: 16 },
+    wgrad: { co: 2, ci: 3, px: 16, rows: 1000 },
+  },
+];
+
+/** Runs `fn` with every kernel's block forced. */
+async function withBlocks(v: (typeof VARIANTS)[number], fn: () => Promise<void>) {
+  const old = setConvPlanner((kind) => v[kind]);
+  try {
+    await fn();
+  } finally {
+    setConvPlanner(old);
+  }
+}
+
+Deno.test("conv2d kernels are exact for every register block", async () => {
+  for (const v of VARIANTS) {
+    await withBlocks(v, async () => {
+      // odd sizes, channel counts not divisible by the blocks, batch 2
+      await checkOp(conv2d, { attrs: { out: 5 }, inputs: [[2, 3, 7, 9]] });
+      // stride 2 "same" (extra zero bottom/right), bias
+      await checkOp(conv2d, { attrs: { out: 6, stride: 2, bias: true }, inputs: [[2, 5, 9, 8]] });
+      // asymmetric explicit padding, kh != kw, batch 1
+      await checkOp(conv2d, {
+        attrs: { out: 7, kernel: [3, 2], stride: 2, padding: [2, 0, 1, 3] },
+        inputs: [[1, 4, 6, 7]],
+      });
+    });
+  }
+});
+
+Deno.test("conv2d default blocks: large reductions, wide images, few weights", async () => {
+  // many input channels: long sums in forward and input gradient
+  await checkOp(conv2d, { attrs: { out: 8 }, inputs: [[2, 64, 4, 4]], tol: 2e-4 });
+  // wide image, few weights: the weight gradient is split over rows
+  await checkOp(conv2d, { attrs: { out: 4 }, inputs: [[3, 3, 20, 37]] });
+  await checkOp(conv2d, { attrs: { out: 12, stride: 2 }, inputs: [[1, 10, 17, 16]] });
 });

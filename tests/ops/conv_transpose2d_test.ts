@@ -3,6 +3,7 @@ import { conv2d } from "../../src/ops/conv2d.ts";
 import { convTranspose2d } from "../../src/ops/conv_transpose2d.ts";
 import { ShapeError } from "../../src/ops/types.ts";
 import { checkOp, t64 } from "./harness.ts";
+import { type Block, setConvPlanner, type WeightBlock } from "../../src/ops/conv_common.ts";
 
 const shape = (attrs: Record<string, unknown>, x: (number | string)[]) =>
   convTranspose2d.shape(convTranspose2d.attrs.parse(attrs), [x]);
@@ -143,4 +144,66 @@ Deno.test("conv_transpose2d is the adjoint of conv2d (reference)", () => {
     kernel: [3, 5],
     padding: 0,
   }, [1, 2, 6, 7]);
+});
+
+/** Block choices that together exercise every code path of the three kernels (as in conv2d_test.ts). */
+const VARIANTS: { gather: Block; scatter: Block; wgrad: WeightBlock }[] = [
+  // one output per thread, one row per weight-gradient chunk (many partial sums)
+  {
+    gather: { ch: 1, py: 1, px: 1 },
+    scatter: { ch: 1, py: 1, px: 1 },
+    wgrad: { co: 1, ci: 1, px: 1, rows: 1 },
+  },
+  // blocks dividing nothing: channel, row and column tails, chunks with a tail
+  {
+    gather: { ch: 4, py: 2, px: 4 },
+    scatter: { ch: 4, py: 2, px: 2 },
+    wgrad: { co: 4, ci: 2, px: 4, rows: 3 },
+  },
+  {
+    gather: { ch: 3, py: 3, px: 5 },
+    scatter: { ch: 3, py: 3, px: 3 },
+    wgrad: { co: 3, ci: 3, px: 5, rows: 2 },
+  },
+  // larger than the tensors: one tile, bounds known when the kernel is generated, no chunks
+  {
+    gather: { ch: 2, py: 16, px: 16 },
+    scatter: { ch: 2, py: 16, px: 16 },
+    wgrad: { co: 2, ci: 3, px: 16, rows: 1000 },
+  },
+];
+
+/** Runs `fn` with every kernel's block forced. */
+async function withBlocks(v: (typeof VARIANTS)[number], fn: () => Promise<void>) {
+  const old = setConvPlanner((kind) => v[kind]);
+  try {
+    await fn();
+  } finally {
+    setConvPlanner(old);
+  }
+}
+
+Deno.test("conv_transpose2d kernels are exact for every register block", async () => {
+  for (const v of VARIANTS) {
+    await withBlocks(v, async () => {
+      // stride 2 "same": crop before; odd sizes, channels not divisible by the blocks
+      await checkOp(convTranspose2d, { attrs: { out: 5, stride: 2 }, inputs: [[2, 3, 5, 4]] });
+      // stride 1, bias, batch 1
+      await checkOp(convTranspose2d, { attrs: { out: 6, bias: true }, inputs: [[1, 7, 6, 7]] });
+      // stride 3 with a kernel smaller in one axis than the stride (phases without taps)
+      await checkOp(convTranspose2d, {
+        attrs: { out: 3, kernel: [4, 2], stride: 3, padding: 1, output_padding: 2 },
+        inputs: [[2, 4, 3, 4]],
+      });
+    });
+  }
+});
+
+Deno.test("conv_transpose2d default blocks: large reductions and wide images", async () => {
+  await checkOp(convTranspose2d, { attrs: { out: 8 }, inputs: [[2, 64, 4, 4]], tol: 2e-4 });
+  await checkOp(convTranspose2d, { attrs: { out: 3, stride: 2 }, inputs: [[2, 8, 9, 19]] });
+  await checkOp(convTranspose2d, {
+    attrs: { out: 16, kernel: 4, stride: 2 },
+    inputs: [[1, 5, 6, 6]],
+  });
 });

@@ -1,0 +1,63 @@
+// deno task bench:data — synthetic images per second at 96x96 on the CPU (one thread),
+// the median of several timed runs after a warm-up, plus the batcher's overhead.
+import process from "node:process";
+import { SingleImageSampler } from "../src/data/batcher.ts";
+import { identityFromSeed } from "../src/data/identity.ts";
+import { NUM_POSES } from "../src/data/pose.ts";
+import { renderFace } from "../src/data/synthetic.ts";
+import { SyntheticDataset } from "../src/data/synthetic_set.ts";
+import { NUM_LIGHTS, viewFor } from "../src/data/view.ts";
+
+const SIZE = 96;
+const PEOPLE = 24; // 24 people x 13 poses = 312 images a run
+const RUNS = 7;
+
+const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+function renderRun(run: number, out: Float32Array): number {
+  let n = 0;
+  for (let j = 0; j < PEOPLE; j++) {
+    const id = run * PEOPLE + j;
+    const person = identityFromSeed(1, id);
+    for (let pose = 0; pose < NUM_POSES; pose++) {
+      renderFace(person, viewFor(1, id, pose, (j + pose) % NUM_LIGHTS), SIZE, out);
+      n++;
+    }
+  }
+  return n;
+}
+
+const out = new Float32Array(3 * SIZE * SIZE);
+renderRun(100, out); // warm-up: compile the hot loops
+const wall: number[] = [], cpu: number[] = [];
+for (let r = 0; r < RUNS; r++) {
+  const t0 = performance.now(), c0 = cpuSeconds();
+  const n = renderRun(r, out);
+  wall.push(n / ((performance.now() - t0) / 1000));
+  cpu.push(n / (cpuSeconds() - c0));
+}
+console.log(`synthetic render ${SIZE}x${SIZE}, CPU, 1 thread, median of ${RUNS} runs:`);
+console.log(
+  `  ${median(wall).toFixed(0)} images/s wall clock (runs: ${
+    wall.map((x) => x.toFixed(0)).join(" ")
+  })`,
+);
+console.log(`  ${median(cpu).toFixed(0)} images/s per CPU second`);
+
+// Batches of 64 from the lazily rendered set: rendering plus augmentation and labels.
+const ds = new SyntheticDataset({ seed: 1, split: "train", identities: 50, imageSize: SIZE });
+const sampler = new SingleImageSampler(ds, { batchSize: 64, seed: 1, noiseDim: 50 });
+sampler.next();
+const rates: number[] = [];
+for (let r = 0; r < 5; r++) {
+  const t0 = performance.now();
+  sampler.next();
+  rates.push(64 / ((performance.now() - t0) / 1000));
+}
+console.log(
+  `  ${median(rates).toFixed(0)} images/s as 64-image training batches (rendered on the fly)`,
+);
