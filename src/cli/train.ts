@@ -36,6 +36,8 @@ runMain(USAGE, async (argv) => {
     }
     graph = saved.graph;
     overrides = [...saved.overrides, ...overrides];
+    args.strings.manifest ??= saved.manifest;
+    args.bools["skip-bad"] ||= saved.skipBad ?? false;
   }
   if (!graph || args.positional.length > 1) throw new UsageError("expected one graph file");
   const model = loadModel(graph, overrides.map(parseOverride));
@@ -51,15 +53,16 @@ runMain(USAGE, async (argv) => {
     throw new UsageError("--max-minutes must be > 0");
   }
 
+  // Data first: a bad manifest fails before anything is written.
+  const data = await openTrainData(model, cfg, {
+    manifest: args.strings.manifest,
+    skipBad: args.bools["skip-bad"],
+  });
   const runDir = resume ??
     freshRunDir(args.strings.runs ?? "runs", args.strings.name ?? model.name);
   Deno.mkdirSync(join(runDir, "samples"), { recursive: true });
   Deno.mkdirSync(join(runDir, "checkpoints"), { recursive: true });
 
-  const data = openTrainData(model, cfg, {
-    manifest: args.strings.manifest,
-    skipBad: args.bools["skip-bad"],
-  });
   const gpu = await getGpu();
   const started = Date.now();
   if (!resume) {
@@ -69,6 +72,8 @@ runMain(USAGE, async (argv) => {
       adapter: gpu.description,
       started: new Date(started).toISOString(),
       overrides,
+      manifest: args.strings.manifest,
+      skipBad: args.bools["skip-bad"],
       params: model.params,
       training: { ...cfg, step: undefined },
       data: data.describe,
@@ -201,6 +206,8 @@ runMain(USAGE, async (argv) => {
 interface SavedConfig {
   graph: string;
   overrides: string[];
+  manifest?: string;
+  skipBad?: boolean;
 }
 
 function readConfig(runDir: string): SavedConfig {

@@ -242,7 +242,7 @@ export const DEFAULT_TARGET: ConvTarget = {
   parallel: 8,
   maxAcc: 128,
   maxBody: 1536,
-  fma: 1 / 24,
+  fma: 1 / 12,
   iteration: 1,
   dispatch: 30000,
 };
@@ -505,7 +505,13 @@ export function convGather(
   const L: string[] = [];
   L.push(decompose([["tx", ntx], ["ty", nty], ["og", nog], ["b", g.b]]));
   L.push(`  let oy0 = i32(ty) * ${py};`, `  let ox0 = i32(tx) * ${px};`);
-  const ry = axisVars(L, "r", { base: nty === 1 ? -g.pt : `oy0 * S - PT`, size: g.srcH }, rows, g.srcW);
+  const ry = axisVars(
+    L,
+    "r",
+    { base: nty === 1 ? -g.pt : `oy0 * S - PT`, size: g.srcH },
+    rows,
+    g.srcW,
+  );
   const rx = axisVars(L, "q", { base: ntx === 1 ? -g.pl : `ox0 * S - PL`, size: g.srcW }, cols, 1);
   const KK = g.kh * g.kw;
   for (const k of range(ch)) {
@@ -555,7 +561,9 @@ export function convGather(
     }
     body.push(`    let sr${r} = sb + ${ry.off(r)};`);
     for (const q of [...loaded].sort((a, b) => a - b)) {
-      body.push(`    let v${r}_${q} = ${guarded(`${src}[sr${r} + ${rx.off(q)}]`, both(okR, rx.ok(q)))};`);
+      body.push(
+        `    let v${r}_${q} = ${guarded(`${src}[sr${r} + ${rx.off(q)}]`, both(okR, rx.ok(q)))};`,
+      );
     }
     body.push(...mac);
   }
@@ -580,7 +588,8 @@ export function convGather(
         if (g.dstC % ch !== 0) conds.push(`${oc} < DST_C`);
         if (nty > 1 && g.dstH % py !== 0) conds.push(`oy0 + ${y} < DST_H`);
         if (ntx > 1 && g.dstW % px !== 0) conds.push(`ox0 + ${x} < DST_W`);
-        const di = `((b * DST_C + ${oc}) * ${g.dstH}u + u32(oy0 + ${y})) * ${g.dstW}u + u32(ox0 + ${x})`;
+        const di =
+          `((b * DST_C + ${oc}) * ${g.dstH}u + u32(oy0 + ${y})) * ${g.dstW}u + u32(ox0 + ${x})`;
         const v = bias ? `${acc(k, y, x)} + ${bias}[${oc}]` : acc(k, y, x);
         const st = store(io.accumulate, `${dst}[${di}]`, v);
         L.push(conds.length ? `  if (${conds.join(" && ")}) { ${st} }` : `  ${st}`);
@@ -666,7 +675,9 @@ export function convScatter(
       }
     }
   }
-  for (const k of range(ch)) for (const p of pix) L.push(`  var ${acc(k, p.j, p.r, p.jj, p.rr)} = 0.0;`);
+  for (const k of range(ch)) {
+    for (const p of pix) L.push(`  var ${acc(k, p.j, p.r, p.jj, p.rr)} = 0.0;`);
+  }
   L.push(`  for (var o = 0u; o < DST_C; o++) {`);
   L.push(`    let db = (b * DST_C + o) * ${g.dstH * g.dstW}u;`);
   L.push(`    let wo = o * ${g.srcC * KK}u;`);
@@ -680,7 +691,10 @@ export function convScatter(
       for (let kx = p.rr; kx < g.kw; kx += s) {
         const f = p.jj - (kx - p.rr) / s + mx;
         if (ex.ok(f) === false) continue;
-        loads.set(`${e}_${f}`, guarded(`${dst}[db + ${ey.off(e)} + ${ex.off(f)}]`, both(ey.ok(e), ex.ok(f))));
+        loads.set(
+          `${e}_${f}`,
+          guarded(`${dst}[db + ${ey.off(e)} + ${ex.off(f)}]`, both(ey.ok(e), ex.ok(f))),
+        );
         for (const k of range(ch)) {
           wUsed.add(`${k}_${ky}_${kx}`);
           mac.push(`    ${acc(k, p.j, p.r, p.jj, p.rr)} += d${e}_${f} * w${k}_${ky}_${kx};`);
@@ -746,12 +760,16 @@ export function convWeightGrad(
   L.push(decompose([["cg", ncg], ["og", nog], ["chunk", chunks]]));
   for (const k of range(co)) {
     L.push(
-      `  let o${k} = ${g.dstC % co === 0 ? `og * ${co}u + ${k}u` : `min(og * ${co}u + ${k}u, DST_C - 1u)`};`,
+      `  let o${k} = ${
+        g.dstC % co === 0 ? `og * ${co}u + ${k}u` : `min(og * ${co}u + ${k}u, DST_C - 1u)`
+      };`,
     );
   }
   for (const k of range(ci)) {
     L.push(
-      `  let c${k} = ${g.srcC % ci === 0 ? `cg * ${ci}u + ${k}u` : `min(cg * ${ci}u + ${k}u, SRC_C - 1u)`};`,
+      `  let c${k} = ${
+        g.srcC % ci === 0 ? `cg * ${ci}u + ${k}u` : `min(cg * ${ci}u + ${k}u, SRC_C - 1u)`
+      };`,
     );
   }
   const acc = (k: number, kk: number, ky: number, kx: number) => `a${k}_${kk}_${ky}_${kx}`;
@@ -767,7 +785,9 @@ export function convWeightGrad(
   L.push(`  for (var n = n0; n < n1; n++) {`);
   L.push(`    let b = n / ${g.dstH}u;`);
   L.push(`    let oy = i32(n % ${g.dstH}u);`);
-  for (const k of range(co)) L.push(`    let db${k} = ((b * DST_C + o${k}) * ${g.dstH}u + u32(oy)) * ${g.dstW}u;`);
+  for (const k of range(co)) {
+    L.push(`    let db${k} = ((b * DST_C + o${k}) * ${g.dstH}u + u32(oy)) * ${g.dstW}u;`);
+  }
   for (const k of range(ci)) L.push(`    let sb${k} = (b * SRC_C + c${k}) * ${g.srcH * g.srcW}u;`);
   const ry = axisVars(L, "r", { base: `oy * S - PT`, size: g.srcH }, g.kh, g.srcW, "    ");
   const I = segs === 1 ? "" : "  ";
@@ -836,7 +856,11 @@ export function convWeightGrad(
           );
         }
       }
-      L.push(conds.length ? `  if (${conds.join(" && ")}) {\n    ${st.join("\n    ")}\n  }` : `  ${st.join("\n  ")}`);
+      L.push(
+        conds.length
+          ? `  if (${conds.join(" && ")}) {\n    ${st.join("\n    ")}\n  }`
+          : `  ${st.join("\n  ")}`,
+      );
     }
   }
   const main = perElement(

@@ -130,3 +130,40 @@ Deno.test("train: bad flags and graphs give one message and exit 1", async () =>
     assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
   }
 });
+
+Deno.test("train: a folder of images with a manifest, bad lines skipped and counted", async () => {
+  const { renderFace } = await import("../../src/data/synthetic.ts");
+  const { identityFromSeed } = await import("../../src/data/identity.ts");
+  const { viewFor } = await import("../../src/data/view.ts");
+  const { encodePNG } = await import("../../src/data/png.ts");
+  const { fromCHW } = await import("../../src/data/image.ts");
+  const dir = await Deno.makeTempDir();
+  const lines = ["path,identity,yaw"];
+  for (let id = 0; id < 5; id++) {
+    for (const yaw of [-90, -45, 0, 45, 90]) {
+      const chw = renderFace(identityFromSeed(3, id), viewFor(3, id, yaw / 15 + 6, 0), 16);
+      const name = `p${id}_${yaw}.png`;
+      await Deno.writeFile(`${dir}/${name}`, encodePNG(fromCHW(chw, 16), 16, 16, 3));
+      lines.push(`${name},person${id},${yaw}`);
+    }
+  }
+  lines.push("missing.png,person0,0");
+  await Deno.writeTextFile(`${dir}/faces.csv`, lines.join("\n") + "\n");
+  const args = [
+    "graphs/drgan-small.yaml",
+    "--steps",
+    "2",
+    "--runs",
+    dir,
+    "--name",
+    "real",
+    ...TINY,
+  ];
+  const bad = await train([...args, "--manifest", `${dir}/faces.csv`]);
+  assert.equal(bad.code, 1, bad.stderr);
+  assert.match(bad.stderr, /faces\.csv:27: .*missing\.png/);
+  const ok = await train([...args, "--manifest", `${dir}/faces.csv`, "--skip-bad"]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stderr, /skipped|1 bad/i);
+  assert.equal(metrics(`${dir}/real`).length, 2);
+});
