@@ -2,7 +2,7 @@
 // named tensors: the forward pass, and (reverse-mode autodiff) the backward pass.
 import type { TypedNetwork, TypedNode } from "./ir.ts";
 import { OPS } from "../ops/registry.ts";
-import type { Dispatch, ParamSpec, Shape } from "../ops/types.ts";
+import type { Dim, Dispatch, ParamSpec, Shape } from "../ops/types.ts";
 import { numel } from "../ops/wgsl.ts";
 
 export type TensorKind = "input" | "activation" | "param" | "state" | "grad" | "scratch";
@@ -113,7 +113,19 @@ function restrict(net: TypedNetwork, outputs: string[]): TypedNetwork {
 }
 
 export function bindShape(s: Shape, batch: number): number[] {
-  return s.map((d) => (typeof d === "number" ? d : batch));
+  return s.map((d) => bindDim(d, batch));
+}
+
+/** A symbolic dimension with the batch bound: "B", or "B/n" after grouping n rows. */
+export function bindDim(d: Dim, batch: number): number {
+  if (typeof d === "number") return d;
+  const m = /^\w+(?:\/(\d+))?$/.exec(d);
+  if (!m) throw new Error(`cannot bind dimension '${d}'`);
+  const n = m[1] ? Number(m[1]) : 1;
+  if (batch % n !== 0) {
+    throw new Error(`batch ${batch} is not a multiple of ${n} (dimension '${d}')`);
+  }
+  return batch / n;
 }
 
 /** Parameter tensors are named network.node.param, as in a PyTorch state_dict. */

@@ -4,7 +4,7 @@ import type { Diagnostics, Loc } from "./diagnostics.ts";
 import type { Network, TypedNetwork, TypedNode } from "./ir.ts";
 import { didYouMean } from "./suggest.ts";
 import { OPS } from "../ops/registry.ts";
-import { type Shape, ShapeError } from "../ops/types.ts";
+import { type Dim, type Shape, ShapeError } from "../ops/types.ts";
 import type { z } from "zod";
 
 export function formatShape(s: Shape): string {
@@ -56,7 +56,11 @@ export function inferShapes(net: Network, diags: Diagnostics): TypedNetwork {
   }
   for (const c of net.checks ?? []) {
     const given = shapes.get(c.tensor);
-    if (given && (given.length !== c.shape.length || given.some((d, i) => d !== c.shape[i]))) {
+    // A symbolic dimension of the callee (its batch "B") takes whatever batch it is given,
+    // e.g. "B/4" for groups of four images; fixed sizes must match exactly.
+    const fits = (d: Dim, want: Dim) =>
+      d === want || (typeof want === "string" && typeof d === "string");
+    if (given && (given.length !== c.shape.length || given.some((d, i) => !fits(d, c.shape[i])))) {
       diags.error(c.loc, `${c.what} must be ${formatShape(c.shape)}, given ${formatShape(given)}`);
     }
   }

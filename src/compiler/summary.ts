@@ -6,7 +6,8 @@ import type { Shape } from "../ops/types.ts";
 
 /** Shapes with the batch bound to 1: figures are per sample. */
 function concrete(s: Shape): number[] {
-  return s.map((d) => (typeof d === "number" ? d : 1));
+  // "B" -> 1 sample; "B/n" (after grouping n images) -> 1/n of a row per sample.
+  return s.map((d) => (typeof d === "number" ? d : 1 / Number(/\/(\d+)$/.exec(d)?.[1] ?? 1)));
 }
 
 export interface LayerStats {

@@ -10,6 +10,7 @@ import { conv2d } from "./conv2d.ts";
 import { convTranspose2d } from "./conv_transpose2d.ts";
 import { elu } from "./elu.ts";
 import { flatten } from "./flatten.ts";
+import { groupMean } from "./group_mean.ts";
 import { l1Loss } from "./l1_loss.ts";
 import { l2Loss } from "./l2_loss.ts";
 import { leakyRelu } from "./leaky_relu.ts";
@@ -34,6 +35,7 @@ const all: OpDef[] = [
   convTranspose2d,
   elu,
   flatten,
+  groupMean,
   l1Loss,
   l2Loss,
   leakyRelu,

@@ -6,11 +6,10 @@ import { buildProgram } from "../compiler/program.ts";
 import { identityFromSeed, identityNumber } from "../data/identity.ts";
 import { FRONTAL_POSE, NUM_POSES, yawOfPose } from "../data/pose.ts";
 import { renderFace } from "../data/synthetic.ts";
-import { viewFor } from "../data/view.ts";
+import { NUM_LIGHTS, viewFor } from "../data/view.ts";
 import type { Region } from "./buffers.ts";
 import type { Gpu } from "./device.ts";
 import { Executor } from "./executor.ts";
-import { NUM_LIGHTS } from "../data/view.ts";
 import { mix, Rng } from "../util/rng.ts";
 
 export interface Rank1Result {

@@ -6,6 +6,8 @@ import type { Model } from "../compiler/ir.ts";
 import { locOf } from "../compiler/source.ts";
 import { didYouMean } from "../compiler/suggest.ts";
 import { validate } from "../compiler/validate.ts";
+import { evalDeep } from "../compiler/compose.ts";
+import { ExprError } from "../compiler/expr.ts";
 import { optimizerSchema } from "./optimizers.ts";
 
 const player = z.object({
@@ -16,6 +18,9 @@ const player = z.object({
 
 export const trainingSchema = z.object({
   batch: z.number().int().positive().default(64),
+  group: z.number().int().positive().default(1).describe(
+    "images of one identity adjacent in a batch (multi-image DR-GAN); 1 for single-image",
+  ),
   steps: z.number().int().positive().default(1000),
   seed: z.number().int().nonnegative().default(1),
   optimizer: optimizerSchema.default({
@@ -56,8 +61,27 @@ export function trainingConfig(model: Model): TrainingConfig {
     diags.check();
   }
   const known = (p: PropertyKey[]) => p.length === 1 ? Object.keys(trainingSchema.shape) : [];
-  const cfg = validate(trainingSchema, doc.training, diags, known, doc, ["training"]);
+  // Parameters may appear in the section too (`group: $n`).
+  const { step: _step, ...rest } = doc.training as Record<string, unknown>;
+  let section: unknown;
+  try {
+    section = evalDeep(rest, (n) => {
+      if (n in model.params) return model.params[n];
+      throw new ExprError(`unknown parameter $${n}${didYouMean(n, Object.keys(model.params))}`);
+    });
+  } catch (e) {
+    if (!(e instanceof ExprError)) throw e;
+    diags.error(locOf(doc, "training"), e.message);
+    diags.check();
+  }
+  const cfg = validate(trainingSchema, section, diags, known, doc, ["training"]);
   diags.check();
+  if (cfg!.batch % cfg!.group !== 0) {
+    diags.error(
+      locOf(doc.training, "group"),
+      `the batch (${cfg!.batch}) must be a multiple of the group size (${cfg!.group})`,
+    );
+  }
   const outputs = model.step!.outputs.map((o) => o.name);
   const nets = model.networks.map((n) => n.name);
   const t = doc.training as Record<string, Record<string, Record<string, unknown>>>;

@@ -80,8 +80,11 @@ function syntheticData(size: number, nd: number, cfg: TrainingConfig): TrainData
       const r = new Random(hashInts(seed, step, 0xba7c));
       const image = new Float32Array(B * plane);
       const identity = new Float32Array(B), pose = new Float32Array(B);
+      let j = 0;
       for (let b = 0; b < B; b++) {
-        const j = r.int(nd), p = r.int(NUM_POSES);
+        // Groups of cfg.group images of one identity (multi-image mode); 1 = independent.
+        if (b % cfg.group === 0) j = r.int(nd);
+        const p = r.int(NUM_POSES);
         render(j, p, r.int(NUM_LIGHTS), r.int(VARIANTS), image, b * plane);
         identity[b] = j;
         pose[b] = p;
@@ -118,6 +121,8 @@ async function folderData(
   }
   const plane = 3 * size * size;
   const pad = paddingFor(size);
+  const byIdentity: number[][] = Array.from({ length: nd }, () => []);
+  for (let i = 0; i < set.size; i++) byIdentity[set.labels(i).identity].push(i);
   const scratch = new Float32Array(plane);
   return {
     describe: formatSummary(folder.summary),
@@ -126,8 +131,11 @@ async function folderData(
       const r = new Random(hashInts(cfg.seed, step, 0xf01d));
       const image = new Float32Array(B * plane);
       const identity = new Float32Array(B), pose = new Float32Array(B);
+      let person: number[] = [];
       for (let b = 0; b < B; b++) {
-        const i = r.int(set.size);
+        // Groups of cfg.group images of one identity (multi-image mode); 1 = independent.
+        if (b % cfg.group === 0) person = byIdentity[set.labels(r.int(set.size)).identity];
+        const i = cfg.group === 1 ? r.int(set.size) : person[r.int(person.length)];
         const labels = set.labels(i);
         const mirror = r.next() < 0.5;
         set.read(i, scratch, 0);

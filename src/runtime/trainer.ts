@@ -159,8 +159,10 @@ export class Trainer {
     const B = this.cfg.batch;
     const targetPose = new Float32Array(B);
     const code = new Float32Array(B * this.poses);
+    let t = 0;
     for (let b = 0; b < B; b++) {
-      const t = this.rng.int(this.poses);
+      // One target per group: multi-image mode renders the group's fused feature at it.
+      if (b % this.cfg.group === 0) t = this.rng.int(this.poses);
       targetPose[b] = t;
       code[b * this.poses + t] = 1;
     }

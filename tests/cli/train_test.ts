@@ -119,7 +119,8 @@ Deno.test("train: bad flags and graphs give one message and exit 1", async () =>
     [["graphs/drgan-small.yaml", "--steps", "0"], /--steps expects a positive integer/],
     [["graphs/drgan-small.yaml", "--stepz", "3"], /unknown flag --stepz/],
     [["graphs/drgan-small.yaml", "--set", "training.batch=-1"], /drgan-small|batch/],
-    [["graphs/encoder.yaml"], /no 'training:' section/],
+    [["graphs/encoder.yaml"], /no .training:. section/],
+    [["graphs/drgan-small-multi.yaml", "--set", "training.batch=6"], /multiple of the group size/],
     [["graphs/missing.yaml"], /cannot read graphs\/missing\.yaml/],
     [["--resume", "/nonexistent/run"], /not a run folder/],
   ];

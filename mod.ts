@@ -1,0 +1,36 @@
+// drgan-webgpu's public API: load a trained DR-GAN and use it for pose-invariant face
+// recognition and face rotation. See docs/deploy.md.
+//
+//   import { FaceModel, loadImage } from "./mod.ts";
+//   const m = await FaceModel.load({ run: "runs/drgan-small" });
+//   const [a, b] = ["a.png", "b.png"].map((f) => loadImage(f, m.size));
+//   console.log(await m.verify(a, b));
+export {
+  CHECKPOINT_FORMAT,
+  checkWeights,
+  exportModel,
+  FaceModel,
+  type FuseResult,
+  graphFiles,
+  imagesToPNG,
+  InferError,
+  latestCheckpoint,
+  loadImage,
+  type LoadOptions,
+  poseFromYaw,
+  readRunConfig,
+  type Resolved,
+  resolveModel,
+  type Threshold,
+  type VerifyResult,
+  WEIGHTS_FORMAT,
+  writeFileAtomic,
+} from "./src/runtime/infer.ts";
+export {
+  evaluateModel,
+  type ModelEvalOptions,
+  type ModelEvalResult,
+  type Recognizer,
+} from "./src/runtime/evaluate.ts";
+export { describeAdapter, getGpu, type Gpu, NoAdapterError } from "./src/runtime/device.ts";
+export { FRONTAL_POSE, NUM_POSES, poseOfYaw, yawOfPose } from "./src/data/pose.ts";
