@@ -16,7 +16,9 @@ async function check(...args: string[]): Promise<Result> {
     stderr: "piped",
   }).output();
   const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  // On a fresh machine Deno may report fetching npm metadata first; that is not ours.
+  const stderr = dec.decode(out.stderr).replace(/^Download \S+\n/gm, "");
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr };
 }
 
 /** No JavaScript stack frames ("    at f (file:...)") and no internal error. */
