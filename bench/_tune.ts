@@ -45,7 +45,7 @@ if (kind === "gather" || kind === "scatter") {
   const costf = kind === "gather" ? gatherCost : scatterCost;
   const all: Block[] = [plan, ...extra];
   for (const ch of [1, 2, 4, 8, 16]) for (const py of [1, 2, 4, 8]) for (const px of [1, 2, 4, 8, 16]) {
-    if (ch * py * px <= 128 && ch * py * px >= 16 && (Deno.env.get("ALL") || ch * py * px >= 32)) all.push({ ch, py, px });
+    if (ch * py * px * (kind === "scatter" ? s * s : 1) <= 128 && ch * py * px >= 16 / (kind === "scatter" ? s * s : 1) && (Deno.env.get("ALL") || ch * py * px >= 32)) all.push({ ch, py, px });
   }
   cands = all.map((blk) => ({ blk, cost: costf(g, blk as Block) }));
 } else {
@@ -67,8 +67,9 @@ for (let round = 0; round < 3; round++) for (const { blk, cost } of cands) {
   const ms = Math.min(await time(ds, maxN), best.get(key) ?? Infinity);
   best.set(key, ms); comp.set(key, Math.max(compile, comp.get(key) ?? 0));
 }
+const cands0 = cands[0].blk;
 cands.sort((a, b) => best.get(JSON.stringify(a.blk))! - best.get(JSON.stringify(b.blk))!);
 for (const { blk, cost } of cands) {
   const ms = best.get(JSON.stringify(blk))!, compile = comp.get(JSON.stringify(blk))!;
-  console.log(`${JSON.stringify(blk).padEnd(40)} model ${(cost / 1e6).toFixed(3).padStart(8)}  ${ms.toFixed(3).padStart(8)} ms ${(2 * macs / ms / 1e6).toFixed(2).padStart(6)} GFLOP/s  compile ${compile.toFixed(0)} ms`);
+  console.log(`${blk === cands0 ? "*" : " "}${JSON.stringify(blk).padEnd(40)} model ${(cost / 1e6).toFixed(3).padStart(8)}  ${ms.toFixed(3).padStart(8)} ms ${(2 * macs / ms / 1e6).toFixed(2).padStart(6)} GFLOP/s  compile ${compile.toFixed(0)} ms`);
 }

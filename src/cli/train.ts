@@ -82,10 +82,14 @@ runMain(USAGE, async (argv) => {
   console.error(`training ${model.name} on ${gpu.description}; run folder ${runDir}`);
   console.error(`data: ${data.describe}`);
   const trainer = await Trainer.create(gpu, model, cfg);
-  const sampler = await Sampler.create(gpu, model, trainer.shared, Math.min(4, cfg.batch));
-  const faces = data.sampleFaces(sampler.faces);
+  // Sample grids need a decoder; an encoder-only graph (a baseline) has none.
+  const hasDecoder = model.networks.some((n) => n.name === "decoder");
+  const sampler = hasDecoder
+    ? await Sampler.create(gpu, model, trainer.shared, Math.min(4, cfg.batch))
+    : undefined;
+  const faces = data.sampleFaces(sampler?.faces ?? 0);
   const extractor = await FeatureExtractor.create(gpu, model, trainer.shared, 13);
-  const size = sampler.size;
+  const size = Number(model.step!.inputs.find((i) => i.name === "image")!.shape[2]);
   const heldOut = heldOutFaces(cfg.seed, cfg.eval.identities, size);
   if (resume) {
     const last = latestCheckpoint(runDir);
@@ -114,6 +118,7 @@ runMain(USAGE, async (argv) => {
     prune(join(runDir, "checkpoints"), cfg.keep_checkpoints);
   };
   const sample = async () => {
+    if (!sampler) return;
     const rotated = await sampler.rotate(faces);
     const g = gridRgba(faces, rotated, sampler.faces, sampler.poses, sampler.size);
     const png = encodePNG(g.rgba, g.width, g.height, 4);
@@ -158,7 +163,11 @@ runMain(USAGE, async (argv) => {
         stop = `${bad[0]} became ${bad[1]} at step ${s}`;
         break;
       }
-      progress.update(s, { D: m.d_loss, G: m.g_loss, "D acc": m.d_strength ?? NaN });
+      progress.update(s, {
+        D: m.d_loss,
+        G: m.g_loss,
+        ...(m.d_strength === undefined ? {} : { "D acc": m.d_strength }),
+      });
       if (!warned && s - step0 >= cfg.log_every) {
         warned = true;
         const eta = (cfg.steps - s) / rate;

@@ -66,7 +66,9 @@ export function parseNameMap(text: string, file: string): Rule[] {
     rules.push({ from, to, re: patternRe(from), at });
   }
   if (!rules.length && !problems.length) problems.push(`${file}: the map has no rules`);
-  if (problems.length) throw new ImportError(listProblems(`${file} is not a usable name map`, problems, 10));
+  if (problems.length) {
+    throw new ImportError(listProblems(`${file} is not a usable name map`, problems, 10));
+  }
   return rules;
 }
 
@@ -81,7 +83,10 @@ export function readNameMap(path: string): Rule[] {
 }
 
 /** The rule for a source name and the name it maps to (null: skipped); undefined: no rule. */
-export function mapName(rules: Rule[], name: string): { rule: Rule; to: string | null } | undefined {
+export function mapName(
+  rules: Rule[],
+  name: string,
+): { rule: Rule; to: string | null } | undefined {
   for (const rule of rules) {
     const m = rule.re.exec(name);
     if (!m) continue;
@@ -136,7 +141,9 @@ export function importWeights(
   for (const [name, t] of source) {
     const hit = mapName(rules, name);
     if (!hit) {
-      problems.push(`"${name}" ${fmt(t.shape)} matches no rule (map it, or skip it with a null target)`);
+      problems.push(
+        `"${name}" ${fmt(t.shape)} matches no rule (map it, or skip it with a null target)`,
+      );
       continue;
     }
     used.add(hit.rule);
@@ -148,7 +155,9 @@ export function importWeights(
     const what = `"${name}" -> "${to}" (${hit.rule.at})`;
     if (!shape) {
       const near = closest(to, want.keys());
-      problems.push(`${what}: not a parameter of ${model.file}${near ? `; did you mean "${near}"?` : ""}`);
+      problems.push(
+        `${what}: not a parameter of ${model.file}${near ? `; did you mean "${near}"?` : ""}`,
+      );
     } else if (from.has(to)) {
       problems.push(`${what}: "${from.get(to)}" maps there too`);
     } else if (t.shape.join(",") !== shape.join(",")) {
