@@ -144,7 +144,8 @@ runMain(USAGE, async (argv) => {
     const batch = await data.batch(trainer.step);
     const { dUpdated } = trainer.iterate(batch);
     const s = trainer.step;
-    if (s % cfg.log_every === 0 || s === cfg.steps) {
+    // Metrics also right before a checkpoint, so a diverged state is never saved as good.
+    if (s % cfg.log_every === 0 || s === cfg.steps || s % cfg.checkpoint_every === 0) {
       const m = await trainer.metrics();
       const elapsed = (performance.now() - t0) / 1000;
       const rate = (s - step0) / elapsed;

@@ -221,6 +221,8 @@ export interface WeightBlock {
 export interface ConvTarget {
   /** workgroups the device runs at once: fewer leave it idle */
   parallel: number;
+  /** threads that execute in lockstep */
+  simd: number;
   /** accumulators per thread, at most */
   maxAcc: number;
   /** multiply-adds per unrolled loop body, at most (compile time, code size) */
@@ -239,7 +241,8 @@ export interface ConvTarget {
  * extra dispatch ~70 us. Blocks it picks are also sensible on a GPU.
  */
 export const DEFAULT_TARGET: ConvTarget = {
-  parallel: 8,
+  parallel: 3,
+  simd: 8,
   maxAcc: 128,
   maxBody: 1536,
   fma: 1 / 12,
@@ -273,10 +276,16 @@ function sizes(n: number, max: number): number[] {
   return [...out];
 }
 
-/** Time of `threads` threads of cost `perThread` each, in loads, on the target. */
-function spread(t: ConvTarget, threads: number, perThread: number): number {
-  const wgs = cdiv(threads, WGSIZE);
-  return Math.max(wgs, t.parallel) * WGSIZE * perThread / t.parallel;
+/**
+ * Time, in loads, of `threads` threads each doing `loads` loads and `macs`
+ * multiply-adds. Loads are paid per thread; arithmetic per SIMD group, so a
+ * group with few live threads wastes it. The device runs `parallel` workgroups
+ * at a time.
+ */
+function spread(t: ConvTarget, threads: number, loads: number, macs: number): number {
+  const groups = cdiv(threads, t.simd);
+  const work = threads * loads + groups * t.simd * t.fma * macs;
+  return work / Math.min(cdiv(threads, WGSIZE), t.parallel);
 }
 
 /** Source rows / columns a block of `p` outputs at stride s with kernel k reads. */
@@ -286,7 +295,7 @@ export function gatherCost(g: ConvGeom, b: Block, t: ConvTarget = DEFAULT_TARGET
   const threads = g.b * cdiv(g.dstC, b.ch) * cdiv(g.dstH, b.py) * cdiv(g.dstW, b.px);
   const loads = b.ch * g.kh * g.kw + span(b.py, g.s, g.kh) * span(b.px, g.s, g.kw);
   const macs = b.ch * b.py * b.px * g.kh * g.kw;
-  return spread(t, threads, g.srcC * (loads + t.fma * macs + t.iteration));
+  return spread(t, threads, g.srcC * (loads + t.iteration), g.srcC * macs);
 }
 
 /** Taps of a scatter along one axis: max taps per phase (m range) */
@@ -299,7 +308,7 @@ export function scatterCost(g: ConvGeom, b: Block, t: ConvTarget = DEFAULT_TARGE
   const loads = b.ch * g.kh * g.kw +
     (b.py + taps(g.kh, g.s) - 1) * (b.px + taps(g.kw, g.s) - 1);
   const macs = b.ch * b.py * b.px * g.kh * g.kw;
-  return spread(t, threads, g.dstC * (loads + t.fma * macs + t.iteration));
+  return spread(t, threads, g.dstC * (loads + t.iteration), g.dstC * macs);
 }
 
 export function weightGradCost(
@@ -313,11 +322,12 @@ export function weightGradCost(
   const segs = cdiv(g.dstW, b.px);
   const loads = b.co * b.px + b.ci * g.kh * span(b.px, g.s, g.kw);
   const macs = b.co * b.ci * g.kh * g.kw * b.px;
-  let cost = spread(t, threads, b.rows * segs * (loads + t.fma * macs + t.iteration));
+  const steps = Math.min(b.rows, rows) * segs;
+  let cost = spread(t, threads, steps * (loads + t.iteration), steps * macs);
   if (chunks > 1) {
     const nw = g.dstC * g.srcC * g.kh * g.kw;
-    cost += t.dispatch + spread(t, nw, chunks * (1 + t.iteration)) +
-      spread(t, threads, b.co * b.ci * g.kh * g.kw);
+    cost += t.dispatch + spread(t, nw, chunks * (1 + t.iteration), 0) +
+      spread(t, threads, b.co * b.ci * g.kh * g.kw, 0);
   }
   return cost;
 }

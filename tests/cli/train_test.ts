@@ -92,26 +92,38 @@ Deno.test("train: a run folder with config, metrics, samples, checkpoints, eval 
   }
 });
 
-Deno.test("train: a diverging run stops naming the term, keeping the last good checkpoint", async () => {
+Deno.test("train: a diverging run stops naming the term and keeps a usable checkpoint", async () => {
   const root = await Deno.makeTempDir();
-  const r = await train([
+  const ok = await train([
     "graphs/drgan-small.yaml",
     "--steps",
-    "6",
+    "2",
     "--runs",
     root,
     "--name",
     "nan",
     ...TINY,
+  ]);
+  assert.equal(ok.code, 0, ok.stderr);
+  // Resumed with an absurd learning rate, the weights blow up within a step or two.
+  const r = await train([
+    "--resume",
+    `${root}/nan`,
+    "--steps",
+    "8",
     "--set",
     "training.optimizer.lr=1e30",
   ]);
   assert.equal(r.code, 1, r.stderr);
   assert.match(
     r.stderr,
-    /stopped: \w+ became (NaN|Infinity|-Infinity) at step \d+; the last good checkpoint is /,
+    /stopped: \w+ became (NaN|Infinity|-Infinity) at step \d+; the last good checkpoint is \S+step-0000002\.safetensors/,
   );
   assert.doesNotMatch(r.stderr, /\n\s+at /);
+  // That checkpoint still trains (the override was not saved with the run).
+  const again = await train(["--resume", `${root}/nan`, "--steps", "3"]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(metrics(`${root}/nan`).at(-1)!.step, 3);
 });
 
 Deno.test("train: bad flags and graphs give one message and exit 1", async () => {
