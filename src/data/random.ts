@@ -1,18 +1,9 @@
 // Seeded randomness for the data pipeline: every image and batch is a pure function of
 // integers (seed, identity, pose, ...), so nothing here ever calls Math.random.
-import { rng } from "../util/rng.ts";
+import { mix, rng } from "../util/rng.ts";
 
 /** A well-mixed 32-bit hash of several integers: seeds for independent streams. */
-export function hashInts(...xs: number[]): number {
-  let h = 0x9e3779b9;
-  for (const x of xs) {
-    h = Math.imul(h ^ (x >>> 0), 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-  }
-  return h >>> 0;
-}
+export const hashInts: (...xs: number[]) => number = mix;
 
 /** A seeded stream with the few helpers sampling needs. */
 export class Random {
