@@ -206,6 +206,8 @@ def main():
         "torch": torch.__version__,
         "threads": threads,
         "cpu": platform.processor() or platform.machine(),
+        # Debian's torch calls the system BLAS: reference BLAS unless OpenBLAS is installed
+        "blas": os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3"),
         "params": {"encoder": count(enc), "decoder": count(dec), "discriminator": count(dis)},
         "config": {"size": a.size, "width": a.width, "Nd": Nd, "Np": Np, "Nz": Nz, "batch": B},
     }

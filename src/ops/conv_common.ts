@@ -9,7 +9,7 @@
 // conv's forward. Padding after (bottom/right) is implied by the sizes.
 import { z } from "zod";
 import { type Binding, type Dim, type Dispatch, ShapeError, type T64 } from "./types.ts";
-import { ident, numel, perElement, store } from "./wgsl.ts";
+import { grid, ident, numel, perElement, store, WG } from "./wgsl.ts";
 
 export interface ConvGeom {
   b: number;
@@ -184,24 +184,28 @@ export function refBiasGrad(t: T64): T64 {
 
 // ------------------------------------------------------------------- kernels
 //
-// Three register-blocked kernels, generated per shape with every loop over the
-// kernel window unrolled and the geometry as constants:
+// Three register-blocked kernels, generated per shape with the loops over the
+// kernel window and over the thread's block unrolled and the geometry inlined:
 //   convGather      dst = conv(src): conv2d forward, conv_transpose2d input gradient
 //   convScatter     src = conv^T(dst): conv2d input gradient, conv_transpose2d forward
 //   convWeightGrad  dw, optionally split over rows of the reduction (partial sums
-//                   in scratch, then a second kernel adds them up: no barriers)
-// Each thread keeps a block of outputs in registers (several channels x several
+//                   in scratch, then a second small kernel adds them: no barriers)
+// Each thread keeps a block of outputs in registers (channels x batch items x
 // pixels) so that every value it loads feeds many multiply-adds. That is what
-// matters on a software adapter, where each storage-buffer load inside a loop
-// costs tens of cycles per invocation while an FMA costs a fraction of one, and
-// it is the classic register tiling on a GPU. No workgroup memory, no barriers,
-// so the kernels are correct on any adapter and for any block size.
+// matters on a software adapter, where a load from a storage buffer costs tens
+// of cycles per invocation and a multiply-add a fraction of one; on a GPU it is
+// the usual register tiling. No workgroup memory and no barriers, so the kernels
+// are correct on any adapter and for any block size: blocks that do not divide a
+// dimension get clamped loads and guarded stores, and where a thread's tile is
+// the whole image, the zero padding is resolved while generating the code.
 
-/** Register block of convGather (pixels of dst) and convScatter (per phase, see there). */
+/** Register block of convGather (dst pixels) and convScatter (dst positions, see there). */
 export interface Block {
   /** channels of the written tensor per thread */
   ch: number;
-  /** output rows and columns per thread */
+  /** batch items per thread (weights are shared across them: small images) */
+  nb?: number;
+  /** rows and columns per thread */
   py: number;
   px: number;
 }
@@ -217,7 +221,7 @@ export interface WeightBlock {
   rows: number;
 }
 
-/** What the planner aims for; a function of the adapter (see `convTarget`). */
+/** What the planner aims for; a function of the adapter (see `setConvTarget`). */
 export interface ConvTarget {
   /** workgroups the device runs at once: fewer leave it idle */
   parallel: number;
@@ -233,12 +237,21 @@ export interface ConvTarget {
   iteration: number;
   /** cost of one extra dispatch, in loads */
   dispatch: number;
+  /**
+   * cost of compiling one line of unrolled code (a load or a multiply-add), in
+   * loads, spread over `runs` executions of the kernel: big blocks compile slowly
+   */
+  compile: number;
+  runs: number;
 }
 
 /**
- * Default target, measured on llvmpipe (2 cores, 8-wide SIMD): a load from a
- * storage buffer is ~30x a multiply-add, a loop iteration about one load, an
- * extra dispatch ~70 us. Blocks it picks are also sensible on a GPU.
+ * Default target, measured on llvmpipe (2 cores shared with other work, 8-wide
+ * SIMD): a load from a storage buffer costs ~12 multiply-adds of one invocation,
+ * a loop iteration about a load, an extra dispatch ~70 us, and the LLVM compile
+ * at a pipeline's first dispatch ~0.8 ms per line of unrolled code (~1 s for
+ * the biggest bodies allowed). A GPU wants a target with far more parallelism
+ * and cheaper loads, which picks smaller blocks; the kernels are correct for any.
  */
 export const DEFAULT_TARGET: ConvTarget = {
   parallel: 3,
@@ -248,7 +261,18 @@ export const DEFAULT_TARGET: ConvTarget = {
   fma: 1 / 12,
   iteration: 1,
   dispatch: 30000,
+  compile: 240000,
+  runs: 1000,
 };
+
+let target = DEFAULT_TARGET;
+
+/** Sets the target the planners use from now on (e.g. from the adapter); returns the previous one. */
+export function setConvTarget(t: ConvTarget): ConvTarget {
+  const old = target;
+  target = t;
+  return old;
+}
 
 export type ConvKernel = "gather" | "scatter" | "wgrad";
 
@@ -265,13 +289,13 @@ export function setConvPlanner(p: Planner | undefined): Planner | undefined {
   return old;
 }
 
-const WGSIZE = 64;
 const cdiv = (a: number, b: number) => Math.ceil(a / b);
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-/** Small divisors-or-powers: the block sizes worth trying along one extent. */
+/** Block sizes worth trying along an extent of n. */
 function sizes(n: number, max: number): number[] {
   const out = new Set<number>();
-  for (const v of [1, 2, 3, 4, 6, 8, 12, 16, 24, 32]) if (v <= Math.min(n, max)) out.add(v);
+  for (const v of [1, 2, 3, 4, 6, 8, 12, 16]) if (v <= Math.min(n, max)) out.add(v);
   if (n <= max) out.add(n);
   return [...out];
 }
@@ -285,128 +309,240 @@ function sizes(n: number, max: number): number[] {
 function spread(t: ConvTarget, threads: number, loads: number, macs: number): number {
   const groups = cdiv(threads, t.simd);
   const work = threads * loads + groups * t.simd * t.fma * macs;
-  return work / Math.min(cdiv(threads, WGSIZE), t.parallel);
+  return work / Math.min(cdiv(threads, WG), t.parallel);
 }
 
-/** Source rows / columns a block of `p` outputs at stride s with kernel k reads. */
-const span = (p: number, s: number, k: number) => (p - 1) * s + k;
-
-export function gatherCost(g: ConvGeom, b: Block, t: ConvTarget = DEFAULT_TARGET): number {
-  const threads = g.b * cdiv(g.dstC, b.ch) * cdiv(g.dstH, b.py) * cdiv(g.dstW, b.px);
-  const loads = b.ch * g.kh * g.kw + span(b.py, g.s, g.kh) * span(b.px, g.s, g.kw);
-  const macs = b.ch * b.py * b.px * g.kh * g.kw;
-  return spread(t, threads, g.srcC * (loads + t.iteration), g.srcC * macs);
+/**
+ * One axis of a gather tile: p dst positions from `base` (tile * p), reading src
+ * positions base * s - pad + r for r < (p - 1) * s + k. With a single tile the
+ * base is 0 and everything out of range is known when generating the code.
+ */
+interface GatherAxis {
+  tiles: number;
+  /** dst offsets j in the tile that exist */
+  outs: number[];
+  /** src offsets r read, not statically out of range */
+  reads: number[];
+  /** (dst offset, tap, src offset) with a possibly nonzero product */
+  pairs: [j: number, k: number, r: number][];
+  /** r in range: true/false when known, undefined when only at run time */
+  ok(r: number): boolean | undefined;
 }
 
-/** Taps of a scatter along one axis: max taps per phase (m range) */
-const taps = (k: number, s: number) => Math.floor((k - 1) / s) + 1;
-
-export function scatterCost(g: ConvGeom, b: Block, t: ConvTarget = DEFAULT_TARGET): number {
-  const nty = scatterTiles(g.srcH, g.pt, b.py * g.s)[1];
-  const ntx = scatterTiles(g.srcW, g.pl, b.px * g.s)[1];
-  const threads = g.b * cdiv(g.srcC, b.ch) * nty * ntx;
-  const loads = b.ch * g.kh * g.kw +
-    (b.py + taps(g.kh, g.s) - 1) * (b.px + taps(g.kw, g.s) - 1);
-  const macs = b.ch * b.py * b.px * g.kh * g.kw;
-  return spread(t, threads, g.dstC * (loads + t.iteration), g.dstC * macs);
+function gatherAxis(nDst: number, p: number, s: number, k: number, pad: number, nSrc: number) {
+  const tiles = cdiv(nDst, p);
+  const single = tiles === 1;
+  const ok = (r: number) => single ? r - pad >= 0 && r - pad < nSrc : undefined;
+  const outs = range(p).filter((j) => !single || j < nDst);
+  const pairs: [number, number, number][] = [];
+  for (const j of outs) {
+    for (const kk of range(k)) if (ok(j * s + kk) !== false) pairs.push([j, kk, j * s + kk]);
+  }
+  const reads = [...new Set(pairs.map(([, , r]) => r))].sort((a, b) => a - b);
+  return { tiles, outs, reads, pairs, ok } satisfies GatherAxis;
 }
 
-export function weightGradCost(
-  g: ConvGeom,
-  b: WeightBlock,
-  t: ConvTarget = DEFAULT_TARGET,
-): number {
+/**
+ * One axis of a scatter tile. With t = src position + pad, a src position of
+ * phase r = t mod s receives from taps k = r + s*m at dst position t / s - m. Tile
+ * T covers dst positions D = origin + T*p + j (j < p), i.e. t = D*s + r in every
+ * phase, and reads dst positions origin + T*p - mMax + e for e < p + mMax. The
+ * origin floor(pad / s) starts the first tile at src position 0 when s = 1.
+ */
+interface ScatterAxis {
+  origin: number;
+  tiles: number;
+  mMax: number;
+  /** (j, phase) of the src positions in the tile that exist */
+  pixels: [j: number, r: number][];
+  /** dst offsets e read */
+  reads: number[];
+  /** (index into pixels, tap, dst offset) with a possibly nonzero product */
+  pairs: [pix: number, k: number, e: number][];
+  /** e in range: true/false when known, undefined when only at run time */
+  ok(e: number): boolean | undefined;
+  /** src position of a pixel, when known */
+  at(j: number, r: number): number | undefined;
+}
+
+function scatterAxis(nSrc: number, p: number, s: number, k: number, pad: number, nDst: number) {
+  const origin = Math.floor(pad / s);
+  const tiles = cdiv(cdiv(nSrc + pad, s) - origin, p);
+  const single = tiles === 1;
+  const mMax = Math.floor((k - 1) / s);
+  const at = (j: number, r: number) => single ? (origin + j) * s + r - pad : undefined;
+  const ok = (e: number) => {
+    if (!single) return undefined;
+    const d = origin - mMax + e;
+    return d >= 0 && d < nDst;
+  };
+  const pixels: [number, number][] = [];
+  for (const j of range(p)) {
+    for (const r of range(s)) {
+      const a = at(j, r);
+      if (a === undefined || (a >= 0 && a < nSrc)) pixels.push([j, r]);
+    }
+  }
+  const pairs: [number, number, number][] = [];
+  pixels.forEach(([j, r], i) => {
+    for (let kk = r; kk < k; kk += s) {
+      const e = j - (kk - r) / s + mMax;
+      if (ok(e) !== false) pairs.push([i, kk, e]);
+    }
+  });
+  const reads = [...new Set(pairs.map(([, , e]) => e))].sort((a, b) => a - b);
+  return { origin, tiles, mMax, pixels, reads, pairs, ok, at } satisfies ScatterAxis;
+}
+
+/** Per-thread figures of a block, for the cost model and the limits. */
+interface BlockShape {
+  threads: number;
+  /** per step of the reduction loop */
+  loads: number;
+  macs: number;
+  acc: number;
+  steps: number;
+}
+
+function gatherShape(g: ConvGeom, b: Block): BlockShape {
+  const nb = b.nb ?? 1;
+  const y = gatherAxis(g.dstH, b.py, g.s, g.kh, g.pt, g.srcH);
+  const x = gatherAxis(g.dstW, b.px, g.s, g.kw, g.pl, g.srcW);
+  return {
+    threads: cdiv(g.b, nb) * cdiv(g.dstC, b.ch) * y.tiles * x.tiles,
+    loads: b.ch * g.kh * g.kw + nb * y.reads.length * x.reads.length,
+    macs: b.ch * nb * y.pairs.length * x.pairs.length,
+    acc: b.ch * nb * y.outs.length * x.outs.length,
+    steps: g.srcC,
+  };
+}
+
+function scatterShape(g: ConvGeom, b: Block): BlockShape {
+  const nb = b.nb ?? 1;
+  const y = scatterAxis(g.srcH, b.py, g.s, g.kh, g.pt, g.dstH);
+  const x = scatterAxis(g.srcW, b.px, g.s, g.kw, g.pl, g.dstW);
+  return {
+    threads: cdiv(g.b, nb) * cdiv(g.srcC, b.ch) * y.tiles * x.tiles,
+    loads: b.ch * g.kh * g.kw + nb * y.reads.length * x.reads.length,
+    macs: b.ch * nb * y.pairs.length * x.pairs.length,
+    acc: b.ch * nb * y.pixels.length * x.pixels.length,
+    steps: g.dstC,
+  };
+}
+
+/** Columns of one step of the weight gradient: like a gather tile along x. */
+function weightAxis(g: ConvGeom, px: number) {
+  return gatherAxis(g.dstW, px, g.s, g.kw, g.pl, g.srcW);
+}
+
+function weightShape(g: ConvGeom, b: WeightBlock): BlockShape {
   const rows = g.b * g.dstH;
-  const chunks = cdiv(rows, b.rows);
-  const threads = cdiv(g.dstC, b.co) * cdiv(g.srcC, b.ci) * chunks;
-  const segs = cdiv(g.dstW, b.px);
-  const loads = b.co * b.px + b.ci * g.kh * span(b.px, g.s, g.kw);
-  const macs = b.co * b.ci * g.kh * g.kw * b.px;
-  const steps = Math.min(b.rows, rows) * segs;
-  let cost = spread(t, threads, steps * (loads + t.iteration), steps * macs);
+  const x = weightAxis(g, b.px);
+  return {
+    threads: cdiv(g.dstC, b.co) * cdiv(g.srcC, b.ci) * cdiv(rows, b.rows),
+    loads: b.co * x.outs.length + b.ci * g.kh * x.reads.length,
+    macs: b.co * b.ci * g.kh * x.pairs.length,
+    acc: b.co * b.ci * g.kh * g.kw,
+    steps: Math.min(b.rows, rows) * x.tiles,
+  };
+}
+
+function cost(t: ConvTarget, s: BlockShape): number {
+  const lines = s.loads + s.macs + 2 * s.acc;
+  return spread(t, s.threads, s.steps * (s.loads + t.iteration), s.steps * s.macs) +
+    t.compile * lines / t.runs;
+}
+
+export function gatherCost(g: ConvGeom, b: Block, t: ConvTarget = target): number {
+  return cost(t, gatherShape(g, b));
+}
+
+export function scatterCost(g: ConvGeom, b: Block, t: ConvTarget = target): number {
+  return cost(t, scatterShape(g, b));
+}
+
+export function weightGradCost(g: ConvGeom, b: WeightBlock, t: ConvTarget = target): number {
+  const s = weightShape(g, b);
+  let c = cost(t, s);
+  const chunks = cdiv(g.b * g.dstH, b.rows);
   if (chunks > 1) {
     const nw = g.dstC * g.srcC * g.kh * g.kw;
-    cost += t.dispatch + spread(t, nw, chunks * (1 + t.iteration), 0) +
-      spread(t, threads, b.co * b.ci * g.kh * g.kw, 0);
+    c += t.dispatch + spread(t, nw, chunks * (1 + t.iteration), 0) + spread(t, s.threads, s.acc, 0);
   }
-  return cost;
+  return c;
 }
 
-function best<B>(cands: B[], cost: (b: B) => number): B {
+function best<B>(cands: B[], f: (b: B) => number): B {
   let pick = cands[0], min = Infinity;
   for (const c of cands) {
-    const v = cost(c);
+    const v = f(c);
     if (v < min) [pick, min] = [c, v];
   }
   return pick;
 }
 
-export function planGather(g: ConvGeom, t: ConvTarget = DEFAULT_TARGET): Block {
+function planBlock(
+  g: ConvGeom,
+  t: ConvTarget,
+  ch: number,
+  h: number,
+  w: number,
+  shape: (b: Block) => BlockShape,
+): Block {
   const cands: Block[] = [];
-  for (const ch of sizes(g.dstC, 16)) {
-    for (const py of sizes(g.dstH, 8)) {
-      for (const px of sizes(g.dstW, 16)) {
-        const acc = ch * py * px;
-        if (acc > t.maxAcc || acc * g.kh * g.kw > t.maxBody) continue;
-        cands.push({ ch, py, px });
+  for (const c of sizes(ch, 16)) {
+    for (const nb of sizes(g.b, 8)) {
+      for (const py of sizes(h, 8)) {
+        for (const px of sizes(w, 16)) {
+          const b = { ch: c, nb, py, px };
+          const s = shape(b);
+          if (s.acc > t.maxAcc || s.macs > t.maxBody) continue;
+          cands.push(b);
+        }
       }
     }
   }
-  if (!cands.length) cands.push({ ch: 1, py: 1, px: 1 });
-  return best(cands, (b) => gatherCost(g, b, t));
+  if (!cands.length) return { ch: 1, nb: 1, py: 1, px: 1 };
+  return best(cands, (b) => cost(t, shape(b)));
 }
 
-export function planScatter(g: ConvGeom, t: ConvTarget = DEFAULT_TARGET): Block {
-  const cands: Block[] = [];
-  const s2 = g.s * g.s;
-  for (const ch of sizes(g.srcC, 16)) {
-    for (const py of sizes(cdiv(g.srcH, g.s), 8)) {
-      for (const px of sizes(cdiv(g.srcW, g.s), 16)) {
-        const acc = ch * py * px * s2;
-        if (acc > t.maxAcc || ch * py * px * g.kh * g.kw > t.maxBody) continue;
-        cands.push({ ch, py, px });
-      }
-    }
-  }
-  if (!cands.length) cands.push({ ch: 1, py: 1, px: 1 });
-  return best(cands, (b) => scatterCost(g, b, t));
+export function planGather(g: ConvGeom, t: ConvTarget = target): Block {
+  return planBlock(g, t, g.dstC, g.dstH, g.dstW, (b) => gatherShape(g, b));
 }
 
-export function planWeightGrad(g: ConvGeom, t: ConvTarget = DEFAULT_TARGET): WeightBlock {
+export function planScatter(g: ConvGeom, t: ConvTarget = target): Block {
+  const h = cdiv(g.srcH, g.s), w = cdiv(g.srcW, g.s);
+  return planBlock(g, t, g.srcC, h, w, (b) => scatterShape(g, b));
+}
+
+/** Most floats of partial sums the weight gradient may keep in scratch. */
+const MAX_PARTIAL = 1 << 22;
+
+export function planWeightGrad(g: ConvGeom, t: ConvTarget = target): WeightBlock {
   const cands: WeightBlock[] = [];
   const rows = g.b * g.dstH;
+  const nw = g.dstC * g.srcC * g.kh * g.kw;
   const rowChoices = new Set<number>([rows]);
-  for (let c = 2; c <= 1024; c *= 2) rowChoices.add(Math.max(1, cdiv(rows, c)));
+  for (let c = 2; c <= 1024 && c <= rows && c * nw <= MAX_PARTIAL; c *= 2) {
+    rowChoices.add(cdiv(rows, c));
+  }
   for (const co of sizes(g.dstC, 8)) {
     for (const ci of sizes(g.srcC, 8)) {
-      const acc = co * ci * g.kh * g.kw;
-      if (acc > Math.max(t.maxAcc * 1.5, g.kh * g.kw)) continue;
       for (const px of sizes(g.dstW, 16)) {
-        if (acc * px > t.maxBody) continue;
+        const s = weightShape(g, { co, ci, px, rows });
+        // Half as many accumulators again as the other kernels: no loaded value stays
+        // live across taps here, and 8 x 2 x 3 x 3 measured best for 3 x 3 kernels.
+        if (s.acc > Math.max(t.maxAcc * 1.5, g.kh * g.kw) || s.macs > t.maxBody) continue;
         for (const r of rowChoices) cands.push({ co, ci, px, rows: r });
       }
     }
   }
-  if (!cands.length) cands.push({ co: 1, ci: 1, px: 1, rows });
+  if (!cands.length) return { co: 1, ci: 1, px: 1, rows };
   return best(cands, (b) => weightGradCost(g, b, t));
 }
 
 function plan<B>(kind: ConvKernel, g: ConvGeom, def: () => B): B {
   return (override?.(kind, g) as B | undefined) ?? def();
-}
-
-function consts(g: ConvGeom): string {
-  return `const SRC_C = ${g.srcC}u;
-const SRC_H = ${g.srcH};
-const SRC_W = ${g.srcW};
-const DST_C = ${g.dstC}u;
-const DST_H = ${g.dstH};
-const DST_W = ${g.dstW};
-const KH = ${g.kh};
-const KW = ${g.kw};
-const S = ${g.s};
-const PT = ${g.pt};
-const PL = ${g.pl};`;
 }
 
 export interface KernelIO {
@@ -420,51 +556,39 @@ export interface KernelIO {
   accumulate: boolean;
 }
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
 /**
- * One axis of a tile: positions base + j (j < n) of a tensor of extent `size`.
- * When the base is a compile-time constant (a single tile along the axis) the
- * bounds are known here and out-of-range positions are dropped from the code.
+ * Run-time position variables of an axis of a tile: for each offset o, the
+ * position `base + o` clamped into [0, size) and scaled (for addressing), and
+ * whether it is in range. Offsets whose range is statically known need none.
  */
-interface Axis {
-  /** WGSL i32 expression of the base, or a number when constant */
-  base: string | number;
-  size: number;
-}
-
-/** undefined: unknown until run time; true/false: statically in or out of range. */
-function inside(a: Axis, j: number): boolean | undefined {
-  if (typeof a.base !== "number") return undefined;
-  const p = a.base + j;
-  return p >= 0 && p < a.size;
-}
-
-/** Emits i32 clamped position and in-range flag for each j; returns per-j accessors. */
-function axisVars(
+function positions(
   lines: string[],
   name: string,
-  a: Axis,
-  n: number,
+  base: string,
+  offsets: number[],
+  size: number,
   scale: number,
+  known: (o: number) => boolean | undefined,
   indent = "  ",
-): { off: (j: number) => string; ok: (j: number) => string | boolean } {
-  if (typeof a.base === "number") {
-    const base = a.base;
-    return {
-      off: (j) => `${Math.min(Math.max(base + j, 0), a.size - 1) * scale}u`,
-      ok: (j) => inside(a, j)!,
-    };
+): { off: (o: number) => string; ok: (o: number) => string | boolean } {
+  const fixed = (o: number) => known(o) !== undefined;
+  for (const o of offsets) {
+    if (fixed(o)) continue;
+    lines.push(`${indent}let ${name}p${o} = ${base} + ${o};`);
+    lines.push(`${indent}let ${name}o${o} = u32(clamp(${name}p${o}, 0, ${size - 1})) * ${scale}u;`);
+    lines.push(`${indent}let ${name}v${o} = ${name}p${o} >= 0 && ${name}p${o} < ${size};`);
   }
-  for (const j of range(n)) {
-    lines.push(`${indent}let ${name}p${j} = ${a.base} + ${j};`);
-    lines.push(
-      `${indent}let ${name}o${j} = u32(clamp(${name}p${j}, 0, ${a.size - 1})) * ${scale}u;`,
-    );
-    lines.push(`${indent}let ${name}v${j} = ${name}p${j} >= 0 && ${name}p${j} < ${a.size};`);
-  }
-  return { off: (j) => `${name}o${j}`, ok: (j) => `${name}v${j}` };
+  return {
+    off: (o) => fixed(o) ? "" : `${name}o${o}`,
+    ok: (o) => known(o) ?? `${name}v${o}`,
+  };
 }
+
+/** `a + b + ...` of the non-empty terms, "0u" if none. */
+const sum = (...t: (string | number)[]) => {
+  const parts = t.map(String).filter((x) => x !== "" && x !== "0u" && x !== "0");
+  return parts.length ? parts.join(" + ") : "0u";
+};
 
 function both(a: string | boolean, b: string | boolean): string | boolean {
   if (a === false || b === false) return false;
@@ -473,13 +597,13 @@ function both(a: string | boolean, b: string | boolean): string | boolean {
   return `${a} && ${b}`;
 }
 
-/** A load that reads 0 where `ok` is false (the index is clamped, so always in bounds). */
+/** A load that reads 0 where `ok` is false (its index is clamped, so always in bounds). */
 function guarded(expr: string, ok: string | boolean): string {
   return ok === true ? expr : `select(0.0, ${expr}, ${ok})`;
 }
 
 /** Thread index decomposition, fastest first: `let name = ...` for each [name, extent]. */
-function decompose(dims: [string, number][]): string {
+function decompose(dims: [string, number][]): string[] {
   const out: string[] = [];
   let div = 1;
   dims.forEach(([name, n], k) => {
@@ -487,13 +611,64 @@ function decompose(dims: [string, number][]): string {
     out.push(`  let ${name} = ${k === dims.length - 1 ? q : `${q} % ${n}u`};`);
     div *= n;
   });
-  return out.join("\n");
+  return out;
+}
+
+/** `let NAMEk = min(GROUP * n + k, N - 1)` for k < n: indices of a block, clamped. */
+function blockIndices(name: string, group: string, n: number, total: number): string[] {
+  return range(n).map((k) => {
+    const v = `${group} * ${n}u + ${k}u`;
+    return `  let ${name}${k} = ${total % n === 0 ? v : `min(${v}, ${total - 1}u)`};`;
+  });
+}
+
+/** `if (cond) { body }` or just the body. */
+function guard(conds: string[], body: string, indent = "  "): string {
+  return conds.length ? `${indent}if (${conds.join(" && ")}) { ${body} }` : `${indent}${body}`;
 }
 
 /**
- * dst = conv(src). Thread: (batch, block of `ch` dst channels, tile of py x px
- * dst pixels). Per src channel it loads the block's weights and the src window
- * under the tile once, then does ch * py * px * kh * kw multiply-adds.
+ * A one-thread-per-`i` kernel like wgsl.ts's perElement, but naming its bindings
+ * by what they are to the kernel rather than by role, so that mirrored layers
+ * (an encoder's conv and its decoder's transposed conv) share one pipeline.
+ */
+function kernel(
+  label: string,
+  n: number,
+  bindings: [name: string, b: Binding][],
+  body: string,
+): Dispatch {
+  const [gx] = grid(n);
+  const decl = bindings.map(([name, b], i) =>
+    `@group(0) @binding(${i}) var<storage, ${b.write ? "read_write" : "read"}> ${name}: array<f32>;`
+  );
+  const code = `${decl.join("\n")}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * ${gx * WG}u;
+  if (i >= ${n}u) { return; }
+${body}
+}
+`;
+  return { label, code, entry: "main", workgroups: grid(n), bindings: bindings.map(([, b]) => b) };
+}
+
+// Binding names inside the kernels (locals must not collide with them).
+const SRC = "inp", WGT = "wgt", BIAS = "bia", DST = "outp", PART = "part";
+
+function bindingsOf(io: KernelIO): [string, Binding][] {
+  return [
+    [SRC, { role: io.from }],
+    [WGT, { role: io.weight }],
+    ...(io.bias ? [[BIAS, { role: io.bias }] as [string, Binding]] : []),
+    [DST, { role: io.to, write: true }],
+  ];
+}
+
+/**
+ * dst = conv(src). Thread: (block of `ch` dst channels, `nb` batch items, tile
+ * of py x px dst pixels). Per src channel it loads the block's weights and the
+ * src window under the tile once, then does every multiply-add of the window.
  */
 export function convGather(
   label: string,
@@ -502,130 +677,92 @@ export function convGather(
   block: Block = plan("gather", g, () => planGather(g)),
 ): Dispatch {
   const { ch, py, px } = block;
-  const bindings: Binding[] = [
-    { role: io.from },
-    { role: io.weight },
-    ...(io.bias ? [{ role: io.bias }] : []),
-    { role: io.to, write: true },
-  ];
-  const [src, w, dst] = [io.from, io.weight, io.to].map(ident);
-  const bias = io.bias && ident(io.bias);
-  const [nog, nty, ntx] = [cdiv(g.dstC, ch), cdiv(g.dstH, py), cdiv(g.dstW, px)];
-  const rows = span(py, g.s, g.kh), cols = span(px, g.s, g.kw);
-  const L: string[] = [];
-  L.push(decompose([["tx", ntx], ["ty", nty], ["og", nog], ["b", g.b]]));
+  const nb = block.nb ?? 1;
+  const [src, w, dst] = [SRC, WGT, DST];
+  const bias = io.bias && BIAS;
+  const Y = gatherAxis(g.dstH, py, g.s, g.kh, g.pt, g.srcH);
+  const X = gatherAxis(g.dstW, px, g.s, g.kw, g.pl, g.srcW);
+  const [nog, nbg] = [cdiv(g.dstC, ch), cdiv(g.b, nb)];
+  const L = decompose([["tx", X.tiles], ["ty", Y.tiles], ["og", nog], ["bg", nbg]]);
   L.push(`  let oy0 = i32(ty) * ${py};`, `  let ox0 = i32(tx) * ${px};`);
-  const ry = axisVars(
-    L,
-    "r",
-    { base: nty === 1 ? -g.pt : `oy0 * S - PT`, size: g.srcH },
-    rows,
-    g.srcW,
-  );
-  const rx = axisVars(L, "q", { base: ntx === 1 ? -g.pl : `ox0 * S - PL`, size: g.srcW }, cols, 1);
+  const ry = positions(L, "r", `oy0 * ${g.s} - ${g.pt}`, Y.reads, g.srcH, g.srcW, Y.ok);
+  const rx = positions(L, "q", `ox0 * ${g.s} - ${g.pl}`, X.reads, g.srcW, 1, X.ok);
   const KK = g.kh * g.kw;
+  L.push(...blockIndices("oc", "og", ch, g.dstC), ...blockIndices("bi", "bg", nb, g.b));
+  const acc = (k: number, n: number, y: number, x: number) => `a${k}_${n}_${y}_${x}`;
   for (const k of range(ch)) {
-    const o = g.dstC % ch === 0 ? `og * ${ch}u + ${k}u` : `min(og * ${ch}u + ${k}u, DST_C - 1u)`;
-    L.push(`  let wb${k} = (${o}) * ${g.srcC * KK}u;`);
-  }
-  // statically out-of-range outputs (single tile, extent not a multiple of the block)
-  const yOut = (j: number) => nty === 1 && j >= g.dstH;
-  const xOut = (j: number) => ntx === 1 && j >= g.dstW;
-  const acc = (k: number, y: number, x: number) => `a${k}_${y}_${x}`;
-  for (const k of range(ch)) {
-    for (const y of range(py)) {
-      for (const x of range(px)) {
-        if (!yOut(y) && !xOut(x)) L.push(`  var ${acc(k, y, x)} = 0.0;`);
-      }
+    for (const n of range(nb)) {
+      for (const y of Y.outs) for (const x of X.outs) L.push(`  var ${acc(k, n, y, x)} = 0.0;`);
     }
   }
-  L.push(`  for (var c = 0u; c < SRC_C; c++) {`);
-  L.push(`    let sb = (b * SRC_C + c) * ${g.srcH * g.srcW}u;`);
-  L.push(`    let wc = c * ${KK}u;`);
-  // weights of this src channel, only those some output uses
-  const wUsed = new Set<string>();
+  L.push(`  for (var c = 0u; c < ${g.srcC}u; c++) {`);
+  const used = new Set<string>();
   const body: string[] = [];
-  for (const r of range(rows)) {
-    const okR = ry.ok(r);
-    if (okR === false) continue;
-    // (y, ky) pairs reading this src row
-    const pairs = range(py).flatMap((y) =>
-      range(g.kh).filter((ky) => y * g.s + ky === r && !yOut(y)).map((ky) => [y, ky])
-    );
-    if (!pairs.length) continue;
-    const loaded = new Set<number>();
-    const mac: string[] = [];
-    for (const [y, ky] of pairs) {
-      for (const x of range(px)) {
-        if (xOut(x)) continue;
-        for (const kx of range(g.kw)) {
-          const q = x * g.s + kx;
-          if (rx.ok(q) === false) continue;
-          loaded.add(q);
-          for (const k of range(ch)) {
-            wUsed.add(`${k}_${ky}_${kx}`);
-            mac.push(`    ${acc(k, y, x)} += v${r}_${q} * w${k}_${ky}_${kx};`);
-          }
+  for (const n of range(nb)) {
+    body.push(`    let sb${n} = (bi${n} * ${g.srcC}u + c) * ${g.srcH * g.srcW}u;`);
+    for (const r of Y.reads) {
+      for (const q of X.reads) {
+        const ix = sum(
+          `sb${n}`,
+          ry.off(r) || `${Math.max(r - g.pt, 0) * g.srcW}u`,
+          rx.off(q) || `${q - g.pl}u`,
+        );
+        body.push(
+          `    let v${n}_${r}_${q} = ${guarded(`${src}[${ix}]`, both(ry.ok(r), rx.ok(q)))};`,
+        );
+      }
+    }
+    for (const [y, ky, r] of Y.pairs) {
+      for (const [x, kx, q] of X.pairs) {
+        for (const k of range(ch)) {
+          used.add(`${k}_${ky}_${kx}`);
+          body.push(`    ${acc(k, n, y, x)} += v${n}_${r}_${q} * w${k}_${ky}_${kx};`);
         }
       }
     }
-    body.push(`    let sr${r} = sb + ${ry.off(r)};`);
-    for (const q of [...loaded].sort((a, b) => a - b)) {
-      body.push(
-        `    let v${r}_${q} = ${guarded(`${src}[sr${r} + ${rx.off(q)}]`, both(okR, rx.ok(q)))};`,
-      );
-    }
-    body.push(...mac);
   }
   for (const k of range(ch)) {
     for (const ky of range(g.kh)) {
       for (const kx of range(g.kw)) {
-        if (wUsed.has(`${k}_${ky}_${kx}`)) {
-          L.push(`    let w${k}_${ky}_${kx} = ${w}[wb${k} + wc + ${ky * g.kw + kx}u];`);
-        }
+        if (!used.has(`${k}_${ky}_${kx}`)) continue;
+        L.push(
+          `    let w${k}_${ky}_${kx} = ${w}[(oc${k} * ${g.srcC}u + c) * ${KK}u + ${
+            ky * g.kw + kx
+          }u];`,
+        );
       }
     }
   }
   L.push(...body, `  }`);
-  // stores
   for (const k of range(ch)) {
-    const oc = `og * ${ch}u + ${k}u`;
-    for (const y of range(py)) {
-      if (yOut(y)) continue;
-      for (const x of range(px)) {
-        if (xOut(x)) continue;
-        const conds: string[] = [];
-        if (g.dstC % ch !== 0) conds.push(`${oc} < DST_C`);
-        if (nty > 1 && g.dstH % py !== 0) conds.push(`oy0 + ${y} < DST_H`);
-        if (ntx > 1 && g.dstW % px !== 0) conds.push(`ox0 + ${x} < DST_W`);
-        const di =
-          `((b * DST_C + ${oc}) * ${g.dstH}u + u32(oy0 + ${y})) * ${g.dstW}u + u32(ox0 + ${x})`;
-        const v = bias ? `${acc(k, y, x)} + ${bias}[${oc}]` : acc(k, y, x);
-        const st = store(io.accumulate, `${dst}[${di}]`, v);
-        L.push(conds.length ? `  if (${conds.join(" && ")}) { ${st} }` : `  ${st}`);
+    const o = `og * ${ch}u + ${k}u`;
+    for (const n of range(nb)) {
+      const b = `bg * ${nb}u + ${n}u`;
+      for (const y of Y.outs) {
+        for (const x of X.outs) {
+          const conds: string[] = [];
+          if (g.dstC % ch !== 0) conds.push(`${o} < ${g.dstC}u`);
+          if (g.b % nb !== 0) conds.push(`${b} < ${g.b}u`);
+          if (Y.tiles > 1 && g.dstH % py !== 0) conds.push(`oy0 + ${y} < ${g.dstH}`);
+          if (X.tiles > 1 && g.dstW % px !== 0) conds.push(`ox0 + ${x} < ${g.dstW}`);
+          const di = `((${b}) * ${g.dstC}u + ${o}) * ${
+            g.dstH * g.dstW
+          }u + u32(oy0 + ${y}) * ${g.dstW}u + u32(ox0 + ${x})`;
+          const v = bias ? `${acc(k, n, y, x)} + ${bias}[${o}]` : acc(k, n, y, x);
+          L.push(guard(conds, store(io.accumulate, `${dst}[${di}]`, v)));
+        }
       }
     }
   }
-  return perElement(label, g.b * nog * nty * ntx, bindings, L.join("\n"), consts(g));
+  return kernel(label, nbg * nog * Y.tiles * X.tiles, bindingsOf(io), L.join("\n"));
 }
 
 /**
- * Tiles along one axis of the scatter: positions t = p + pad (p the src position)
- * are cut into tiles of `size`, aligned to the stride, covering t in [pad, n + pad).
- * Returns [index of the first tile, number of tiles].
- */
-function scatterTiles(n: number, pad: number, size: number): [number, number] {
-  const first = Math.floor(pad / size);
-  return [first, cdiv(n + pad, size) - first];
-}
-
-/**
- * src = conv^T(dst), the adjoint of convGather. A src position p along an axis
- * receives from taps k = r + s*m where r = (p + pad) mod s is its phase, at dst
- * position (p + pad - k) / s. A thread covers py * s rows and px * s columns of
- * src, all phases of py x px dst positions, for `ch` src channels: per dst channel
- * it loads the (py + my) x (px + mx) dst values under the tile and the block's
- * weights, then every multiply-add is unrolled with its tap known.
+ * src = conv^T(dst), the adjoint of convGather, phase by phase (see ScatterAxis):
+ * a thread covers py * s rows and px * s columns of src for `ch` src channels and
+ * `nb` batch items. Per dst channel it loads the (py + mMax) x (px + mMax) dst
+ * values under the tile and the block's weights, then every multiply-add is
+ * unrolled with its tap known, so no thread tests a phase or a divisibility.
  */
 export function convScatter(
   label: string,
@@ -634,120 +771,106 @@ export function convScatter(
   block: Block = plan("scatter", g, () => planScatter(g)),
 ): Dispatch {
   const { ch, py, px } = block;
+  const nb = block.nb ?? 1;
   const s = g.s;
-  const bindings: Binding[] = [
-    { role: io.from },
-    { role: io.weight },
-    ...(io.bias ? [{ role: io.bias }] : []),
-    { role: io.to, write: true },
-  ];
-  const [dst, w, src] = [io.from, io.weight, io.to].map(ident);
-  const bias = io.bias && ident(io.bias);
-  const [fty, nty] = scatterTiles(g.srcH, g.pt, py * s);
-  const [ftx, ntx] = scatterTiles(g.srcW, g.pl, px * s);
-  const ncg = cdiv(g.srcC, ch);
-  const my = taps(g.kh, s) - 1, mx = taps(g.kw, s) - 1;
-  const L: string[] = [];
-  L.push(decompose([["tx", ntx], ["ty", nty], ["cg", ncg], ["b", g.b]]));
-  // dst base positions (tile index * block) of this thread
-  const Y0: string | number = nty === 1 ? fty * py : `(i32(ty) + ${fty}) * ${py}`;
-  const X0: string | number = ntx === 1 ? ftx * px : `(i32(tx) + ${ftx}) * ${px}`;
-  // (locals must not be called like roles: x0, y, dy, dx0, ...)
-  if (typeof Y0 === "string") L.push(`  let ty0 = ${Y0};`);
-  if (typeof X0 === "string") L.push(`  let tx0 = ${X0};`);
-  const yb = typeof Y0 === "number" ? Y0 : "ty0", xb = typeof X0 === "number" ? X0 : "tx0";
-  const off = (b: string | number, d: number) =>
-    typeof b === "number" ? b + d : d === 0 ? b : `${b} - ${-d}`;
-  // dst rows e = 0..py+my-1 at position Y0 - my + e
-  const ey = axisVars(L, "e", { base: off(yb, -my), size: g.dstH }, py + my, g.dstW);
-  const ex = axisVars(L, "f", { base: off(xb, -mx), size: g.dstW }, px + mx, 1);
+  const [dst, w, src] = [SRC, WGT, DST];
+  const bias = io.bias && BIAS;
+  const Y = scatterAxis(g.srcH, py, s, g.kh, g.pt, g.dstH);
+  const X = scatterAxis(g.srcW, px, s, g.kw, g.pl, g.dstW);
+  const [ncg, nbg] = [cdiv(g.srcC, ch), cdiv(g.b, nb)];
+  const L = decompose([["tx", X.tiles], ["ty", Y.tiles], ["cg", ncg], ["bg", nbg]]);
+  // dst position of the tile's j = 0
+  L.push(
+    `  let ty0 = i32(ty) * ${py} + ${Y.origin};`,
+    `  let tx0 = i32(tx) * ${px} + ${X.origin};`,
+  );
+  const ey = positions(L, "e", `ty0 - ${Y.mMax}`, Y.reads, g.dstH, g.dstW, Y.ok);
+  const ex = positions(L, "f", `tx0 - ${X.mMax}`, X.reads, g.dstW, 1, X.ok);
   const KK = g.kh * g.kw;
+  L.push(...blockIndices("cc", "cg", ch, g.srcC), ...blockIndices("bi", "bg", nb, g.b));
+  const acc = (k: number, n: number, iy: number, ix: number) => `a${k}_${n}_${iy}_${ix}`;
   for (const k of range(ch)) {
-    const c = g.srcC % ch === 0 ? `cg * ${ch}u + ${k}u` : `min(cg * ${ch}u + ${k}u, SRC_C - 1u)`;
-    L.push(`  let cb${k} = (${c}) * ${KK}u;`);
-  }
-  // src position of (tile offset j, phase r) along an axis, and whether it is statically out
-  const pos = (b: string | number, j: number, r: number, pad: number): string | number =>
-    typeof b === "number" ? (b + j) * s + r - pad : `(${b} + ${j}) * ${s} + ${r - pad}`;
-  const out = (p: string | number, n: number) => typeof p === "number" && (p < 0 || p >= n);
-  const acc = (k: number, j: number, r: number, jj: number, rr: number) =>
-    `a${k}_${j}_${r}_${jj}_${rr}`;
-  type Pix = { j: number; r: number; jj: number; rr: number };
-  const pix: Pix[] = [];
-  for (const j of range(py)) {
-    for (const r of range(s)) {
-      if (out(pos(yb, j, r, g.pt), g.srcH)) continue;
-      for (const jj of range(px)) {
-        for (const rr of range(s)) {
-          if (out(pos(xb, jj, rr, g.pl), g.srcW)) continue;
-          pix.push({ j, r, jj, rr });
-        }
+    for (const n of range(nb)) {
+      for (const iy of range(Y.pixels.length)) {
+        for (const ix of range(X.pixels.length)) L.push(`  var ${acc(k, n, iy, ix)} = 0.0;`);
       }
     }
   }
-  for (const k of range(ch)) {
-    for (const p of pix) L.push(`  var ${acc(k, p.j, p.r, p.jj, p.rr)} = 0.0;`);
-  }
-  L.push(`  for (var o = 0u; o < DST_C; o++) {`);
-  L.push(`    let db = (b * DST_C + o) * ${g.dstH * g.dstW}u;`);
-  L.push(`    let wo = o * ${g.srcC * KK}u;`);
-  const wUsed = new Set<string>();
-  const loads = new Map<string, string>();
-  const mac: string[] = [];
-  for (const p of pix) {
-    for (let ky = p.r; ky < g.kh; ky += s) {
-      const e = p.j - (ky - p.r) / s + my;
-      if (ey.ok(e) === false) continue;
-      for (let kx = p.rr; kx < g.kw; kx += s) {
-        const f = p.jj - (kx - p.rr) / s + mx;
-        if (ex.ok(f) === false) continue;
-        loads.set(
-          `${e}_${f}`,
-          guarded(`${dst}[db + ${ey.off(e)} + ${ex.off(f)}]`, both(ey.ok(e), ex.ok(f))),
+  L.push(`  for (var o = 0u; o < ${g.dstC}u; o++) {`);
+  const used = new Set<string>();
+  const body: string[] = [];
+  for (const n of range(nb)) {
+    body.push(`    let db${n} = (bi${n} * ${g.dstC}u + o) * ${g.dstH * g.dstW}u;`);
+    for (const e of Y.reads) {
+      for (const f of X.reads) {
+        const d = (ok: boolean | undefined, a: number, scale: number) => ok ? `${a * scale}u` : "";
+        const ix = sum(
+          `db${n}`,
+          ey.off(e) || d(Y.ok(e), Y.origin - Y.mMax + e, g.dstW),
+          ex.off(f) || d(X.ok(f), X.origin - X.mMax + f, 1),
         );
+        body.push(
+          `    let d${n}_${e}_${f} = ${guarded(`${dst}[${ix}]`, both(ey.ok(e), ex.ok(f)))};`,
+        );
+      }
+    }
+    for (const [iy, ky, e] of Y.pairs) {
+      for (const [ix, kx, f] of X.pairs) {
         for (const k of range(ch)) {
-          wUsed.add(`${k}_${ky}_${kx}`);
-          mac.push(`    ${acc(k, p.j, p.r, p.jj, p.rr)} += d${e}_${f} * w${k}_${ky}_${kx};`);
+          used.add(`${k}_${ky}_${kx}`);
+          body.push(`    ${acc(k, n, iy, ix)} += d${n}_${e}_${f} * w${k}_${ky}_${kx};`);
         }
       }
     }
   }
-  for (const [ef, expr] of [...loads].sort()) L.push(`    let d${ef} = ${expr};`);
   for (const k of range(ch)) {
     for (const ky of range(g.kh)) {
       for (const kx of range(g.kw)) {
-        if (wUsed.has(`${k}_${ky}_${kx}`)) {
-          L.push(`    let w${k}_${ky}_${kx} = ${w}[wo + cb${k} + ${ky * g.kw + kx}u];`);
-        }
+        if (!used.has(`${k}_${ky}_${kx}`)) continue;
+        L.push(
+          `    let w${k}_${ky}_${kx} = ${w}[(o * ${g.srcC}u + cc${k}) * ${KK}u + ${
+            ky * g.kw + kx
+          }u];`,
+        );
       }
     }
   }
-  L.push(...mac, `  }`);
+  L.push(...body, `  }`);
   for (const k of range(ch)) {
-    const cc = `cg * ${ch}u + ${k}u`;
-    for (const p of pix) {
-      const y = pos(yb, p.j, p.r, g.pt), x = pos(xb, p.jj, p.rr, g.pl);
-      const conds: string[] = [];
-      if (g.srcC % ch !== 0) conds.push(`${cc} < SRC_C`);
-      if (typeof y === "string") conds.push(`${y} >= 0 && ${y} < SRC_H`);
-      if (typeof x === "string") conds.push(`${x} >= 0 && ${x} < SRC_W`);
-      const si = `((b * SRC_C + ${cc}) * ${g.srcH}u + u32(${y})) * ${g.srcW}u + u32(${x})`;
-      const a = acc(k, p.j, p.r, p.jj, p.rr);
-      const v = bias ? `${a} + ${bias}[${cc}]` : a;
-      const st = store(io.accumulate, `${src}[${si}]`, v);
-      L.push(conds.length ? `  if (${conds.join(" && ")}) { ${st} }` : `  ${st}`);
+    const c = `cg * ${ch}u + ${k}u`;
+    for (const n of range(nb)) {
+      const b = `bg * ${nb}u + ${n}u`;
+      Y.pixels.forEach(([jy, ry], iy) => {
+        X.pixels.forEach(([jx, rx], ix) => {
+          const conds: string[] = [];
+          if (g.srcC % ch !== 0) conds.push(`${c} < ${g.srcC}u`);
+          if (g.b % nb !== 0) conds.push(`${b} < ${g.b}u`);
+          const ay = Y.at(jy, ry), ax = X.at(jx, rx);
+          const sy = ay ?? `(ty0 + ${jy}) * ${s} + ${ry - g.pt}`;
+          const sx = ax ?? `(tx0 + ${jx}) * ${s} + ${rx - g.pl}`;
+          if (ay === undefined) conds.push(`${sy} >= 0 && ${sy} < ${g.srcH}`);
+          if (ax === undefined) conds.push(`${sx} >= 0 && ${sx} < ${g.srcW}`);
+          const si = `((${b}) * ${g.srcC}u + ${c}) * ${
+            g.srcH * g.srcW
+          }u + u32(${sy}) * ${g.srcW}u + u32(${sx})`;
+          const a = acc(k, n, iy, ix);
+          const v = bias ? `${a} + ${bias}[${c}]` : a;
+          L.push(guard(conds, store(io.accumulate, `${src}[${si}]`, v)));
+        });
+      });
     }
   }
-  return perElement(label, g.b * ncg * nty * ntx, bindings, L.join("\n"), consts(g));
+  return kernel(label, nbg * ncg * Y.tiles * X.tiles, bindingsOf(io), L.join("\n"));
 }
 
 /**
  * dw[o, c, ky, kx] = sum over batch and dst pixels of dst[b, o, oy, ox] *
  * src[b, c, oy * s - pt + ky, ox * s - pl + kx]. Thread: (block of co dst
- * channels, block of ci src channels, chunk of `rows` dst rows), all kh x kw taps.
- * Per step of px dst columns it loads co * px dst values and ci * kh src row
- * segments. With several chunks each writes its partial sums to scratch `t.dw_part`
- * and a second kernel adds them (and accumulates into dw if asked).
+ * channels, block of ci src channels, chunk of `rows` dst rows over batch and
+ * height), all kh x kw taps. Per step of px dst columns it loads co * px dst
+ * values and ci * kh src row segments. With several chunks each writes its
+ * partial sums to scratch `t.dw_part` and a second kernel adds them up (and into
+ * dw when accumulating).
  */
 export function convWeightGrad(
   label: string,
@@ -757,31 +880,17 @@ export function convWeightGrad(
   block: WeightBlock = plan("wgrad", g, () => planWeightGrad(g)),
 ): { dispatches: Dispatch[]; scratch?: Record<string, number> } {
   const { co, ci, px } = block;
-  const [src, dst, dw] = [roles.src, roles.dst, roles.dw].map(ident);
+  const [src, dst, dw] = ["xs", "ys", "dw"];
   const totalRows = g.b * g.dstH;
   const rowsPer = Math.min(block.rows, totalRows);
   const chunks = cdiv(totalRows, rowsPer);
-  const nw = g.dstC * g.srcC * g.kh * g.kw;
+  const KK = g.kh * g.kw;
+  const nw = g.dstC * g.srcC * KK;
   const part = "t.dw_part";
   const [ncg, nog] = [cdiv(g.srcC, ci), cdiv(g.dstC, co)];
-  const segs = cdiv(g.dstW, px);
-  const cols = span(px, g.s, g.kw);
-  const L: string[] = [];
-  L.push(decompose([["cg", ncg], ["og", nog], ["chunk", chunks]]));
-  for (const k of range(co)) {
-    L.push(
-      `  let o${k} = ${
-        g.dstC % co === 0 ? `og * ${co}u + ${k}u` : `min(og * ${co}u + ${k}u, DST_C - 1u)`
-      };`,
-    );
-  }
-  for (const k of range(ci)) {
-    L.push(
-      `  let c${k} = ${
-        g.srcC % ci === 0 ? `cg * ${ci}u + ${k}u` : `min(cg * ${ci}u + ${k}u, SRC_C - 1u)`
-      };`,
-    );
-  }
+  const X = weightAxis(g, px);
+  const L = decompose([["cg", ncg], ["og", nog], ["chunk", chunks]]);
+  L.push(...blockIndices("oc", "og", co, g.dstC), ...blockIndices("cc", "cg", ci, g.srcC));
   const acc = (k: number, kk: number, ky: number, kx: number) => `a${k}_${kk}_${ky}_${kx}`;
   for (const k of range(co)) {
     for (const kk of range(ci)) {
@@ -790,108 +899,92 @@ export function convWeightGrad(
       }
     }
   }
-  L.push(`  let n0 = chunk * ${rowsPer}u;`);
-  L.push(`  let n1 = min(n0 + ${rowsPer}u, ${totalRows}u);`);
+  L.push(`  let n0 = chunk * ${rowsPer}u;`, `  let n1 = min(n0 + ${rowsPer}u, ${totalRows}u);`);
   L.push(`  for (var n = n0; n < n1; n++) {`);
-  L.push(`    let b = n / ${g.dstH}u;`);
-  L.push(`    let oy = i32(n % ${g.dstH}u);`);
+  L.push(`    let b = n / ${g.dstH}u;`, `    let oy = i32(n % ${g.dstH}u);`);
   for (const k of range(co)) {
-    L.push(`    let db${k} = ((b * DST_C + o${k}) * ${g.dstH}u + u32(oy)) * ${g.dstW}u;`);
+    L.push(`    let db${k} = ((b * ${g.dstC}u + oc${k}) * ${g.dstH}u + u32(oy)) * ${g.dstW}u;`);
   }
-  for (const k of range(ci)) L.push(`    let sb${k} = (b * SRC_C + c${k}) * ${g.srcH * g.srcW}u;`);
-  const ry = axisVars(L, "r", { base: `oy * S - PT`, size: g.srcH }, g.kh, g.srcW, "    ");
-  const I = segs === 1 ? "" : "  ";
-  const xbase: string | number = segs === 1 ? 0 : "ox0";
-  if (segs > 1) L.push(`    for (var ox0 = 0; ox0 < DST_W; ox0 += ${px}) {`);
-  const seg: string[] = [];
-  const rx = axisVars(
-    seg,
-    "q",
-    { base: segs === 1 ? -g.pl : `ox0 * S - PL`, size: g.srcW },
-    cols,
-    1,
-    `${I}    `,
+  for (const k of range(ci)) {
+    L.push(`    let sb${k} = (b * ${g.srcC}u + cc${k}) * ${g.srcH * g.srcW}u;`);
+  }
+  const ry = positions(
+    L,
+    "r",
+    `oy * ${g.s} - ${g.pt}`,
+    range(g.kh),
+    g.srcH,
+    g.srcW,
+    () => undefined,
+    "    ",
   );
-  // the statically out-of-range dst columns (one segment, width not a multiple of px)
+  const multi = X.tiles > 1;
+  const I = multi ? "      " : "    ";
+  if (multi) L.push(`    for (var ox0 = 0; ox0 < ${g.dstW}; ox0 += ${px}) {`);
+  const base = multi ? "ox0" : "0";
+  const rx = positions(L, "q", `${base} * ${g.s} - ${g.pl}`, X.reads, g.srcW, 1, X.ok, I);
   const colOk = (x: number): string | boolean =>
-    segs === 1 ? x < g.dstW : g.dstW % px === 0 ? true : `ox0 + ${x} < DST_W`;
-  const dcol = (x: number) => typeof xbase === "number" ? `${x}u` : `u32(ox0 + ${x})`;
+    !multi || g.dstW % px === 0 ? true : `ox0 + ${x} < ${g.dstW}`;
   for (const k of range(co)) {
-    for (const x of range(px)) {
-      const ok = colOk(x);
-      if (ok === false) continue;
-      seg.push(`${I}    let d${k}_${x} = ${guarded(`${dst}[db${k} + ${dcol(x)}]`, ok)};`);
+    for (const x of X.outs) {
+      const col = multi ? `u32(ox0 + ${x})` : `${x}u`;
+      L.push(`${I}let d${k}_${x} = ${guarded(`${dst}[db${k} + ${col}]`, colOk(x))};`);
     }
   }
   for (const kk of range(ci)) {
     for (const ky of range(g.kh)) {
-      const okR = ry.ok(ky);
-      const used = new Set<number>();
-      const mac: string[] = [];
-      for (const x of range(px)) {
-        if (colOk(x) === false) continue;
-        for (const kx of range(g.kw)) {
-          const q = x * g.s + kx;
-          if (rx.ok(q) === false) continue;
-          used.add(q);
-          for (const k of range(co)) {
-            mac.push(`${I}    ${acc(k, kk, ky, kx)} += d${k}_${x} * v${kk}_${ky}_${q};`);
-          }
+      for (const q of X.reads) {
+        const ix = sum(`sb${kk}`, ry.off(ky), rx.off(q) || `${q - g.pl}u`);
+        L.push(
+          `${I}let v${kk}_${ky}_${q} = ${guarded(`${src}[${ix}]`, both(ry.ok(ky), rx.ok(q)))};`,
+        );
+      }
+      for (const [x, kx, q] of X.pairs) {
+        for (const k of range(co)) {
+          L.push(`${I}${acc(k, kk, ky, kx)} += d${k}_${x} * v${kk}_${ky}_${q};`);
         }
       }
-      for (const q of [...used].sort((a, b) => a - b)) {
-        const ix = `${src}[sb${kk} + ${ry.off(ky)} + ${rx.off(q)}]`;
-        seg.push(`${I}    let v${kk}_${ky}_${q} = ${guarded(ix, both(okR, rx.ok(q)))};`);
-      }
-      seg.push(...mac);
     }
   }
-  L.push(...seg);
-  if (segs > 1) L.push(`    }`);
+  if (multi) L.push(`    }`);
   L.push(`  }`);
-  // results
   for (const k of range(co)) {
     for (const kk of range(ci)) {
       const conds: string[] = [];
-      if (g.dstC % co !== 0) conds.push(`og * ${co}u + ${k}u < DST_C`);
-      if (g.srcC % ci !== 0) conds.push(`cg * ${ci}u + ${kk}u < SRC_C`);
-      const st: string[] = [];
-      for (const ky of range(g.kh)) {
-        for (const kx of range(g.kw)) {
-          const wi = `(o${k} * SRC_C + c${kk}) * ${g.kh * g.kw}u + ${ky * g.kw + kx}u`;
-          st.push(
-            chunks > 1
-              ? `${ident(part)}[chunk * ${nw}u + ${wi}] = ${acc(k, kk, ky, kx)};`
-              : store(accumulate, `${dw}[${wi}]`, acc(k, kk, ky, kx)),
-          );
-        }
-      }
-      L.push(
-        conds.length
-          ? `  if (${conds.join(" && ")}) {\n    ${st.join("\n    ")}\n  }`
-          : `  ${st.join("\n  ")}`,
-      );
+      if (g.dstC % co !== 0) conds.push(`og * ${co}u + ${k}u < ${g.dstC}u`);
+      if (g.srcC % ci !== 0) conds.push(`cg * ${ci}u + ${kk}u < ${g.srcC}u`);
+      const st = range(KK).map((t) => {
+        const wi = `(oc${k} * ${g.srcC}u + cc${kk}) * ${KK}u + ${t}u`;
+        const a = acc(k, kk, Math.floor(t / g.kw), t % g.kw);
+        return chunks > 1
+          ? `${PART}[chunk * ${nw}u + ${wi}] = ${a};`
+          : store(accumulate, `${dw}[${wi}]`, a);
+      });
+      L.push(guard(conds, st.join(" ")));
     }
   }
-  const main = perElement(
+  const main = kernel(
     label,
     ncg * nog * chunks,
-    [{ role: roles.src }, { role: roles.dst }, { role: chunks > 1 ? part : roles.dw, write: true }],
+    [
+      [src, { role: roles.src }],
+      [dst, { role: roles.dst }],
+      chunks > 1 ? [PART, { role: part, write: true }] : [dw, { role: roles.dw, write: true }],
+    ],
     L.join("\n"),
-    consts(g),
   );
   if (chunks === 1) return { dispatches: [main] };
-  const sum = perElement(
+  const total = kernel(
     `${label}.sum`,
     nw,
-    [{ role: part }, { role: roles.dw, write: true }],
+    [[PART, { role: part }], [dw, { role: roles.dw, write: true }]],
     `  var acc = 0.0;
   for (var k = 0u; k < ${chunks}u; k++) {
-    acc += ${ident(part)}[k * ${nw}u + i];
+    acc += ${PART}[k * ${nw}u + i];
   }
   ${store(accumulate, `${dw}[i]`, "acc")}`,
   );
-  return { dispatches: [main, sum], scratch: { dw_part: chunks * nw } };
+  return { dispatches: [main, total], scratch: { dw_part: chunks * nw } };
 }
 
 /** db[c] = sum over batch and pixels of an NCHW gradient: one thread per channel. */

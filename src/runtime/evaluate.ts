@@ -328,6 +328,8 @@ export interface Recognizer {
   encode(images: Float32Array[]): Promise<{ features: Float32Array[]; confidences?: number[] }>;
   /** the generator's frontal view of each image (absent without a decoder) */
   frontalize?(images: Float32Array[]): Promise<Float32Array[]>;
+  /** false when `frontalize` exists but the model has no decoder */
+  readonly canRotate?: boolean;
 }
 
 export interface ModelEvalOptions {
@@ -461,7 +463,7 @@ export async function evaluateModel(
     },
   };
 
-  if (model.frontalize) {
+  if (model.frontalize && model.canRotate !== false) {
     stage("frontalisation");
     const inputs: Float32Array[] = [], truth: Float32Array[] = [], yaw: number[] = [];
     faces.forEach((row) =>

@@ -175,7 +175,8 @@ export function importWeights(
     from.set(to, name);
   }
   const netOf = (p: string) => p.slice(0, p.indexOf("."));
-  const networks = [...new Set([...from.keys()].filter((t) => want.has(t)).map(netOf))];
+  const touched = new Set([...from.keys()].filter((t) => want.has(t)).map(netOf));
+  const networks = model.networks.map((n) => n.name).filter((n) => touched.has(n));
   if (!networks.includes("encoder") && model.networks.some((n) => n.name === "encoder")) {
     problems.push(`no tensor maps to the encoder (encoder.*): nothing to recognise faces with`);
   }

@@ -417,6 +417,11 @@ export class FaceModel implements Recognizer {
     return this.resolved.featureSize;
   }
 
+  /** Whether the graph has a decoder (rotate, frontalize, render). */
+  get canRotate(): boolean {
+    return !!this.dec;
+  }
+
   /** Whether the encoder has a confidence output (multi-image mode). */
   get multi(): boolean {
     return this.resolved.multi;

@@ -49,7 +49,13 @@ export class Trainer {
     this.rng = new Rng(mix(cfg.seed, 0x7a11));
   }
 
-  static async create(gpu: Gpu, model: Model, cfg: TrainingConfig): Promise<Trainer> {
+  /** `fuse: false` builds unfused plans (benchmarks compare them); the default fuses. */
+  static async create(
+    gpu: Gpu,
+    model: Model,
+    cfg: TrainingConfig,
+    opts: { fuse?: boolean } = {},
+  ): Promise<Trainer> {
     const step = model.step!;
     for (const i of step.inputs) {
       if (!STEP_INPUTS.includes(i.name)) {
@@ -71,6 +77,7 @@ export class Trainer {
           backwardFrom: Object.keys(p.losses),
           trains: owns,
           outputs: playerOutputs(step.outputs.map((o) => o.name), cfg, name),
+          fuse: opts.fuse,
         }),
       };
     });

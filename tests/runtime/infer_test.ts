@@ -406,3 +406,32 @@ globalThis.addEventListener("unload", () => {
     // best effort
   }
 });
+
+Deno.test("an encoder-only graph: features and evaluation work, rotation says there is no decoder", async () => {
+  const graph = "graphs/encoder-id-small.yaml";
+  const set = ["size=16", "width=0.125", "Nd=5"];
+  const { loadModel } = await import("../../src/compiler/model.ts");
+  const { parseOverride } = await import("../../src/compiler/files.ts");
+  const mm = loadModel(graph, set.map(parseOverride));
+  const enc = buildProgram(mm.networks.find((n) => n.name === "encoder")!, {
+    batch: 1,
+    training: false,
+  });
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [name, data] of initParams(enc, 3)) {
+    tensors[name] = { shape: enc.tensors.get(name)!.shape, data };
+  }
+  const ckpt = join(await Deno.makeTempDir(), "enc.safetensors");
+  writeSafetensors(ckpt, tensors, { format: WEIGHTS_FORMAT, graph });
+  const m = await FaceModel.load({ graph, checkpoint: ckpt, set, batch: 4 });
+  try {
+    assert.equal(m.canRotate, false);
+    assert.equal((await m.features([faces[0][0]]))[0].length, 40);
+    await rejects(m.frontalize([faces[0][0]]), /encoder-id-small\.yaml has no decoder/);
+    const ev = await evaluateModel(m, { seed: 1, identities: 2, folds: 2 });
+    assert.equal(ev.frontalization, undefined);
+    assert.equal(ev.rank1.perPose.length, 12);
+  } finally {
+    m.destroy();
+  }
+});

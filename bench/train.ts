@@ -1,0 +1,233 @@
+// One DR-GAN training iteration (a D update and a G update, as Trainer.iterate does
+// them) of a variant: time, estimated GFLOP/s, dispatches and planned memory, for
+// fused and unfused plans.
+import type { Model } from "../src/compiler/ir.ts";
+import { bindShape, gradName, type Program } from "../src/compiler/program.ts";
+import { planMemory, tensorBytes } from "../src/compiler/memory.ts";
+import { OPS } from "../src/ops/registry.ts";
+import type { Gpu } from "../src/runtime/device.ts";
+import { Trainer } from "../src/runtime/trainer.ts";
+import { trainingConfig } from "../src/runtime/train_config.ts";
+import { openTrainData } from "../src/runtime/train_data.ts";
+import {
+  type BenchRecord,
+  describeTiming,
+  fmt,
+  mib,
+  timeGpuInterleaved,
+  type Timing,
+  type TimingOptions,
+  type Variant,
+  variantModel,
+} from "./record.ts";
+
+export interface Context {
+  gpu: Gpu;
+  date: string;
+  command: string;
+  quick: boolean;
+  /** extra --set overrides (quick tests shrink the graphs) */
+  sets: string[];
+  log: (line: string) => void;
+}
+
+/** Record factory bound to the run's adapter, date and command. */
+export function recorder(ctx: Context, adapter = ctx.gpu.description, withSets = true) {
+  // figures of overridden graphs say so in their names
+  const where = withSets && ctx.sets.length ? ` [--set ${ctx.sets.join(" ")}]` : "";
+  return (name: string, value: number, unit: string, notes?: string): BenchRecord => ({
+    name: name + where,
+    value,
+    unit,
+    adapter,
+    date: ctx.date,
+    command: ctx.command,
+    ...(notes ? { notes } : {}),
+  });
+}
+
+export function trainTiming(ctx: Context, variant: Variant["name"]): TimingOptions {
+  if (ctx.quick) return { warmup: 1, samples: 1, sampleSeconds: 0 };
+  // paper iterations take tens of seconds on a software adapter: fewer samples there
+  return variant === "paper"
+    ? { warmup: 1, samples: 5, sampleSeconds: 0, slowSeconds: 30 }
+    : { warmup: 2, samples: 5, sampleSeconds: 3, slowSeconds: 20 };
+}
+
+/** The MACs of one node of the step graph, with the batch bound. */
+function nodeMacs(model: Model, name: string, batch: number): number {
+  const net = model.step!;
+  const node = net.nodes.find((n) => n.name === name);
+  if (!node) throw new Error(`no node ${name} in the step graph`);
+  const ins = node.inputs.map((t) => bindShape(net.shapes.get(t)!, batch));
+  return OPS[node.op].macs?.(node.parsed, ins, bindShape(node.shape, batch)) ?? 0;
+}
+
+/** The step-graph nodes a step computes: a fused step is a producer and its pointwise op. */
+const stepNodes = (s: Program["forward"][number]) =>
+  s.fused ? [s.fused.producer, s.fused.pointwise] : [s.node];
+
+/**
+ * MACs of a program: `forward` over its forward steps, and `trained`, the forward
+ * MACs of the nodes that have a backward step (whose gradients cost about twice
+ * their forward: the input gradient and the weight gradient).
+ */
+export function programMacs(model: Model, p: Program): { forward: number; trained: number } {
+  const sum = (steps: Program["forward"]) =>
+    steps.flatMap(stepNodes).reduce((s, n) => s + nodeMacs(model, n, p.batch), 0);
+  return { forward: sum(p.forward), trained: sum(p.backward) };
+}
+
+/**
+ * GPU memory of the trainer's plans: parameters, their state and gradients, and the
+ * inputs are shared by both players (counted once); each player has its own planned
+ * slots and persistent tensors. `unplanned`: every tensor its own buffer.
+ */
+export function trainingMemory(programs: Program[]): { planned: number; unplanned: number } {
+  const params = new Set(
+    programs.flatMap((p) =>
+      [...p.tensors.values()].filter((t) => t.kind === "param" || t.kind === "state")
+    ).map((t) => t.name),
+  );
+  const isShared = (name: string, kind: string) =>
+    kind === "param" || kind === "state" || kind === "input" ||
+    (kind === "grad" && params.has(name.slice(gradName("").length)));
+  const shared = new Map<string, number>();
+  let planned = 0, unplanned = 0;
+  for (const p of programs) {
+    const plan = planMemory(p, { backward: p.backward.length > 0 });
+    planned += plan.slots.reduce((s, x) => s + x.bytes, 0);
+    for (const t of p.tensors.values()) {
+      const bytes = tensorBytes(t);
+      if (isShared(t.name, t.kind)) shared.set(t.name, bytes);
+      else {
+        unplanned += bytes;
+        if (!plan.slotOf.has(t.name)) planned += bytes;
+      }
+    }
+  }
+  const common = [...shared.values()].reduce((s, b) => s + b, 0);
+  return { planned: planned + common, unplanned: unplanned + common };
+}
+
+interface PlanFigures {
+  macs: { forward: number; trained: number };
+  timing: Timing;
+  dispatches: number;
+  memory: { planned: number; unplanned: number };
+  adamBytes: number;
+  losses: Record<string, number>;
+}
+
+/** Both trainers (fused, unfused) built first, then timed with interleaved samples. */
+async function measureBoth(ctx: Context, model: Model, v: Variant): Promise<PlanFigures[]> {
+  const cfg = trainingConfig(model);
+  const data = await openTrainData(model, cfg, {});
+  // A fixed batch: data generation is measured on its own (--only data).
+  const batch = await data.batch(0);
+  const trainers = [
+    await Trainer.create(ctx.gpu, model, cfg, { fuse: true }),
+    await Trainer.create(ctx.gpu, model, cfg, { fuse: false }),
+  ];
+  const timings = await timeGpuInterleaved(
+    ctx.gpu,
+    trainers.map((t) => () => t.iterate(batch)),
+    trainTiming(ctx, v.name),
+  );
+  const out: PlanFigures[] = [];
+  for (const [i, trainer] of trainers.entries()) {
+    const losses = await trainer.metrics();
+    const dispatches = trainer.players.reduce(
+      (s, p) =>
+        s + p.exec.dispatchCount.forward + p.exec.dispatchCount.backward +
+        p.optimizer.steps.length,
+      0,
+    );
+    const programs = trainer.players.map((p) => p.program);
+    const macs = programs.map((p) => programMacs(model, p)).reduce((a, b) => ({
+      forward: a.forward + b.forward,
+      trained: a.trained + b.trained,
+    }));
+    const adamBytes = trainer.players.reduce(
+      (s, p) => s + [...p.optimizer.state.values()].reduce((t, x) => t + x.buffer.size, 0),
+      0,
+    );
+    for (const p of trainer.players) p.exec.destroy();
+    const memory = trainingMemory(programs);
+    out.push({ timing: timings[i], dispatches, memory, adamBytes, losses, macs });
+  }
+  return out;
+}
+
+export async function benchTrain(ctx: Context, v: Variant): Promise<BenchRecord[]> {
+  const rec = recorder(ctx);
+  const model = variantModel(v, ctx.sets);
+  const B = model.step!.inputs.find((i) => i.name === "image")!;
+  const label = `train ${v.name} (batch ${v.batch})`;
+  const out: BenchRecord[] = [];
+  ctx.log(`${label}: fused and unfused plans, samples interleaved...`);
+  const [f, u] = await measureBoth(ctx, model, v);
+  ctx.log(`  fused ${fmt(f.timing.ms)} ms per iteration (${describeTiming(f.timing)})`);
+  ctx.log(`  unfused ${fmt(u.timing.ms)} ms per iteration (${describeTiming(u.timing)})`);
+  const finite = (l: Record<string, number>) =>
+    Object.values(l).every(Number.isFinite) ? "" : " WARNING: non-finite losses";
+  const what = `D update + G update as Trainer.iterate (one command buffer each, Adam), ` +
+    `one fixed ${B.shape.slice(1).join("x")} batch of ${v.batch}`;
+  out.push(
+    rec(
+      `${label} iteration`,
+      f.timing.ms,
+      "ms",
+      `fused plans; ${what}; ${describeTiming(f.timing)}, interleaved with the unfused samples` +
+        `; d_loss ${fmt(f.losses.d_loss)}, g_loss ${fmt(f.losses.g_loss)}${finite(f.losses)}`,
+    ),
+    rec(
+      `${label} iteration, unfused`,
+      u.timing.ms,
+      "ms",
+      `unfused plans (buildProgram fuse: false); ` +
+        `${describeTiming(u.timing)}${finite(u.losses)}`,
+    ),
+    rec(`${label} fusion speed-up`, u.timing.ms / f.timing.ms, "x", "unfused ms / fused ms"),
+    rec(`${label} images/s`, v.batch / (f.timing.ms / 1000), "images/s", "fused"),
+  );
+  const flops = 2 * 3 * f.macs.forward;
+  const tight = 2 * (f.macs.forward + 2 * f.macs.trained);
+  out.push(
+    rec(
+      `${label} effective GFLOP/s (estimate)`,
+      flops / (f.timing.ms / 1e3) / 1e9,
+      "GFLOP/s",
+      `ESTIMATE: 2 x 3 x the MACs of both players' forward steps (ops' macs) = ` +
+        `${fmt(flops / 1e9)} GFLOP per iteration; counting backward only where the plans have ` +
+        `backward steps (D's stops at the generated image) gives ${fmt(tight / 1e9)} GFLOP, ` +
+        `${fmt(tight / (f.timing.ms / 1e3) / 1e9)} GFLOP/s`,
+    ),
+    rec(
+      `${label} dispatches per iteration`,
+      f.dispatches,
+      "dispatches",
+      "fused; forward + backward of both players + optimiser steps",
+    ),
+    rec(`${label} dispatches per iteration, unfused`, u.dispatches, "dispatches"),
+  );
+  const adam = `; Adam moments add ${fmt(mib(f.adamBytes))} MiB to every figure`;
+  out.push(
+    rec(
+      `${label} GPU memory, planned`,
+      mib(f.memory.planned),
+      "MiB",
+      `fused; planMemory slots + persistent tensors of both players, shared parameters, ` +
+        `gradients and inputs once${adam}`,
+    ),
+    rec(
+      `${label} GPU memory, unplanned`,
+      mib(f.memory.unplanned),
+      "MiB",
+      "fused plans, every tensor its own buffer",
+    ),
+    rec(`${label} GPU memory, planned, unfused`, mib(u.memory.planned), "MiB"),
+    rec(`${label} GPU memory, unplanned, unfused`, mib(u.memory.unplanned), "MiB"),
+  );
+  return out;
+}
