@@ -88,7 +88,12 @@ export async function runMain(usage: string, fn: (argv: string[]) => unknown): P
 
 /** Errors that other modules define for bad input (safetensors, images, no adapter). */
 function isUserFacing(e: Error): boolean {
-  return ["SafetensorsError", "NoAdapterError", "DataError", "CheckpointError"].includes(
-    e.constructor.name,
-  );
+  return [
+    "SafetensorsError",
+    "NoAdapterError",
+    "DataError",
+    "CheckpointError",
+    "InferError",
+    "ImportError",
+  ].includes(e.constructor.name);
 }

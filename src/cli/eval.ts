@@ -8,28 +8,15 @@ import { join } from "node:path";
 import { Buffer } from "node:buffer";
 import { FRONTAL_POSE, yawOfPose } from "../data/pose.ts";
 import { evaluateModel, heldOutFaces, type ModelEvalResult } from "../runtime/evaluate.ts";
-import {
-  FaceModel,
-  imagesToPNG,
-  InferError,
-  resolveModel,
-  writeFileAtomic,
-} from "../runtime/infer.ts";
+import { FaceModel, imagesToPNG, resolveModel, writeFileAtomic } from "../runtime/infer.ts";
 import { trainingConfig } from "../runtime/train_config.ts";
 import { writeReport } from "../runtime/report.ts";
-import { parseArgs, runMain, UsageError, UserError } from "./args.ts";
+import { parseArgs, runMain, UsageError } from "./args.ts";
 
 const USAGE = `usage: deno task eval --model RUN_DIR [--identities N] [--checkpoint C.safetensors]
   [--graph G.yaml] [--set NAME=VALUE ...] [--folds K] [--max-images N] [--batch N] [--debug]`;
 
-runMain(USAGE, async (argv) => {
-  try {
-    await main(argv);
-  } catch (e) {
-    if (e instanceof InferError) throw new UserError(e.message);
-    throw e;
-  }
-});
+runMain(USAGE, main);
 
 async function main(argv: string[]) {
   const args = parseArgs(argv, {

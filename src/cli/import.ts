@@ -5,26 +5,13 @@
 import { loadModel } from "../compiler/model.ts";
 import { parseOverride } from "../compiler/files.ts";
 import { readSafetensors } from "../runtime/safetensors.ts";
-import {
-  ImportError,
-  importWeights,
-  readNameMap,
-  writeImported,
-} from "../runtime/import_weights.ts";
-import { InferError } from "../runtime/infer.ts";
-import { parseArgs, runMain, UsageError, UserError } from "./args.ts";
+import { importWeights, readNameMap, writeImported } from "../runtime/import_weights.ts";
+import { parseArgs, runMain, UsageError } from "./args.ts";
 
 const USAGE = `usage: deno task import GRAPH.yaml --weights STATE_DICT.safetensors --map MAP.yaml
   --out (MODEL_DIR | WEIGHTS.safetensors) [--set NAME=VALUE ...] [--debug]`;
 
-runMain(USAGE, (argv) => {
-  try {
-    main(argv);
-  } catch (e) {
-    if (e instanceof ImportError || e instanceof InferError) throw new UserError(e.message);
-    throw e;
-  }
-});
+runMain(USAGE, main);
 
 function main(argv: string[]) {
   const args = parseArgs(argv, {

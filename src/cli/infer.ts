@@ -6,7 +6,6 @@ import {
   exportModel,
   FaceModel,
   imagesToPNG,
-  InferError,
   loadImage,
   type LoadOptions,
   poseFromYaw,
@@ -32,14 +31,7 @@ options:
   --exact            refuse images that are not the model's size (default: centre square, resized)
   --batch N          images per GPU dispatch (default 8)    --debug   stack traces`;
 
-runMain(USAGE, async (argv) => {
-  try {
-    await main(argv);
-  } catch (e) {
-    if (e instanceof InferError) throw new UserError(e.message);
-    throw e;
-  }
-});
+runMain(USAGE, main);
 
 async function main(argv: string[]) {
   const args = parseArgs(argv, {
