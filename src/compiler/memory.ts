@@ -3,6 +3,7 @@
 // their state and gradients, inputs, outputs and upstream gradients persist.
 import type { Program, Step, TensorInfo } from "./program.ts";
 import { numel } from "../ops/wgsl.ts";
+import { launchSteps, mergeLimits, type MergeOptions } from "./merge.ts";
 
 export interface Slot {
   id: number;
@@ -21,6 +22,8 @@ export interface MemoryPlan {
   peakBytes: number;
   /** bytes if every tensor had its own buffer */
   unplannedBytes: number;
+  /** the steps as run (merge.ts), over which liveness was computed */
+  launches: { forward: Step[]; backward: Step[] };
 }
 
 /** Buffers hold whole vec4s (see createStorage). */
@@ -28,8 +31,12 @@ export function tensorBytes(t: TensorInfo): number {
   return Math.max(16, Math.ceil(numel(t.shape) / 4) * 16);
 }
 
-export function planMemory(program: Program, opts: { backward: boolean }): MemoryPlan {
-  const steps: Step[] = [...program.forward, ...(opts.backward ? program.backward : [])];
+export function planMemory(
+  program: Program,
+  opts: { backward: boolean; merge?: MergeOptions },
+): MemoryPlan {
+  const launches = launchSteps(program, opts.merge ?? mergeLimits());
+  const steps: Step[] = [...launches.forward, ...(opts.backward ? launches.backward : [])];
   const keep = persistentSet(program);
   const first = new Map<string, number>(), last = new Map<string, number>();
   steps.forEach((s, i) => {
@@ -72,6 +79,7 @@ export function planMemory(program: Program, opts: { backward: boolean }): Memor
     persistent,
     peakBytes: own + slots.reduce((s, x) => s + x.bytes, 0),
     unplannedBytes,
+    launches,
   };
 }
 

@@ -15,9 +15,9 @@ export function planReport(title: string, program: Program): string {
     `plan ${title}: batch ${program.batch}, ${program.training ? "training" : "inference"}`,
   ];
   let n = 0;
-  for (
-    const [phase, steps] of [["forward", program.forward], ["backward", program.backward]] as const
-  ) {
+  // What the runtime runs: independent dispatches merged (with the limits most adapters allow).
+  const run = memory.launches;
+  for (const [phase, steps] of [["forward", run.forward], ["backward", run.backward]] as const) {
     if (!steps.length) continue;
     lines.push(`  ${phase}:`);
     for (const s of steps) {

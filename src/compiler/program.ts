@@ -37,6 +37,8 @@ export interface Program {
   inputs: string[];
   /** parameter tensor names (trainable and state) in a stable order */
   params: string[];
+  /** built with fusion: the runtime also merges independent dispatches (merge.ts) */
+  fused: boolean;
 }
 
 export interface ProgramOptions {
@@ -167,7 +169,7 @@ export function buildProgram(full: TypedNetwork, opts: ProgramOptions): Program 
         init: spec.init,
       });
     }
-    const ctx = kernelCtx(node, roles, shapeOf, output, opts.training);
+    const ctx = kernelCtx(node, roles, shapeOf, output, opts);
     const k = op.forward(node.parsed, ctx);
     addScratch(k.scratch, node, roles, add);
     stepRoles.set(node, roles);
@@ -196,6 +198,7 @@ export function buildProgram(full: TypedNetwork, opts: ProgramOptions): Program 
     outputs,
     inputs: net.inputs.map((i) => i.name),
     params,
+    fused: opts.fuse !== false,
   };
 }
 
@@ -212,14 +215,15 @@ function kernelCtx(
   roles: Record<string, string>,
   shapeOf: (t: string) => number[],
   output: number[],
-  training: boolean,
+  opts: ProgramOptions,
 ) {
   return {
     inputs: node.inputs.map(shapeOf),
     output,
     params: Object.fromEntries(Object.keys(node.params).map((p) => [p, shapeOf(roles[`p.${p}`])])),
-    training,
+    training: opts.training,
     epilogue: node.epilogue && OPS[node.epilogue.op].pointwise!(node.epilogue.parsed),
+    fuse: opts.fuse !== false,
   };
 }
 
@@ -293,7 +297,7 @@ function differentiate(
     }
     const out = shapeOf(node.name);
     const k = op.backward(node.parsed, {
-      ...kernelCtx(node, roles, shapeOf, out, opts.training),
+      ...kernelCtx(node, roles, shapeOf, out, opts),
       needDx,
       needDp,
       accumulate,

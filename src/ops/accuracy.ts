@@ -63,7 +63,14 @@ export const accuracy = defineOp<Attrs>({
     if (x0[b * ${K}u + k] > x0[b * ${K}u + best]) { best = k; }
   }
   return select(0.0, 1.0, f32(best) == x1[b]);`;
-    return sumTerms("accuracy", B, 1 / B, bindings, `fn term(b: u32) -> f32 {${body}\n}`);
+    return sumTerms(
+      "accuracy",
+      B,
+      1 / B,
+      bindings,
+      `fn term(b: u32) -> f32 {${body}\n}`,
+      ctx.fuse !== false,
+    );
   },
   backward: () => ({ dispatches: [] }),
 });

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { type Binding, defineOp, type Dispatch, ShapeError, type T64 } from "./types.ts";
 import { f32, numel, perElement, store } from "./wgsl.ts";
+import { channelTotals, forChannel, perChannel } from "./per_channel.ts";
 
 const attrs = z.object({
   eps: z.number().positive().default(1e-5).describe("added to the variance before the sqrt"),
@@ -137,6 +138,48 @@ export const batchNorm = defineOp<Attrs>({
     const { B, C, S, N } = dims(ctx.inputs[0]);
     const dispatches: Dispatch[] = [];
     const affine = a.affine ? [{ role: "p.weight" }, { role: "p.bias" }] : [];
+    const scale = (x: string) => a.affine ? `${x} * p_weight[c] + p_bias[c]` : x;
+    if (ctx.training && ctx.fuse !== false) {
+      // Statistics and normalisation in one kernel: one workgroup per channel.
+      const d = { B, C, S }, m = f32(a.momentum);
+      dispatches.push(perChannel(
+        "batch_norm.train",
+        d,
+        [
+          { role: "x0" },
+          { role: "t.mean", write: true },
+          { role: "t.invstd", write: true },
+          { role: "p.running_mean", write: true },
+          { role: "p.running_var", write: true },
+          ...affine,
+          { role: "y", write: true },
+        ],
+        `  var s = 0.0;
+${forChannel(d, "    s = s + x0[e];")}
+${channelTotals([["sum", "s", 0]])}
+  let mean = sum / ${f32(N)};
+  var v = 0.0;
+${forChannel(d, "    let dv = x0[e] - mean;\n    v = v + dv * dv;")}
+${channelTotals([["sumsq", "v", 1]])}
+  let varB = sumsq / ${f32(N)};
+  let invstd = inverseSqrt(varB + ${f32(a.eps)});
+  if (l == 0u) {
+    t_mean[c] = mean;
+    t_invstd[c] = invstd;
+    p_running_mean[c] = (1.0 - ${m}) * p_running_mean[c] + ${m} * mean;
+    p_running_var[c] = (1.0 - ${m}) * p_running_var[c] + ${m} * varB * ${f32(unbias(N))};
+  }
+${
+          forChannel(
+            d,
+            `    let x = ${scale("(x0[e] - mean) * invstd")};\n    y[e] = ${
+              ctx.epilogue?.expr ?? "x"
+            };`,
+          )
+        }`,
+      ));
+      return { dispatches, scratch: { mean: C, invstd: C } };
+    }
     if (ctx.training) {
       // One thread per channel; two passes over the channel for a stable variance.
       const m = f32(a.momentum);
@@ -180,8 +223,7 @@ export const batchNorm = defineOp<Attrs>({
       [{ role: "x0" }, ...statRoles, ...affine, { role: "y", write: true }],
       `  let c = (i / ${S}u) % ${C}u;
 ${loadStats(a, ctx.training)}
-  let xhat = (x0[i] - mean) * invstd;
-  let x = ${a.affine ? "xhat * p_weight[c] + p_bias[c]" : "xhat"};
+  let x = ${scale("(x0[i] - mean) * invstd")};
   y[i] = ${ctx.epilogue?.expr ?? "x"};`,
     ));
     return {
@@ -207,6 +249,51 @@ ${loadStats(a, ctx.training)}
     // Training's dx needs the channel sums whatever the params; inference's only dp does.
     const sums = ctx.training && ctx.needDx[0];
     const dp = a.affine && ctx.needDp.has("weight");
+    if (sums && ctx.fuse !== false) {
+      // Channel sums and dx in one kernel: one workgroup per channel.
+      const d = { B, C, S };
+      const w = a.affine ? "p_weight[c]" : "1.0";
+      const dpStores = dp
+        ? `  if (l == 0u) {\n    ${store(acc("dp.weight"), "dp_weight[c]", "sdyx")}\n    ${
+          store(acc("dp.bias"), "dp_bias[c]", "sdy")
+        }\n  }`
+        : "";
+      dispatches.push(perChannel(
+        "batch_norm.train.grad",
+        d,
+        [
+          { role: "x0" },
+          ...dyRoles,
+          { role: "t.mean" },
+          { role: "t.invstd" },
+          ...(a.affine ? [{ role: "p.weight" }] : []),
+          ...(dp ? [{ role: "dp.weight", write: true }, { role: "dp.bias", write: true }] : []),
+          { role: "dx0", write: true },
+        ],
+        `  let mean = t_mean[c];
+  let invstd = t_invstd[c];
+  var a = 0.0;
+  var b = 0.0;
+${forChannel(d, "    let g = dyv(e);\n    a = a + g;\n    b = b + g * (x0[e] - mean) * invstd;")}
+${channelTotals([["sdy", "a", 0], ["sdyx", "b", 1]])}
+${dpStores}
+  let k = ${w} * invstd / ${f32(N)};
+${
+          forChannel(
+            d,
+            `    ${
+              store(
+                acc("dx0"),
+                "dx0[e]",
+                `k * (${f32(N)} * dyv(e) - sdy - (x0[e] - mean) * invstd * sdyx)`,
+              )
+            }`,
+          )
+        }`,
+        dyv,
+      ));
+      return { dispatches, scratch: { mean: C, invstd: C } as Record<string, number> };
+    }
     if (sums || dp) {
       const out: Binding[] = [
         ...(sums

@@ -77,6 +77,7 @@ export const bceWithLogits = defineOp<Attrs>({
   let x = x0[i];
   return max(x, 0.0) - x * ${targetWgsl(a, ctx.inputs)} + log(1.0 + exp(-abs(x)));
 }`,
+      ctx.fuse !== false,
     );
   },
   backward(a, ctx) {

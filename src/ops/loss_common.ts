@@ -4,19 +4,21 @@ import { z } from "zod";
 import {
   type Binding,
   defineOp,
+  type Dispatch,
   type Kernels,
   type OpDef,
   type Shape,
   ShapeError,
 } from "./types.ts";
-import { f32, numel, perElement, store, WG } from "./wgsl.ts";
+import { declare, f32, numel, perElement, store, WG } from "./wgsl.ts";
 
 /**
  * y[0] = scale * sum of term(i) for i in [0, n). `prelude` defines
  * `fn term(i: u32) -> f32` over the given `bindings` (which must not include
- * y or the scratch). Pass 1: P threads each add a strided subset into
- * scratch `t.partial`; pass 2: one thread adds the P partial sums in order,
- * so the result is deterministic.
+ * y or the scratch). Fused and n up to ONE_GROUP: one workgroup, whose threads
+ * each add a strided subset, one barrier, then thread 0 adds the partial sums.
+ * Otherwise two kernels: P threads each add a strided subset into scratch
+ * `t.partial`, then one thread adds the P partial sums. Both are deterministic.
  */
 export function sumTerms(
   label: string,
@@ -24,7 +26,11 @@ export function sumTerms(
   scale: number,
   bindings: Binding[],
   prelude: string,
+  fuse: boolean,
 ): Kernels {
+  if (fuse && n <= ONE_GROUP) {
+    return { dispatches: [oneGroupSum(label, n, scale, bindings, prelude)] };
+  }
   const parts = Math.min(n, Math.max(WG, Math.ceil(Math.sqrt(n))));
   const partial: Binding = { role: "t.partial", write: true };
   return {
@@ -52,6 +58,43 @@ export function sumTerms(
   y[0] = s * ${f32(scale)};`,
       ),
     ],
+  };
+}
+
+/** Terms one workgroup sums in a single kernel: a loss over a batch or an image batch. */
+const ONE_GROUP = 1 << 16;
+
+function oneGroupSum(
+  label: string,
+  n: number,
+  scale: number,
+  bindings: Binding[],
+  prelude: string,
+): Dispatch {
+  const all = [...bindings, { role: "y", write: true }];
+  return {
+    label,
+    entry: "main",
+    workgroups: [1, 1, 1],
+    bindings: all,
+    code: `${declare(all)}
+var<workgroup> part: array<f32, ${WG}>;
+${prelude}
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_index) l: u32) {
+  var s = 0.0;
+  for (var k = l; k < ${n}u; k = k + ${WG}u) {
+    s = s + term(k);
+  }
+  part[l] = s;
+  workgroupBarrier();
+  if (l == 0u) {
+    var t = 0.0;
+    for (var q = 0u; q < ${WG}u; q = q + 1u) { t = t + part[q]; }
+    y[0] = t * ${f32(scale)};
+  }
+}
+`,
   };
 }
 
@@ -113,6 +156,7 @@ export function distanceLoss(s: DistanceSpec): OpDef<Record<string, never>> {
   let d = x0[i] - x1[i];
   return ${s.wgsl};
 }`,
+        ctx.fuse !== false,
       );
     },
     backward(_a, ctx) {

@@ -96,6 +96,7 @@ export const softmaxCrossEntropy = defineOp<z.infer<typeof attrs>>({
   }
   return lse - x0[row + u32(c)];
 }`,
+      ctx.fuse !== false,
     );
     return { dispatches: k.dispatches, scratch: { ...k.scratch, lse: B } };
   },

@@ -77,6 +77,11 @@ export interface KernelCtx {
    * `y`, the stored (post-epilogue) output, bound as role "ey".
    */
   epilogue?: Pointwise;
+  /**
+   * false in the unfused reference plan: each loop nest of the op (a reduction, then
+   * an elementwise pass) is its own kernel. Otherwise an op may merge them.
+   */
+  fuse?: boolean;
 }
 
 /** An elementwise function as WGSL: the value of `x`, and dy/dx in terms of the output `y`. */

@@ -1,4 +1,5 @@
 // Adapter and device acquisition, shared by every command and test.
+import { installTunedFor } from "./tune_cache.ts";
 
 export class NoAdapterError extends Error {}
 
@@ -41,6 +42,15 @@ async function openGpu(): Promise<Gpu> {
       maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
       maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
     },
+  });
+  // Conv blocks measured on this adapter by `deno task tune`, for every plan built from now on.
+  installTunedFor(adapter.info);
+  // A validation error voids a whole submit: the step silently computes nothing. Say so.
+  let reported = 0;
+  device.addEventListener("uncapturederror", (e) => {
+    if (reported++ < 3) {
+      console.error(`WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`);
+    }
   });
   device.lost.then((info) => {
     if (info.reason !== "destroyed") console.error(`GPU device lost: ${info.message}`);

@@ -4,6 +4,7 @@ import type { Program, Step, TensorInfo } from "../compiler/program.ts";
 import { numel } from "../ops/wgsl.ts";
 import { createStorage, fill, readBack, type Region, STORAGE, upload, whole } from "./buffers.ts";
 import { planMemory } from "../compiler/memory.ts";
+import { launchSteps, mergeLimits } from "../compiler/merge.ts";
 import type { Gpu } from "./device.ts";
 import { encode, prepare, type Prepared } from "./launch.ts";
 
@@ -37,9 +38,10 @@ export class Executor {
     const regions = new Map<string, Region>();
     const owned = new Set<GPUBuffer>();
     // Short-lived tensors share the planned slots (unless a test wants every tensor kept).
-    const memory = opts.plan === false
-      ? undefined
-      : planMemory(program, { backward: program.backward.length > 0 });
+    const memory = opts.plan === false ? undefined : planMemory(program, {
+      backward: program.backward.length > 0,
+      merge: mergeLimits(device.limits),
+    });
     const slots = memory?.slots.map((s) => {
       const b = device.createBuffer({ size: s.bytes, usage: STORAGE, label: `slot ${s.id}` });
       owned.add(b);
@@ -69,7 +71,8 @@ export class Executor {
     };
     const prep = async (steps: Step[]) =>
       (await Promise.all(steps.map((s) => prepare(device, s.dispatches, lookup(s))))).flat();
-    const [f, b] = await Promise.all([prep(program.forward), prep(program.backward)]);
+    const run = memory?.launches ?? launchSteps(program, mergeLimits(device.limits));
+    const [f, b] = await Promise.all([prep(run.forward), prep(run.backward)]);
     const exec = new Executor(gpu, program, regions, f, b);
     exec.owned = owned;
     return exec;

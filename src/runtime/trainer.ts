@@ -88,11 +88,17 @@ export class Trainer {
     const ordered = [
       ...programs.flatMap(({ owns }) => trainable.filter((t) => owns(t.name))),
       ...trainable.filter((t) => !programs.some(({ owns }) => owns(t.name))),
-      ...[...all.tensors.values()].filter((t) => t.kind === "state"),
     ];
     const params = createArena(gpu.device, ordered, "parameters");
     const grads = createArena(gpu.device, ordered, "gradients");
-    const shared = new Map<string, Region>(params.regions);
+    // Running statistics apart: batch norm writes them while reading its weights, and
+    // WebGPU forbids read-only and writable bindings of one buffer in a dispatch.
+    const state = createArena(
+      gpu.device,
+      [...all.tensors.values()].filter((t) => t.kind === "state"),
+      "running statistics",
+    );
+    const shared = new Map<string, Region>([...params.regions, ...state.regions]);
     for (const [name, r] of grads.regions) shared.set(gradName(name), r);
     const players: Player[] = [];
     for (const { name, owns, program } of programs) {

@@ -4,10 +4,20 @@ import { ShapeError } from "../../src/ops/types.ts";
 import { checkOp } from "./harness.ts";
 
 Deno.test("batch_norm training matches float64 reference and finite differences", async () => {
-  await checkOp(batchNorm, { inputs: [[4, 3, 5, 5]], training: true });
-  await checkOp(batchNorm, { inputs: [[1, 2, 3, 3]], training: true });
-  await checkOp(batchNorm, { inputs: [[6, 5]], training: true, attrs: { momentum: 0.3 } });
-  await checkOp(batchNorm, { inputs: [[2, 3, 3, 2]], training: true, attrs: { affine: false } });
+  // fused: one workgroup per channel (channels longer and shorter than the workgroup);
+  // unfused: a statistics kernel, then the elementwise pass.
+  for (const fuse of [true, false]) {
+    await checkOp(batchNorm, { inputs: [[4, 3, 5, 5]], training: true, fuse });
+    await checkOp(batchNorm, { inputs: [[1, 2, 3, 3]], training: true, fuse });
+    await checkOp(batchNorm, { inputs: [[6, 5]], training: true, attrs: { momentum: 0.3 }, fuse });
+    await checkOp(batchNorm, {
+      inputs: [[2, 3, 3, 2]],
+      training: true,
+      attrs: { affine: false },
+      fuse,
+    });
+  }
+  await checkOp(batchNorm, { inputs: [[3, 2, 11, 9]], training: true, seed: 7 });
 });
 
 Deno.test("batch_norm inference matches float64 reference and finite differences", async () => {

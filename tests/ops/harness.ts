@@ -12,6 +12,8 @@ export interface Case {
   attrs?: Record<string, unknown>;
   inputs: number[][];
   training?: boolean;
+  /** KernelCtx.fuse: false checks the unfused plan's kernels */
+  fuse?: boolean;
   /** custom input values (e.g. integer labels); default uniform in [-1, 1] */
   make?: (i: number, shape: number[], next: () => number) => Float64Array | undefined;
   tol?: number;
@@ -69,6 +71,7 @@ export async function checkOp(op: OpDef, c: Case): Promise<void> {
     output: outShape,
     params: Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, s.shape])),
     training,
+    fuse: c.fuse,
   };
   const bufs = new Map<string, { buffer: GPUBuffer; n: number }>();
   const alloc = (role: string, n: number, data?: ArrayLike<number>) => {

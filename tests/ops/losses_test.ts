@@ -68,8 +68,16 @@ Deno.test("l1_loss and l2_loss match float64 reference and finite differences", 
   await checkOp(l1Loss, { inputs: [[1, 7], [1, 7]] });
   await checkOp(l2Loss, { inputs: [[2, 3, 5], [2, 3, 5]] });
   await checkOp(l2Loss, { inputs: [[1, 7], [1, 7]] });
-  // Large enough for several partial sums per thread.
+  // Large enough for several partial sums per thread: one workgroup (fused), two kernels
+  // (unfused), and two kernels because it is too big for one workgroup.
   await checkOp(l2Loss, { inputs: [[3, 1500], [3, 1500]] });
+  await checkOp(l2Loss, { inputs: [[3, 1500], [3, 1500]], fuse: false });
+  await checkOp(l1Loss, { inputs: [[2, 40000], [2, 40000]] });
+  await checkOp(softmaxCrossEntropy, {
+    inputs: [[5, 4], [5]],
+    make: logitsAndLabels(4, 0),
+    fuse: false,
+  });
   assert.throws(
     () => l1Loss.shape({}, [["B", 3], ["B", 4]]),
     (e) => e instanceof ShapeError && /\[B, 3\].*\[B, 4\]/.test(e.message),

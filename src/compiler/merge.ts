@@ -1,0 +1,286 @@
+// Horizontal fusion: dispatches with no data hazard between them (judged on the
+// buffers they really use, after memory planning) become one dispatch whose
+// workgroups are shared out between them by workgroup index. Independent work
+// of a step (an encoder and a discriminator reading the same image, a conv's
+// input and weight gradients) then costs one launch and runs side by side.
+import type { Binding, Dispatch } from "../ops/types.ts";
+import type { Program, Step } from "./program.ts";
+import { WG } from "../ops/wgsl.ts";
+
+export interface MergeOptions {
+  /** storage buffers one kernel may bind (the adapter's limit, capped for stable plans) */
+  maxBindings: number;
+  /** bytes of workgroup memory one kernel may use */
+  maxWorkgroupBytes: number;
+  /** kernels per merged dispatch, at most */
+  maxMembers?: number;
+}
+
+/** What every plan assumes at most, so that the printed plan is the one that runs. */
+export const MERGE_BINDINGS = 16;
+
+export function mergeLimits(limits?: GPUSupportedLimits): MergeOptions {
+  return {
+    maxBindings: Math.min(MERGE_BINDINGS, limits?.maxStorageBuffersPerShaderStage ?? Infinity),
+    maxWorkgroupBytes: limits?.maxComputeWorkgroupStorageSize ?? 16384,
+  };
+}
+
+interface Member {
+  d: Dispatch;
+  step: Step;
+  reads: Set<string>;
+  writes: Set<string>;
+  /** arena -> written? (WebGPU forbids read-only and read-write bindings of one buffer) */
+  arenas: Map<string, boolean>;
+  shared: number;
+}
+
+interface Group {
+  members: Member[];
+  reads: Set<string>;
+  writes: Set<string>;
+  /** physical buffer -> written? (one binding per buffer) */
+  buffers: Map<string, boolean>;
+  arenas: Map<string, boolean>;
+  shared: number;
+  /** false when its first member cannot be merged */
+  open: boolean;
+}
+
+const hazard = (g: { reads: Set<string>; writes: Set<string> }, m: Member) =>
+  [...m.writes].some((b) => g.reads.has(b) || g.writes.has(b)) ||
+  [...m.reads].some((b) => g.writes.has(b));
+
+/**
+ * Merges the dispatches of `steps` (one phase, in order). `where` names the buffer
+ * a tensor lives in (its slot, or itself). A dispatch may move earlier past
+ * dispatches it has no hazard with to join a group; order is otherwise kept.
+ */
+export function mergeSteps(
+  steps: Step[],
+  where: (tensor: string) => string,
+  opts: MergeOptions,
+  arenaOf: (tensor: string) => string | undefined = () => undefined,
+): Step[] {
+  const groups: Group[] = [];
+  for (const step of steps) {
+    for (const d of step.dispatches) {
+      const m = member(d, step, where, arenaOf);
+      let into: Group | undefined;
+      for (let g = groups.length - 1; g >= 0; g--) {
+        if (hazard(groups[g], m)) break;
+        if (fits(groups[g], m, opts)) into = groups[g];
+      }
+      if (!into) {
+        into = {
+          members: [],
+          reads: new Set(),
+          writes: new Set(),
+          buffers: new Map(),
+          arenas: new Map(),
+          shared: 0,
+          open: m.shared >= 0,
+        };
+        groups.push(into);
+      }
+      into.members.push(m);
+      for (const b of m.reads) into.reads.add(b);
+      for (const b of m.writes) into.writes.add(b);
+      for (const b of m.reads) if (!into.buffers.has(b)) into.buffers.set(b, false);
+      for (const b of m.writes) into.buffers.set(b, true);
+      for (const [a, w] of m.arenas) into.arenas.set(a, w);
+      into.shared += Math.max(0, m.shared);
+    }
+  }
+  return groups.map((g) => g.members.length === 1 ? single(g.members[0]) : merged(g, where));
+}
+
+function member(
+  d: Dispatch,
+  step: Step,
+  where: (t: string) => string,
+  arenaOf: (t: string) => string | undefined,
+): Member {
+  const reads = new Set<string>(), writes = new Set<string>();
+  const arenas = new Map<string, boolean>();
+  for (const b of d.bindings) {
+    const t = step.roles[b.role];
+    (b.write ? writes : reads).add(where(t));
+    const a = arenaOf(t);
+    if (a !== undefined) arenas.set(a, (arenas.get(a) ?? false) || !!b.write);
+  }
+  for (const b of writes) reads.delete(b);
+  const shared = mergeable(d.code) ? workgroupBytes(d.code) : -1;
+  return { d, step, reads, writes, arenas, shared };
+}
+
+function fits(g: Group, m: Member, opts: MergeOptions): boolean {
+  if (!g.open || m.shared < 0 || g.members.length >= (opts.maxMembers ?? 8)) return false;
+  for (const [a, w] of m.arenas) if (g.arenas.has(a) && g.arenas.get(a) !== w) return false;
+  const extra = [...m.reads, ...m.writes].filter((b) => !g.buffers.has(b)).length;
+  return g.buffers.size + extra <= opts.maxBindings &&
+    g.shared + m.shared <= opts.maxWorkgroupBytes;
+}
+
+function single(m: Member): Step {
+  return { ...m.step, dispatches: [m.d] };
+}
+
+// ------------------------------------------------------------------ WGSL merge
+
+const DECL = /^@group\(0\) @binding\((\d+)\) var<storage, (read|read_write)> (\w+): array<f32>;$/gm;
+const ENTRY = new RegExp(
+  `@compute @workgroup_size\\(${WG}\\)\\s*fn main\\(([\\s\\S]*?)\\)\\s*\\{`,
+);
+const SCOPE = /^(?:var<workgroup>|fn|const|override|struct|alias)\s+(\w+)/gm;
+const PREFIX = /\bH\d+_|\bHb\d+\b/;
+
+/** Kernels the merge understands: 1-D workgroups of WG threads, entry `main`, f32 arrays. */
+function mergeable(code: string): boolean {
+  return ENTRY.test(code) && !PREFIX.test(code);
+}
+
+function workgroupBytes(code: string): number {
+  let n = 0;
+  for (const m of code.matchAll(/var<workgroup>\s+\w+\s*:\s*array<f32,\s*(\d+)>/g)) n += 4 * +m[1];
+  return n;
+}
+
+const rename = (code: string, from: string, to: string) =>
+  code.replace(new RegExp(`(?<![\\w.])${from}(?!\\w)`, "g"), to);
+
+/** Groups a workgroup index space of `n` into x and y under the 65535 limit. */
+function foldGrid(n: number): [number, number, number] {
+  if (n <= 65535) return [n, 1, 1];
+  const y = Math.ceil(n / 65535);
+  return [Math.ceil(n / y), y, 1];
+}
+
+function merged(g: Group, where: (t: string) => string): Step {
+  const bindings: Binding[] = [];
+  const roles: Record<string, string> = {};
+  const index = new Map<string, number>();
+  // One binding per buffer, written if any member writes it.
+  for (const m of g.members) {
+    for (const b of m.d.bindings) {
+      const t = m.step.roles[b.role];
+      const buf = where(t);
+      if (!index.has(buf)) {
+        index.set(buf, bindings.length);
+        roles[`m.${bindings.length}`] = t;
+        bindings.push({ role: `m.${bindings.length}` });
+      }
+      if (b.write) bindings[index.get(buf)!].write = true;
+    }
+  }
+  const decls = bindings.map((b, i) =>
+    `@group(0) @binding(${i}) var<storage, ${b.write ? "read_write" : "read"}> Hb${i}: array<f32>;`
+  );
+  const bodies: string[] = [];
+  const calls: string[] = [];
+  let offset = 0;
+  g.members.forEach((m, k) => {
+    let code = m.d.code;
+    // Binding variables -> the merged bindings; module-scope names -> prefixed.
+    const names = new Map<string, string>();
+    for (const [, i, , name] of code.matchAll(DECL)) {
+      const b = m.d.bindings[+i];
+      names.set(name, `Hb${index.get(where(m.step.roles[b.role]))}`);
+    }
+    code = code.replace(DECL, "");
+    for (const [, name] of code.matchAll(SCOPE)) {
+      if (name !== "main") names.set(name, `H${k}_${name}`);
+    }
+    const params = code.match(ENTRY)![1].split(",").map((p) => p.trim()).filter(Boolean).map(
+      (p) => {
+        const [, builtin, name, type] = p.match(/@builtin\((\w+)\)\s*(\w+)\s*:\s*(\w+)/)!;
+        return { builtin, name, type };
+      },
+    );
+    code = code.replace(
+      ENTRY,
+      `fn H${k}_main(${params.map((p) => `${p.name}: ${p.type}`).join(", ")}) {`,
+    );
+    for (const [from, to] of names) code = rename(code, from, to);
+    bodies.push(code.trim());
+    const [gx, gy, gz] = m.d.workgroups;
+    const wg = `vec3u(q % ${gx}u, (q / ${gx}u) % ${gy}u, q / ${gx * gy}u)`;
+    const arg = (b: string) => {
+      switch (b) {
+        case "workgroup_id":
+          return wg;
+        case "global_invocation_id":
+          return `${wg} * vec3u(${WG}u, 1u, 1u) + hlid`;
+        case "local_invocation_id":
+          return "hlid";
+        case "local_invocation_index":
+          return "hli";
+        case "num_workgroups":
+          return `vec3u(${gx}u, ${gy}u, ${gz}u)`;
+        default:
+          throw new Error(`merge: unsupported builtin ${b}`);
+      }
+    };
+    const n = gx * gy * gz;
+    calls.push(
+      `  ${k ? "} else " : ""}if (hq < ${
+        offset + n
+      }u) {\n    let q = hq - ${offset}u;\n    H${k}_main(${
+        params.map((p) => arg(p.builtin)).join(", ")
+      });`,
+    );
+    offset += n;
+  });
+  const grid = foldGrid(offset);
+  const code = `${decls.join("\n")}
+${bodies.join("\n\n")}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) hwg: vec3u, @builtin(local_invocation_id) hlid: vec3u,
+        @builtin(local_invocation_index) hli: u32) {
+  let hq = hwg.x + hwg.y * ${grid[0]}u;
+${calls.join("\n")}
+  }
+}
+`;
+  const labels = g.members.map((m) => m.d.label);
+  return {
+    label: g.members.map((m) => m.step.label).join(" | "),
+    node: g.members[0].step.node,
+    phase: g.members[0].step.phase,
+    dispatches: [{ label: labels.join("|"), code, entry: "main", workgroups: grid, bindings }],
+    roles,
+  };
+}
+
+/** The steps a program runs: independent dispatches merged where it was built with fusion. */
+export function launchSteps(
+  program: Program,
+  opts: MergeOptions,
+): { forward: Step[]; backward: Step[] } {
+  if (!program.fused) return { forward: program.forward, backward: program.backward };
+  // Tensors, not buffers: memory is planned afterwards over the merged steps, so that
+  // no two tensors of one merged dispatch share a buffer.
+  const where = (t: string) => t;
+  const arena = (t: string) => arenaOf(program, t);
+  return {
+    forward: mergeSteps(program.forward, where, opts, arena),
+    backward: mergeSteps(program.backward, where, opts, arena),
+  };
+}
+
+/**
+ * The arena a runtime may keep a tensor in: parameters, state (running statistics)
+ * and parameter gradients each share one buffer (arena.ts), so one kernel must not
+ * bind two tensors of the same arena one read-only and one writable.
+ */
+export function arenaOf(program: Program, t: string): string | undefined {
+  const kind = program.tensors.get(t)?.kind;
+  if (kind === "param" || kind === "state") return kind;
+  if (kind === "grad" && t.startsWith("grad.")) {
+    const k = program.tensors.get(t.slice(5))?.kind;
+    if (k === "param" || k === "state") return `grad.${k}`;
+  }
+  return undefined;
+}
