@@ -32,5 +32,12 @@ export {
   type ModelEvalResult,
   type Recognizer,
 } from "./src/runtime/evaluate.ts";
+export {
+  exportEncoderOnnx,
+  exportOnnx,
+  ONNX_OPS,
+  ONNX_OPSET,
+  type OnnxExportOptions,
+} from "./src/runtime/onnx_export.ts";
 export { describeAdapter, getGpu, type Gpu, NoAdapterError } from "./src/runtime/device.ts";
 export { FRONTAL_POSE, NUM_POSES, poseOfYaw, yawOfPose } from "./src/data/pose.ts";

@@ -18,7 +18,7 @@ function configArgs(c: ReturnType<typeof peerConfig>): string[] {
   return Object.entries(c).flatMap(([k, v]) => [`--${k}`, String(v)]);
 }
 
-async function runJson(
+export async function runJson(
   cmd: string,
   args: string[],
   env: Record<string, string> = {},
@@ -80,7 +80,7 @@ export interface PeerInputs {
   tfjsBackend?: "webgpu" | "cpu";
 }
 
-function skipped(ctx: Context, name: string, why: string): BenchRecord {
+export function skipped(ctx: Context, name: string, why: string): BenchRecord {
   return { ...recorder(ctx, "-")(name, 0, "skipped"), notes: why };
 }
 
@@ -147,7 +147,7 @@ export async function benchTorch(ctx: Context, v: Variant, p: PeerInputs): Promi
   return out;
 }
 
-function ratio(
+export function ratio(
   ctx: Context,
   p: PeerInputs,
   adapter: string,

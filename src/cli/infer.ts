@@ -1,6 +1,7 @@
 // `deno task infer --model runs/NAME --input a.png [b.png ...] ...`: rotates and
 // frontalises faces, writes identity features, verifies a pair, or exports a model
-// folder for deployment. Also the entry point of the bundled dist/infer.js.
+// folder for deployment, or exports the encoder as ONNX. Also the entry point of the
+// bundled dist/infer.js.
 import { yawOfPose } from "../data/pose.ts";
 import {
   exportModel,
@@ -13,6 +14,7 @@ import {
   resolveModel,
   writeFileAtomic,
 } from "../runtime/infer.ts";
+import { exportEncoderOnnx, ONNX_OPSET } from "../runtime/onnx_export.ts";
 import { parseArgs, runMain, UsageError, UserError } from "./args.ts";
 
 const USAGE =
@@ -25,6 +27,8 @@ actions:
   --features OUT.json         the identity feature of each face [--fuse: and one fused feature]
   --verify                    two faces: their similarity and whether they are the same person
   --export DIR                a self-contained model folder (graph files, inference weights)
+  --onnx OUT.onnx             the encoder as an ONNX model (opset 17, any batch): input image
+                              [B, 3, size, size], output feature (and confidence if multi-image)
 options:
   --graph G.yaml --checkpoint C.safetensors   a model without a run folder (or another checkpoint)
   --set NAME=VALUE   graph overrides after the run's    --threshold T   for --verify
@@ -35,7 +39,7 @@ runMain(USAGE, main);
 
 async function main(argv: string[]) {
   const args = parseArgs(argv, {
-    strings: ["model", "graph", "checkpoint", "pose", "out", "features", "export"],
+    strings: ["model", "graph", "checkpoint", "pose", "out", "features", "export", "onnx"],
     numbers: ["yaw", "threshold", "batch"],
     bools: ["frontalize", "verify", "fuse", "exact", "debug"],
     multi: ["set", "input"],
@@ -58,6 +62,19 @@ async function main(argv: string[]) {
   }
   if (n.threshold !== undefined && !(n.threshold >= -1 && n.threshold <= 1)) {
     throw new UsageError("--threshold is a cosine similarity, from -1 to 1");
+  }
+
+  if (s.onnx !== undefined) {
+    if (inputs.length || s.out || s.features || b.verify || s.export !== undefined) {
+      throw new UsageError("--onnx takes no images and no other action");
+    }
+    if (!s.onnx.toLowerCase().endsWith(".onnx")) throw new UsageError("--onnx names a .onnx file");
+    const { bytes, outputs } = exportEncoderOnnx(opts, s.onnx);
+    console.error(
+      `wrote ${s.onnx}: the encoder, ONNX opset ${ONNX_OPSET}, ${(bytes / 1024).toFixed(0)} KiB ` +
+        `(input image [B, 3, size, size]; outputs ${outputs.join(", ")})`,
+    );
+    return;
   }
 
   if (s.export !== undefined) {
