@@ -34,6 +34,7 @@ interface Member {
   /** arena -> written? (WebGPU forbids read-only and read-write bindings of one buffer) */
   arenas: Map<string, boolean>;
   shared: number;
+  barrier: boolean;
 }
 
 interface Group {
@@ -54,8 +55,8 @@ const hazard = (g: { reads: Set<string>; writes: Set<string> }, m: Member) =>
 
 /**
  * Merges the dispatches of `steps` (one phase, in order). `where` names the buffer
- * a tensor lives in (its slot, or itself). A dispatch may move earlier past
- * dispatches it has no hazard with to join a group; order is otherwise kept.
+ * a tensor lives in (its slot, or itself). A dispatch may move past dispatches it
+ * has no hazard with to join a group; order is otherwise kept.
  */
 export function mergeSteps(
   steps: Step[],
@@ -72,28 +73,47 @@ export function mergeSteps(
         if (hazard(groups[g], m)) break;
         if (fits(groups[g], m, opts)) into = groups[g];
       }
-      if (!into) {
-        into = {
-          members: [],
-          reads: new Set(),
-          writes: new Set(),
-          buffers: new Map(),
-          arenas: new Map(),
-          shared: 0,
-          open: m.shared >= 0,
-        };
-        groups.push(into);
+      if (!into) groups.push(into = newGroup(m));
+      add(into, m);
+    }
+  }
+  // A kernel left alone may still join a later group (a weight gradient's partial
+  // sums, next to the layer below's gradients) where nothing in between needs it.
+  for (let i = groups.length - 2; i >= 0; i--) {
+    if (groups[i].members.length !== 1) continue;
+    const m = groups[i].members[0];
+    for (let j = i + 1; j < groups.length; j++) {
+      if (hazard(groups[j], m)) break;
+      if (fits(groups[j], m, opts)) {
+        add(groups[j], m);
+        groups.splice(i, 1);
+        break;
       }
-      into.members.push(m);
-      for (const b of m.reads) into.reads.add(b);
-      for (const b of m.writes) into.writes.add(b);
-      for (const b of m.reads) if (!into.buffers.has(b)) into.buffers.set(b, false);
-      for (const b of m.writes) into.buffers.set(b, true);
-      for (const [a, w] of m.arenas) into.arenas.set(a, w);
-      into.shared += Math.max(0, m.shared);
     }
   }
   return groups.map((g) => g.members.length === 1 ? single(g.members[0]) : merged(g, where));
+}
+
+function newGroup(m: Member): Group {
+  return {
+    members: [],
+    reads: new Set(),
+    writes: new Set(),
+    buffers: new Map(),
+    arenas: new Map(),
+    shared: 0,
+    open: m.shared >= 0,
+  };
+}
+
+function add(g: Group, m: Member): void {
+  g.members.push(m);
+  for (const b of m.reads) g.reads.add(b);
+  for (const b of m.writes) g.writes.add(b);
+  for (const b of m.reads) if (!g.buffers.has(b)) g.buffers.set(b, false);
+  for (const b of m.writes) g.buffers.set(b, true);
+  for (const [a, w] of m.arenas) g.arenas.set(a, w);
+  g.shared += Math.max(0, m.shared);
 }
 
 function member(
@@ -112,11 +132,14 @@ function member(
   }
   for (const b of writes) reads.delete(b);
   const shared = mergeable(d.code) ? workgroupBytes(d.code) : -1;
-  return { d, step, reads, writes, arenas, shared };
+  return { d, step, reads, writes, arenas, shared, barrier: d.code.includes("Barrier(") };
 }
 
 function fits(g: Group, m: Member, opts: MergeOptions): boolean {
   if (!g.open || m.shared < 0 || g.members.length >= (opts.maxMembers ?? 8)) return false;
+  // llvmpipe runs every invocation of a kernel with a barrier as a coroutine: a
+  // barrier-free kernel merged with one gets much slower there.
+  if (g.members[0].barrier !== m.barrier) return false;
   for (const [a, w] of m.arenas) if (g.arenas.has(a) && g.arenas.get(a) !== w) return false;
   const extra = [...m.reads, ...m.writes].filter((b) => !g.buffers.has(b)).length;
   return g.buffers.size + extra <= opts.maxBindings &&

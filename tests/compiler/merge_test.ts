@@ -1,0 +1,125 @@
+// Horizontal merging of independent dispatches: which ones merge, and that a
+// merged kernel computes what its members compute.
+import assert from "node:assert/strict";
+import { mergeSteps } from "../../src/compiler/merge.ts";
+import type { Step } from "../../src/compiler/program.ts";
+import { perElement } from "../../src/ops/wgsl.ts";
+import { channelTotals, forChannel, perChannel } from "../../src/ops/per_channel.ts";
+import type { Dispatch } from "../../src/ops/types.ts";
+import { getGpu } from "../../src/runtime/device.ts";
+import { createStorage, readBack, upload } from "../../src/runtime/buffers.ts";
+import { prepare, submit } from "../../src/runtime/launch.ts";
+
+const LIMITS = { maxBindings: 16, maxWorkgroupBytes: 16384 };
+
+function step(label: string, d: Dispatch, roles: Record<string, string>): Step {
+  return { label, node: label, phase: "forward", dispatches: [d], roles };
+}
+
+/** y = x * k + j for n elements (j: element index, so a wrong mapping shows). */
+function affine(label: string, n: number, k: number, from: string, to: string): Step {
+  const d = perElement(
+    label,
+    n,
+    [{ role: "x0" }, { role: "y", write: true }],
+    `  y[i] = x0[i] * ${k}.0 + f32(i);`,
+  );
+  return step(label, d, { x0: from, y: to });
+}
+
+/** y[c] = sum over channel c of x (B=2, C, S), broadcast to every element of c. */
+function channelSum(label: string, C: number, S: number, from: string, to: string): Step {
+  const d = { B: 2, C, S };
+  const k = perChannel(
+    label,
+    d,
+    [{ role: "x0" }, { role: "y", write: true }],
+    `  var s = 0.0;
+${forChannel(d, "    s = s + x0[e];")}
+${channelTotals([["tot", "s", 0]])}
+${forChannel(d, "    y[e] = tot;")}`,
+  );
+  return step(label, k, { x0: from, y: to });
+}
+
+const id = (t: string) => t;
+
+Deno.test("merge: independent kernels share a dispatch, dependent ones do not", () => {
+  const steps = [
+    affine("a", 100, 2, "x", "p"),
+    affine("b", 70, 3, "x", "q"), // independent of a: joins it
+    affine("c", 100, 1, "p", "r"), // reads a's output: a new dispatch
+    affine("d", 50, 1, "x", "s"), // independent of everything: moves up to a's group
+  ];
+  const out = mergeSteps(steps, id, LIMITS);
+  assert.deepEqual(out.map((s) => s.label), ["a | b | d", "c"]);
+  // A write after read is a hazard too: e overwrites what a reads.
+  const war = mergeSteps([affine("a", 10, 2, "x", "p"), affine("e", 10, 2, "q", "x")], id, LIMITS);
+  assert.equal(war.length, 2);
+  // Same tensors in one buffer (memory planning) are a hazard as well.
+  const slot = (t: string) => (t === "p" || t === "q" ? "slot0" : t);
+  assert.equal(mergeSteps(steps.slice(0, 2), slot, LIMITS).length, 2);
+});
+
+Deno.test("merge: kernels with barriers only merge with each other; arenas are not mixed", () => {
+  const out = mergeSteps(
+    [
+      affine("a", 64, 2, "x", "p"),
+      channelSum("s1", 3, 5, "x", "q"),
+      channelSum("s2", 3, 5, "x", "r"),
+    ],
+    id,
+    LIMITS,
+  );
+  assert.deepEqual(out.map((s) => s.label), ["a", "s1 | s2"]);
+  // Reading one parameter while writing another of the same arena is refused by WebGPU.
+  const arena = (t: string) => (t === "w1" || t === "w2" ? "param" : undefined);
+  const two = mergeSteps(
+    [affine("a", 8, 2, "w1", "p"), affine("b", 8, 2, "x", "w2")],
+    id,
+    LIMITS,
+    arena,
+  );
+  assert.equal(two.length, 2);
+  // A tight binding limit keeps kernels apart too.
+  const tight = mergeSteps(
+    [affine("a", 8, 2, "x", "p"), affine("b", 8, 2, "y", "q")],
+    id,
+    { ...LIMITS, maxBindings: 3 },
+  );
+  assert.equal(tight.length, 2);
+});
+
+Deno.test("merge: a merged dispatch computes what its members compute", async () => {
+  const { device } = await getGpu();
+  const C = 3, S = 37, n = 2 * C * S;
+  const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3);
+  const steps = [
+    affine("a", n, 2, "x", "p"),
+    channelSum("s1", C, S, "x", "q"),
+    affine("b", 130, 3, "x", "r"),
+    channelSum("s2", C, S, "x", "u"),
+    affine("c", n, 5, "x", "v"),
+  ];
+  const run = async (list: Step[]) => {
+    const bufs = new Map<string, GPUBuffer>();
+    for (const t of ["x", "p", "q", "r", "u", "v"]) bufs.set(t, createStorage(device, n, t));
+    upload(device, bufs.get("x")!, x);
+    for (const s of list) {
+      submit(device, await prepare(device, s.dispatches, (role) => bufs.get(s.roles[role])!));
+    }
+    const got = await readBack(
+      device,
+      ["p", "q", "r", "u", "v"].map((t) => ({
+        buffer: bufs.get(t)!,
+        elements: t === "r" ? 130 : n,
+      })),
+    );
+    for (const b of bufs.values()) b.destroy();
+    return got;
+  };
+  const merged = mergeSteps(steps, id, LIMITS);
+  assert.equal(merged.length, 2);
+  const [want, got] = [await run(steps), await run(merged)];
+  want.forEach((w, k) => assert.deepEqual(got[k], w, `output ${k}`));
+});
