@@ -481,14 +481,15 @@ function best<B>(cands: B[], f: (b: B) => number): B {
   return pick;
 }
 
-function planBlock(
+/** Every block within the target's limits (empty: none fits, use one output per thread). */
+function blockCandidates(
   g: ConvGeom,
   t: ConvTarget,
   ch: number,
   h: number,
   w: number,
   shape: (b: Block) => BlockShape,
-): Block {
+): Block[] {
   const cands: Block[] = [];
   for (const c of sizes(ch, 16)) {
     for (const nb of sizes(g.b, 8)) {
@@ -502,23 +503,31 @@ function planBlock(
       }
     }
   }
-  if (!cands.length) return { ch: 1, nb: 1, py: 1, px: 1 };
-  return best(cands, (b) => cost(t, shape(b)));
+  return cands;
 }
 
+const gatherCandidates = (g: ConvGeom, t: ConvTarget) =>
+  blockCandidates(g, t, g.dstC, g.dstH, g.dstW, (b) => gatherShape(g, b));
+
+const scatterCandidates = (g: ConvGeom, t: ConvTarget) =>
+  blockCandidates(g, t, g.srcC, cdiv(g.srcH, g.s), cdiv(g.srcW, g.s), (b) => scatterShape(g, b));
+
+const ONE: Block = { ch: 1, nb: 1, py: 1, px: 1 };
+
 export function planGather(g: ConvGeom, t: ConvTarget = target): Block {
-  return planBlock(g, t, g.dstC, g.dstH, g.dstW, (b) => gatherShape(g, b));
+  const c = gatherCandidates(g, t);
+  return c.length ? best(c, (b) => gatherCost(g, b, t)) : ONE;
 }
 
 export function planScatter(g: ConvGeom, t: ConvTarget = target): Block {
-  const h = cdiv(g.srcH, g.s), w = cdiv(g.srcW, g.s);
-  return planBlock(g, t, g.srcC, h, w, (b) => scatterShape(g, b));
+  const c = scatterCandidates(g, t);
+  return c.length ? best(c, (b) => scatterCost(g, b, t)) : ONE;
 }
 
 /** Most floats of partial sums the weight gradient may keep in scratch. */
 const MAX_PARTIAL = 1 << 22;
 
-export function planWeightGrad(g: ConvGeom, t: ConvTarget = target): WeightBlock {
+function weightCandidates(g: ConvGeom, t: ConvTarget): WeightBlock[] {
   const cands: WeightBlock[] = [];
   const rows = g.b * g.dstH;
   const nw = g.dstC * g.srcC * g.kh * g.kw;
@@ -537,8 +546,41 @@ export function planWeightGrad(g: ConvGeom, t: ConvTarget = target): WeightBlock
       }
     }
   }
-  if (!cands.length) return { co: 1, ci: 1, px: 1, rows };
-  return best(cands, (b) => weightGradCost(g, b, t));
+  return cands;
+}
+
+export function planWeightGrad(g: ConvGeom, t: ConvTarget = target): WeightBlock {
+  const c = weightCandidates(g, t);
+  if (!c.length) return { co: 1, ci: 1, px: 1, rows: g.b * g.dstH };
+  return best(c, (b) => weightGradCost(g, b, t));
+}
+
+/**
+ * Version of the kernel generators: bump it whenever the code generated for a block
+ * changes, so that block choices measured (and cached) for older kernels are ignored.
+ */
+export const CONV_GENERATOR_VERSION = 1;
+
+/**
+ * The cost model's `k` best blocks for a kernel, cheapest first: the first is the
+ * model's own pick (what planGather / planScatter / planWeightGrad return). An
+ * autotuner measures these instead of guessing among them.
+ */
+export function candidateBlocks(
+  kind: ConvKernel,
+  g: ConvGeom,
+  k: number,
+  t: ConvTarget = target,
+): (Block | WeightBlock)[] {
+  const ranked = <B>(c: B[], f: (b: B) => number, none: B): B[] => {
+    if (!c.length) return [none];
+    // Stable sort: among equal costs the first enumerated wins, as in best().
+    return c.map((b) => [b, f(b)] as const).sort((x, y) => x[1] - y[1]).slice(0, k)
+      .map(([b]) => b);
+  };
+  if (kind === "gather") return ranked(gatherCandidates(g, t), (b) => gatherCost(g, b, t), ONE);
+  if (kind === "scatter") return ranked(scatterCandidates(g, t), (b) => scatterCost(g, b, t), ONE);
+  return ranked(weightCandidates(g, t), (b) => weightGradCost(g, b, t), planWeightGrad(g, t));
 }
 
 function plan<B>(kind: ConvKernel, g: ConvGeom, def: () => B): B {

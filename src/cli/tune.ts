@@ -1,0 +1,143 @@
+// `deno task tune GRAPH.yaml`: measures the register blocks of every conv kernel the
+// graph's plans use on this machine's adapter and caches the fastest; every later
+// plan built on the same adapter uses them (src/runtime/tune_cache.ts).
+import { loadModel } from "../compiler/model.ts";
+import { parseOverride } from "../compiler/files.ts";
+import { buildProgram } from "../compiler/program.ts";
+import type { Model } from "../compiler/ir.ts";
+import { type ConvGeom, type ConvKernel, setConvPlanner } from "../ops/conv_common.ts";
+import { trainingConfig } from "../runtime/train_config.ts";
+import { playerOutputs } from "../runtime/trainer.ts";
+import { getGpu } from "../runtime/device.ts";
+import { describeGeom, formatBlock, tuneKernel, type TuneResult } from "../runtime/autotune.ts";
+import { adapterKey, geomKey, loadCache, saveCache, tuneCacheDir } from "../runtime/tune_cache.ts";
+import { parseArgs, runMain, UsageError, UserError } from "./args.ts";
+
+const USAGE =
+  `usage: deno task tune GRAPH.yaml [--train] [--batch N] [--top K] [--set NAME=VALUE ...]
+  [--debug]
+  times the cost model's K best register blocks (default 4) of every conv kernel of the
+  graph's inference plans (batch --batch, default 1), or with --train of its training step
+  (batch from the graph's training section), and caches the fastest for this adapter in
+  $DRGAN_TUNE_CACHE, else $XDG_CACHE_HOME/drgan-webgpu/tune or ~/.cache/drgan-webgpu/tune
+  (DRGAN_TUNE=off: measure, use and write no cache)`;
+
+interface Use {
+  kind: ConvKernel;
+  geom: ConvGeom;
+  /** how many kernels of the plans have this geometry */
+  uses: number;
+}
+
+/** Every (kernel, geometry) the plans built by `build` ask the planner for. */
+function collect(build: () => void): Use[] {
+  const seen = new Map<string, Use>();
+  const old = setConvPlanner((kind, geom) => {
+    const k = geomKey(kind, geom);
+    const u = seen.get(k);
+    if (u) u.uses++;
+    else seen.set(k, { kind, geom: { ...geom }, uses: 1 });
+    return undefined;
+  });
+  try {
+    build();
+  } finally {
+    setConvPlanner(old);
+  }
+  return [...seen.values()];
+}
+
+function buildPlans(model: Model, train: boolean, batch: number | undefined): void {
+  if (!train) {
+    for (const net of model.networks) buildProgram(net, { batch: batch ?? 1, training: false });
+    return;
+  }
+  const cfg = trainingConfig(model);
+  for (const [name, p] of Object.entries(cfg.players)) {
+    buildProgram(model.step!, {
+      batch: batch ?? cfg.batch,
+      training: true,
+      backwardFrom: Object.keys(p.losses),
+      trains: (param) => p.networks.some((n) => param.startsWith(`${n}.`)),
+      outputs: playerOutputs(model.step!.outputs.map((o) => o.name), cfg, name as "d" | "g"),
+    });
+  }
+}
+
+const ms = (v: number) => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
+
+runMain(USAGE, async (argv) => {
+  const args = parseArgs(argv, {
+    numbers: ["batch", "top"],
+    multi: ["set"],
+    bools: ["debug", "train"],
+  });
+  if (args.positional.length !== 1) throw new UsageError("expected one graph file");
+  const { batch, top = 4 } = args.numbers;
+  if (batch !== undefined && (!Number.isInteger(batch) || batch < 1)) {
+    throw new UsageError("--batch must be a positive integer");
+  }
+  if (!Number.isInteger(top) || top < 1 || top > 16) {
+    throw new UsageError("--top must be an integer from 1 to 16");
+  }
+  const model = loadModel(args.positional[0], args.multi.set.map(parseOverride));
+  const uses = collect(() => buildPlans(model, args.bools.train, batch));
+  if (!uses.length) throw new UserError(`${args.positional[0]}: the plans have no conv kernels`);
+
+  const gpu = await getGpu();
+  console.log(`tuning ${uses.length} conv kernels on ${gpu.description}, ${top} candidates each`);
+  const results: [Use, TuneResult][] = [];
+  const started = performance.now();
+  for (const [i, u] of uses.entries()) {
+    const r = await tuneKernel(gpu.device, u.kind, u.geom, { top });
+    results.push([u, r]);
+    const speedup = r.modelMs / r.ms;
+    console.log(
+      `${i + 1}/${uses.length} ${u.kind.padEnd(7)} ${describeGeom(u.kind, u.geom)}` +
+        `${u.uses > 1 ? ` (x${u.uses})` : ""}: ${formatBlock(r.block)} ${ms(r.ms)}` +
+        (r.block === r.model ? " (the model's pick)" : `, ${speedup.toFixed(2)}x the model's pick`),
+    );
+  }
+
+  // Per use in the plans: a geometry used by several layers counts as often.
+  const total = (f: (r: TuneResult) => number) =>
+    results.reduce((s, [u, r]) => s + u.uses * f(r), 0);
+  const modelMs = total((r) => r.modelMs), tunedMs = total((r) => r.ms);
+  const changed = results.filter(([, r]) => r.block !== r.model).length;
+  console.log(
+    `\nall ${results.reduce((s, [u]) => s + u.uses, 0)} conv kernels of the plans: ` +
+      `model's picks ${ms(modelMs)}, tuned ${ms(tunedMs)} (${(modelMs / tunedMs).toFixed(2)}x); ` +
+      `${changed} of ${results.length} choices changed; tuning took ` +
+      `${((performance.now() - started) / 1000).toFixed(0)} s`,
+  );
+
+  const dir = tuneCacheDir();
+  if (!dir) console.log("not cached: DRGAN_TUNE=off (or no cache folder known)");
+  else {
+    const key = adapterKey(gpu.adapter.info);
+    const cache = loadCache(dir, key);
+    for (const [u, r] of results) {
+      cache.entries[geomKey(u.kind, u.geom)] = {
+        kind: u.kind,
+        block: r.block,
+        model: r.model,
+        ms: r.ms,
+        modelMs: r.modelMs,
+      };
+    }
+    console.log(`cached in ${saveCache(dir, cache)}`);
+  }
+
+  const bad = results.flatMap(([u, r]) =>
+    r.mismatches.map((m) =>
+      `  ${u.kind} ${describeGeom(u.kind, u.geom)}: ${formatBlock(m.block)} differs from ` +
+      `${formatBlock(r.model)} by ${m.err.toExponential(2)}`
+    )
+  );
+  if (bad.length) {
+    throw new UserError(
+      `${bad.length} candidate blocks computed a different result (a kernel generator bug; ` +
+        `they were not chosen):\n${bad.join("\n")}`,
+    );
+  }
+});
