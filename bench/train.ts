@@ -4,6 +4,7 @@
 import type { Model } from "../src/compiler/ir.ts";
 import { bindShape, gradName, type Program } from "../src/compiler/program.ts";
 import { planMemory, tensorBytes } from "../src/compiler/memory.ts";
+import { mergeLimits, setMixedMerging } from "../src/compiler/merge.ts";
 import { OPS } from "../src/ops/registry.ts";
 import type { Gpu } from "../src/runtime/device.ts";
 import { Trainer } from "../src/runtime/trainer.ts";
@@ -119,15 +120,27 @@ interface PlanFigures {
   losses: Record<string, number>;
 }
 
-/** Both trainers (fused, unfused) built first, then timed with interleaved samples. */
+/** The trainers (fused, unfused, other merge policy) built first, then timed interleaved. */
 async function measureBoth(ctx: Context, model: Model, v: Variant): Promise<PlanFigures[]> {
   const cfg = trainingConfig(model);
   const data = await openTrainData(model, cfg, {});
   // A fixed batch: data generation is measured on its own (--only data).
   const batch = await data.batch(0);
+  // Fused as the runtime plans it on this adapter, unfused, and fused with different
+  // kernels merged into one dispatch too (merge.ts; whether that pays is per adapter).
+  const withMixed = async <T>(on: boolean, f: () => Promise<T> | T): Promise<T> => {
+    const old = setMixedMerging(on);
+    try {
+      return await f();
+    } finally {
+      setMixedMerging(old);
+    }
+  };
+  const mixed = mergeLimits().mixed ?? false;
   const trainers = [
     await Trainer.create(ctx.gpu, model, cfg, { fuse: true }),
     await Trainer.create(ctx.gpu, model, cfg, { fuse: false }),
+    await withMixed(!mixed, () => Trainer.create(ctx.gpu, model, cfg, { fuse: true })),
   ];
   const timings = await timeGpuInterleaved(
     ctx.gpu,
@@ -153,7 +166,7 @@ async function measureBoth(ctx: Context, model: Model, v: Variant): Promise<Plan
       0,
     );
     for (const p of trainer.players) p.exec.destroy();
-    const memory = trainingMemory(programs);
+    const memory = await withMixed(i === 2 ? !mixed : mixed, () => trainingMemory(programs));
     out.push({ timing: timings[i], dispatches, memory, adamBytes, losses, macs });
   }
   return out;
@@ -166,7 +179,9 @@ export async function benchTrain(ctx: Context, v: Variant): Promise<BenchRecord[
   const label = `train ${v.name} (batch ${v.batch})`;
   const out: BenchRecord[] = [];
   ctx.log(`${label}: fused and unfused plans, samples interleaved...`);
-  const [f, u] = await measureBoth(ctx, model, v);
+  const [f, u, m] = await measureBoth(ctx, model, v);
+  const mixedNow = mergeLimits().mixed ?? false;
+  const other = mixedNow ? "only copies of one kernel merged" : "different kernels merged too";
   ctx.log(`  fused ${fmt(f.timing.ms)} ms per iteration (${describeTiming(f.timing)})`);
   ctx.log(`  unfused ${fmt(u.timing.ms)} ms per iteration (${describeTiming(u.timing)})`);
   const finite = (l: Record<string, number>) =>
@@ -187,6 +202,14 @@ export async function benchTrain(ctx: Context, v: Variant): Promise<BenchRecord[
       "ms",
       `unfused plans (buildProgram fuse: false); ` +
         `${describeTiming(u.timing)}${finite(u.losses)}`,
+    ),
+    rec(
+      `${label} iteration, fused, ${other}`,
+      m.timing.ms,
+      "ms",
+      `the other merge policy than the runtime's on this adapter (${
+        mixedNow ? "different kernels merged, from deno task tune" : "copies of one kernel merged"
+      }); ${describeTiming(m.timing)}${finite(m.losses)}`,
     ),
     rec(`${label} fusion speed-up`, u.timing.ms / f.timing.ms, "x", "unfused ms / fused ms"),
     rec(`${label} images/s`, v.batch / (f.timing.ms / 1000), "images/s", "fused"),
@@ -210,6 +233,7 @@ export async function benchTrain(ctx: Context, v: Variant): Promise<BenchRecord[
       "fused; forward + backward of both players + optimiser steps",
     ),
     rec(`${label} dispatches per iteration, unfused`, u.dispatches, "dispatches"),
+    rec(`${label} dispatches per iteration, fused, ${other}`, m.dispatches, "dispatches"),
   );
   const adam = `; Adam moments add ${fmt(mib(f.adamBytes))} MiB to every figure`;
   out.push(
@@ -227,6 +251,7 @@ export async function benchTrain(ctx: Context, v: Variant): Promise<BenchRecord[
       "fused plans, every tensor its own buffer",
     ),
     rec(`${label} GPU memory, planned, unfused`, mib(u.memory.planned), "MiB"),
+    rec(`${label} GPU memory, planned, fused, ${other}`, mib(m.memory.planned), "MiB"),
     rec(`${label} GPU memory, unplanned, unfused`, mib(u.memory.unplanned), "MiB"),
   );
   return out;

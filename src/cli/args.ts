@@ -95,5 +95,6 @@ function isUserFacing(e: Error): boolean {
     "CheckpointError",
     "InferError",
     "ImportError",
+    "NoTimestampsError",
   ].includes(e.constructor.name);
 }

@@ -10,7 +10,15 @@ import { trainingConfig } from "../runtime/train_config.ts";
 import { playerOutputs } from "../runtime/trainer.ts";
 import { getGpu } from "../runtime/device.ts";
 import { describeGeom, formatBlock, tuneKernel, type TuneResult } from "../runtime/autotune.ts";
-import { adapterKey, geomKey, loadCache, saveCache, tuneCacheDir } from "../runtime/tune_cache.ts";
+import {
+  adapterKey,
+  geomKey,
+  loadCache,
+  type MergeChoice,
+  saveCache,
+  tuneCacheDir,
+} from "../runtime/tune_cache.ts";
+import { measureMerging } from "../runtime/merge_tune.ts";
 import { parseArgs, runMain, UsageError, UserError } from "./args.ts";
 
 const USAGE =
@@ -20,7 +28,8 @@ const USAGE =
   graph's inference plans (batch --batch, default 1), or with --train of its training step
   (batch from the graph's training section), and caches the fastest for this adapter in
   $DRGAN_TUNE_CACHE, else $XDG_CACHE_HOME/drgan-webgpu/tune or ~/.cache/drgan-webgpu/tune
-  (DRGAN_TUNE=off: measure, use and write no cache)`;
+  (DRGAN_TUNE=off: measure, use and write no cache). With --train it also times a
+  training iteration with different kernels merged into one dispatch and without`;
 
 interface Use {
   kind: ConvKernel;
@@ -111,6 +120,25 @@ runMain(USAGE, async (argv) => {
       `${((performance.now() - started) / 1000).toFixed(0)} s`,
   );
 
+  // With the tuned blocks in place: does merging different kernels pay on this adapter?
+  let merge: MergeChoice | undefined;
+  if (args.bools.train) {
+    const dir = tuneCacheDir();
+    const tuned = new Map(results.map(([u, r]) => [geomKey(u.kind, u.geom), r.block]));
+    const old = setConvPlanner((kind, g) => tuned.get(geomKey(kind, g)));
+    try {
+      merge = await measureMerging(gpu, model, batch);
+    } finally {
+      setConvPlanner(old);
+    }
+    console.log(
+      `training iteration: merging copies of one kernel ${ms(merge.sameMs)}, merging ` +
+        `different kernels too ${ms(merge.mixedMs)}: ${
+          merge.mixed ? "merge different kernels" : "merge only copies of one kernel"
+        }${dir ? "" : " (not cached)"}`,
+    );
+  }
+
   const dir = tuneCacheDir();
   if (!dir) console.log("not cached: DRGAN_TUNE=off (or no cache folder known)");
   else {
@@ -125,6 +153,7 @@ runMain(USAGE, async (argv) => {
         modelMs: r.modelMs,
       };
     }
+    if (merge) cache.merge = merge;
     console.log(`cached in ${saveCache(dir, cache)}`);
   }
 

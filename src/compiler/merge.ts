@@ -5,7 +5,6 @@
 // input and weight gradients) then costs one launch and runs side by side.
 import type { Binding, Dispatch } from "../ops/types.ts";
 import type { Program, Step } from "./program.ts";
-import { WG } from "../ops/wgsl.ts";
 
 export interface MergeOptions {
   /** storage buffers one kernel may bind (the adapter's limit, capped for stable plans) */
@@ -14,6 +13,24 @@ export interface MergeOptions {
   maxWorkgroupBytes: number;
   /** kernels per merged dispatch, at most */
   maxMembers?: number;
+  /**
+   * merge different kernels too (a conv's input and weight gradients), not only
+   * copies of one kernel (two branches' convolutions): a per-adapter choice
+   */
+  mixed?: boolean;
+}
+
+let mixedDefault = false;
+
+/**
+ * Whether plans from now on merge different kernels: `deno task tune` measures it
+ * per adapter. On llvmpipe it made a training iteration 15-20% slower (the merged
+ * kernels compile to worse code), while copies of one kernel merge at no cost.
+ */
+export function setMixedMerging(on: boolean): boolean {
+  const old = mixedDefault;
+  mixedDefault = on;
+  return old;
 }
 
 /** What every plan assumes at most, so that the printed plan is the one that runs. */
@@ -21,6 +38,7 @@ export const MERGE_BINDINGS = 16;
 
 export function mergeLimits(limits?: GPUSupportedLimits): MergeOptions {
   return {
+    mixed: mixedDefault,
     maxBindings: Math.min(MERGE_BINDINGS, limits?.maxStorageBuffersPerShaderStage ?? Infinity),
     maxWorkgroupBytes: limits?.maxComputeWorkgroupStorageSize ?? 16384,
   };
@@ -34,7 +52,6 @@ interface Member {
   /** arena -> written? (WebGPU forbids read-only and read-write bindings of one buffer) */
   arenas: Map<string, boolean>;
   shared: number;
-  barrier: boolean;
 }
 
 interface Group {
@@ -77,8 +94,8 @@ export function mergeSteps(
       add(into, m);
     }
   }
-  // A kernel left alone may still join a later group (a weight gradient's partial
-  // sums, next to the layer below's gradients) where nothing in between needs it.
+  // A kernel left alone may still join a later group (a layer's weight gradient next
+  // to the layer below's) where nothing in between needs it.
   for (let i = groups.length - 2; i >= 0; i--) {
     if (groups[i].members.length !== 1) continue;
     const m = groups[i].members[0];
@@ -132,14 +149,13 @@ function member(
   }
   for (const b of writes) reads.delete(b);
   const shared = mergeable(d.code) ? workgroupBytes(d.code) : -1;
-  return { d, step, reads, writes, arenas, shared, barrier: d.code.includes("Barrier(") };
+  return { d, step, reads, writes, arenas, shared };
 }
 
 function fits(g: Group, m: Member, opts: MergeOptions): boolean {
   if (!g.open || m.shared < 0 || g.members.length >= (opts.maxMembers ?? 8)) return false;
-  // llvmpipe runs every invocation of a kernel with a barrier as a coroutine: a
-  // barrier-free kernel merged with one gets much slower there.
-  if (g.members[0].barrier !== m.barrier) return false;
+  if (!opts.mixed && g.members[0].d.label !== m.d.label) return false;
+  if (threads(g.members[0].d.code) !== threads(m.d.code)) return false;
   for (const [a, w] of m.arenas) if (g.arenas.has(a) && g.arenas.get(a) !== w) return false;
   const extra = [...m.reads, ...m.writes].filter((b) => !g.buffers.has(b)).length;
   return g.buffers.size + extra <= opts.maxBindings &&
@@ -153,16 +169,17 @@ function single(m: Member): Step {
 // ------------------------------------------------------------------ WGSL merge
 
 const DECL = /^@group\(0\) @binding\((\d+)\) var<storage, (read|read_write)> (\w+): array<f32>;$/gm;
-const ENTRY = new RegExp(
-  `@compute @workgroup_size\\(${WG}\\)\\s*fn main\\(([\\s\\S]*?)\\)\\s*\\{`,
-);
+const ENTRY = /@compute @workgroup_size\((\d+)\)\s*fn main\(([\s\S]*?)\)\s*\{/;
 const SCOPE = /^(?:var<workgroup>|fn|const|override|struct|alias)\s+(\w+)/gm;
 const PREFIX = /\bH\d+_|\bHb\d+\b/;
 
-/** Kernels the merge understands: 1-D workgroups of WG threads, entry `main`, f32 arrays. */
+/** Kernels the merge understands: 1-D workgroups, entry `main`, f32 arrays. */
 function mergeable(code: string): boolean {
   return ENTRY.test(code) && !PREFIX.test(code);
 }
+
+/** Threads per workgroup (kernels merge only with kernels of the same size). */
+const threads = (code: string) => Number(code.match(ENTRY)?.[1] ?? 0);
 
 function workgroupBytes(code: string): number {
   let n = 0;
@@ -197,6 +214,7 @@ function merged(g: Group, where: (t: string) => string): Step {
       if (b.write) bindings[index.get(buf)!].write = true;
     }
   }
+  const size = threads(g.members[0].d.code);
   const decls = bindings.map((b, i) =>
     `@group(0) @binding(${i}) var<storage, ${b.write ? "read_write" : "read"}> Hb${i}: array<f32>;`
   );
@@ -215,7 +233,7 @@ function merged(g: Group, where: (t: string) => string): Step {
     for (const [, name] of code.matchAll(SCOPE)) {
       if (name !== "main") names.set(name, `H${k}_${name}`);
     }
-    const params = code.match(ENTRY)![1].split(",").map((p) => p.trim()).filter(Boolean).map(
+    const params = code.match(ENTRY)![2].split(",").map((p) => p.trim()).filter(Boolean).map(
       (p) => {
         const [, builtin, name, type] = p.match(/@builtin\((\w+)\)\s*(\w+)\s*:\s*(\w+)/)!;
         return { builtin, name, type };
@@ -234,7 +252,7 @@ function merged(g: Group, where: (t: string) => string): Step {
         case "workgroup_id":
           return wg;
         case "global_invocation_id":
-          return `${wg} * vec3u(${WG}u, 1u, 1u) + hlid`;
+          return `${wg} * vec3u(${size}u, 1u, 1u) + hlid`;
         case "local_invocation_id":
           return "hlid";
         case "local_invocation_index":
@@ -259,7 +277,7 @@ function merged(g: Group, where: (t: string) => string): Step {
   const code = `${decls.join("\n")}
 ${bodies.join("\n\n")}
 
-@compute @workgroup_size(${WG})
+@compute @workgroup_size(${size})
 fn main(@builtin(workgroup_id) hwg: vec3u, @builtin(local_invocation_id) hlid: vec3u,
         @builtin(local_invocation_index) hli: u32) {
   let hq = hwg.x + hwg.y * ${grid[0]}u;

@@ -5,7 +5,7 @@
 import type { Binding, Dispatch } from "./types.ts";
 import { declare } from "./wgsl.ts";
 
-export const CH_WG = 64;
+export const CH_WG = 16;
 
 export interface ChannelDims {
   B: number;

@@ -32,6 +32,8 @@ async function openGpu(): Promise<Gpu> {
   // fused kernels need; ask for what the adapter has.
   const l = adapter.limits;
   const device = await adapter.requestDevice({
+    // Timestamps for `deno task profile`; nothing else depends on them.
+    requiredFeatures: adapter.features.has("timestamp-query") ? ["timestamp-query"] : [],
     requiredLimits: {
       maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,

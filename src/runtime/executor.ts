@@ -70,7 +70,11 @@ export class Executor {
       return r;
     };
     const prep = async (steps: Step[]) =>
-      (await Promise.all(steps.map((s) => prepare(device, s.dispatches, lookup(s))))).flat();
+      (await Promise.all(
+        steps.map(async (s) =>
+          (await prepare(device, s.dispatches, lookup(s))).map((p) => ({ ...p, step: s.label }))
+        ),
+      )).flat();
     const run = memory?.launches ?? launchSteps(program, mergeLimits(device.limits));
     const [f, b] = await Promise.all([prep(run.forward), prep(run.backward)]);
     const exec = new Executor(gpu, program, regions, f, b);
@@ -112,6 +116,11 @@ export class Executor {
     if (opts.after) encode(pass, opts.after);
     pass.end();
     device.queue.submit([enc.finish()]);
+  }
+
+  /** The prepared dispatches, in order (for the profiler). */
+  get launches(): { forward: Prepared[]; backward: Prepared[] } {
+    return { forward: this.forwardSteps, backward: this.backwardSteps };
   }
 
   get dispatchCount(): { forward: number; backward: number } {

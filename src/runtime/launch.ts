@@ -8,6 +8,8 @@ export interface Prepared {
   bindGroup: GPUBindGroup;
   workgroups: [number, number, number];
   label: string;
+  /** the step (layer) it belongs to, for reports */
+  step?: string;
 }
 
 /** Compiles (cached) and binds each dispatch once; the result is replayed every step. */

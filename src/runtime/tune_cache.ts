@@ -11,6 +11,7 @@ import {
   setConvPlanner,
   type WeightBlock,
 } from "../ops/conv_common.ts";
+import { setMixedMerging } from "../compiler/merge.ts";
 
 /** What identifies an adapter; GPUAdapterInfo has these fields. */
 export interface AdapterId {
@@ -29,10 +30,18 @@ export interface TuneEntry {
   modelMs: number;
 }
 
+/** Training iteration time merging different kernels into one dispatch, or only copies of one. */
+export interface MergeChoice {
+  mixed: boolean;
+  mixedMs: number;
+  sameMs: number;
+}
+
 export interface TuneCache {
   adapter: string;
   generator: number;
   entries: Record<string, TuneEntry>;
+  merge?: MergeChoice;
 }
 
 const pos = z.number().int().positive();
@@ -51,6 +60,11 @@ const file = z.object({
   adapter: z.string(),
   generator: z.number().int(),
   entries: z.record(z.string(), entry),
+  merge: z.object({
+    mixed: z.boolean(),
+    mixedMs: z.number().nonnegative(),
+    sameMs: z.number().nonnegative(),
+  }).strict().optional(),
 });
 
 /** Stable 32-bit FNV-1a, hex: a short file-name-safe digest. */
@@ -148,11 +162,13 @@ export function saveCache(dir: string, cache: TuneCache): string {
 }
 
 /**
- * Serves the cache's blocks through conv_common's planner hook; geometries it lacks
+ * Serves the cache's blocks through conv_common's planner hook (and its merge choice
+ * to merge.ts); geometries it lacks
  * go to the cost model. A planner already installed (a test forcing blocks) keeps
  * precedence. Returns how many choices are served.
  */
 export function installTuned(cache: TuneCache): number {
+  if (cache.merge) setMixedMerging(cache.merge.mixed);
   const entries = new Map(Object.entries(cache.entries));
   if (!entries.size) return 0;
   const prev = setConvPlanner(undefined);

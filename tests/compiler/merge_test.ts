@@ -5,12 +5,13 @@ import { mergeSteps } from "../../src/compiler/merge.ts";
 import type { Step } from "../../src/compiler/program.ts";
 import { perElement } from "../../src/ops/wgsl.ts";
 import { channelTotals, forChannel, perChannel } from "../../src/ops/per_channel.ts";
+import { sumTerms } from "../../src/ops/loss_common.ts";
 import type { Dispatch } from "../../src/ops/types.ts";
 import { getGpu } from "../../src/runtime/device.ts";
 import { createStorage, readBack, upload } from "../../src/runtime/buffers.ts";
 import { prepare, submit } from "../../src/runtime/launch.ts";
 
-const LIMITS = { maxBindings: 16, maxWorkgroupBytes: 16384 };
+const LIMITS = { maxBindings: 16, maxWorkgroupBytes: 16384, mixed: true };
 
 function step(label: string, d: Dispatch, roles: Record<string, string>): Step {
   return { label, node: label, phase: "forward", dispatches: [d], roles };
@@ -61,17 +62,22 @@ Deno.test("merge: independent kernels share a dispatch, dependent ones do not", 
   assert.equal(mergeSteps(steps.slice(0, 2), slot, LIMITS).length, 2);
 });
 
-Deno.test("merge: kernels with barriers only merge with each other; arenas are not mixed", () => {
-  const out = mergeSteps(
-    [
-      affine("a", 64, 2, "x", "p"),
-      channelSum("s1", 3, 5, "x", "q"),
-      channelSum("s2", 3, 5, "x", "r"),
-    ],
-    id,
-    LIMITS,
-  );
-  assert.deepEqual(out.map((s) => s.label), ["a", "s1 | s2"]);
+Deno.test("merge: by default only copies of one kernel merge; arenas are not mixed", () => {
+  const steps = [
+    affine("a", 64, 2, "x", "p"),
+    channelSum("s", 3, 5, "x", "q"),
+    affine("b", 64, 2, "x", "v"),
+    channelSum("s", 3, 5, "x", "r"),
+    affine("a", 64, 2, "x", "u"),
+  ];
+  const label = (l: Step[]) => l.map((s) => s.label);
+  assert.deepEqual(label(mergeSteps(steps, id, { ...LIMITS, mixed: false })), [
+    "a | a",
+    "s | s",
+    "b",
+  ]);
+  // Mixed: different kernels too, but only of one workgroup size.
+  assert.deepEqual(label(mergeSteps(steps, id, LIMITS)), ["a | b | a", "s | s"]);
   // Reading one parameter while writing another of the same arena is refused by WebGPU.
   const arena = (t: string) => (t === "w1" || t === "w2" ? "param" : undefined);
   const two = mergeSteps(
@@ -94,12 +100,21 @@ Deno.test("merge: a merged dispatch computes what its members compute", async ()
   const { device } = await getGpu();
   const C = 3, S = 37, n = 2 * C * S;
   const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3);
+  // A one-workgroup sum (64 threads, a barrier) next to barrier-free kernels.
+  const total = sumTerms(
+    "t",
+    n,
+    1,
+    [{ role: "x0" }],
+    "fn term(i: u32) -> f32 { return x0[i]; }",
+    true,
+  );
   const steps = [
     affine("a", n, 2, "x", "p"),
     channelSum("s1", C, S, "x", "q"),
     affine("b", 130, 3, "x", "r"),
     channelSum("s2", C, S, "x", "u"),
-    affine("c", n, 5, "x", "v"),
+    step("t", total.dispatches[0], { x0: "x", y: "v" }),
   ];
   const run = async (list: Step[]) => {
     const bufs = new Map<string, GPUBuffer>();
@@ -119,7 +134,7 @@ Deno.test("merge: a merged dispatch computes what its members compute", async ()
     return got;
   };
   const merged = mergeSteps(steps, id, LIMITS);
-  assert.equal(merged.length, 2);
+  assert.equal(merged.length, 2); // the sum with barrier-free kernels; the channel sums
   const [want, got] = [await run(steps), await run(merged)];
   want.forEach((w, k) => assert.deepEqual(got[k], w, `output ${k}`));
 });
