@@ -285,12 +285,24 @@ ${calls.join("\n")}
   }
 }
 `;
-  const labels = g.members.map((m) => m.d.label);
+  // "conv2d x2|batch_norm.train": short enough to read in plans and profiles.
+  const labels: string[] = [];
+  const counts: number[] = [];
+  for (const m of g.members) {
+    if (labels.at(-1) === m.d.label) counts[counts.length - 1]++;
+    else labels.push(m.d.label), counts.push(1);
+  }
   return {
     label: g.members.map((m) => m.step.label).join(" | "),
     node: g.members[0].step.node,
     phase: g.members[0].step.phase,
-    dispatches: [{ label: labels.join("|"), code, entry: "main", workgroups: grid, bindings }],
+    dispatches: [{
+      label: labels.map((l, i) => counts[i] > 1 ? `${l} x${counts[i]}` : l).join("|"),
+      code,
+      entry: "main",
+      workgroups: grid,
+      bindings,
+    }],
     roles,
   };
 }

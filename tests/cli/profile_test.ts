@@ -21,7 +21,7 @@ Deno.test("profile: every dispatch of both updates timed, grouped by kernel", as
   const n = (p: string) => Number(r.stdout.match(new RegExp(`${p} update: (\\d+) dispatches`))![1]);
   assert.ok(n("d") > 50 && n("g") > 50, r.stdout);
   // The per-kind counts add up to every dispatch of both updates.
-  const rows = [...r.stdout.matchAll(/^ {4}(\S+)\s+(\d+)\s+[\d.]+\s+[\d.]+$/gm)];
+  const rows = [...r.stdout.matchAll(/^ {4}(.+?)\s+(\d+)\s+[\d.]+\s+[\d.]+$/gm)];
   assert.match(r.stdout, /batch_norm\.train/);
   assert.equal(rows.reduce((s, m) => s + Number(m[2]), 0), n("d") + n("g"));
 });
