@@ -419,8 +419,9 @@ ${opt.note ? `\n**Note:** ${opt.note}\n` : ""}${
   stops at the generated image, so this overstates the work; the notes give the figure
   counting backward only for the nodes that have backward steps.
 - **Dispatches**: forward + backward dispatches of both players + the optimisers' steps.
-- **Memory**: \`planMemory\` of both players' programs (slots + persistent tensors), the
-  shared parameters, gradients and inputs counted once, vs every tensor its own buffer.
+- **Memory**: \`planMemory\` of both players' programs: the slot buffers both updates share
+  (they run one after the other), each player's persistent tensors, and the shared
+  parameters, gradients and inputs counted once, vs every tensor its own buffer.
   Adam's moments are on top (see notes).
 - **Fused vs unfused**: \`Trainer.create(gpu, model, cfg, { fuse: false })\` builds the plans
   with \`buildProgram(..., { fuse: false })\`; the default stays fused.

@@ -3,7 +3,7 @@
 // fused and unfused plans.
 import type { Model } from "../src/compiler/ir.ts";
 import { bindShape, gradName, type Program } from "../src/compiler/program.ts";
-import { planMemory, tensorBytes } from "../src/compiler/memory.ts";
+import { planMemory, poolSlots, tensorBytes } from "../src/compiler/memory.ts";
 import { mergeLimits, setMixedMerging } from "../src/compiler/merge.ts";
 import { OPS } from "../src/ops/registry.ts";
 import type { Gpu } from "../src/runtime/device.ts";
@@ -81,8 +81,9 @@ export function programMacs(model: Model, p: Program): { forward: number; traine
 
 /**
  * GPU memory of the trainer's plans: parameters, their state and gradients, and the
- * inputs are shared by both players (counted once); each player has its own planned
- * slots and persistent tensors. `unplanned`: every tensor its own buffer.
+ * inputs are shared by both players (counted once), and so are the slot buffers (the
+ * updates run one after the other); each player has its own persistent tensors.
+ * `unplanned`: every tensor its own buffer.
  */
 export function trainingMemory(programs: Program[]): { planned: number; unplanned: number } {
   const params = new Set(
@@ -95,9 +96,11 @@ export function trainingMemory(programs: Program[]): { planned: number; unplanne
     (kind === "grad" && params.has(name.slice(gradName("").length)));
   const shared = new Map<string, number>();
   let planned = 0, unplanned = 0;
-  for (const p of programs) {
-    const plan = planMemory(p, { backward: p.backward.length > 0 });
-    planned += plan.slots.reduce((s, x) => s + x.bytes, 0);
+  // The players run one after the other and share slot buffers (Trainer.create).
+  const plans = programs.map((p) => planMemory(p, { backward: p.backward.length > 0 }));
+  planned += poolSlots(plans).bytes.reduce((s, b) => s + b, 0);
+  for (const [i, p] of programs.entries()) {
+    const plan = plans[i];
     for (const t of p.tensors.values()) {
       const bytes = tensorBytes(t);
       if (isShared(t.name, t.kind)) shared.set(t.name, bytes);
@@ -165,7 +168,7 @@ async function measureBoth(ctx: Context, model: Model, v: Variant): Promise<Plan
       (s, p) => s + [...p.optimizer.state.values()].reduce((t, x) => t + x.buffer.size, 0),
       0,
     );
-    for (const p of trainer.players) p.exec.destroy();
+    trainer.destroy();
     const memory = await withMixed(i === 2 ? !mixed : mixed, () => trainingMemory(programs));
     out.push({ timing: timings[i], dispatches, memory, adamBytes, losses, macs });
   }
@@ -241,7 +244,7 @@ export async function benchTrain(ctx: Context, v: Variant): Promise<BenchRecord[
       `${label} GPU memory, planned`,
       mib(f.memory.planned),
       "MiB",
-      `fused; planMemory slots + persistent tensors of both players, shared parameters, ` +
+      `fused; slots shared by both players + their persistent tensors, shared parameters, ` +
         `gradients and inputs once${adam}`,
     ),
     rec(

@@ -111,3 +111,22 @@ export function boundTensors(s: Step): string[] {
   const roles = new Set(s.dispatches.flatMap((d) => d.bindings.map((b) => b.role)));
   return [...roles].map((r) => s.roles[r]);
 }
+
+/**
+ * One set of slot buffers for several plans that never run at the same time (a
+ * trainer's D and G updates, submitted one after the other): the k-th largest
+ * slot of every plan shares buffer k. `index[p][slot id]` is that buffer.
+ */
+export function poolSlots(plans: MemoryPlan[]): { bytes: number[]; index: number[][] } {
+  const bytes: number[] = [];
+  const index = plans.map((plan) => {
+    const order = [...plan.slots].sort((a, b) => b.bytes - a.bytes || a.id - b.id);
+    const at: number[] = [];
+    order.forEach((s, k) => {
+      at[s.id] = k;
+      bytes[k] = Math.max(bytes[k] ?? 0, s.bytes);
+    });
+    return at;
+  });
+  return { bytes, index };
+}

@@ -3,7 +3,7 @@
 import type { Program, Step, TensorInfo } from "../compiler/program.ts";
 import { numel } from "../ops/wgsl.ts";
 import { createStorage, fill, readBack, type Region, STORAGE, upload, whole } from "./buffers.ts";
-import { planMemory } from "../compiler/memory.ts";
+import { type MemoryPlan, planMemory } from "../compiler/memory.ts";
 import { launchSteps, mergeLimits } from "../compiler/merge.ts";
 import type { Gpu } from "./device.ts";
 import { encode, prepare, type Prepared } from "./launch.ts";
@@ -29,7 +29,14 @@ export class Executor {
     gpu: Gpu,
     program: Program,
     shared?: Map<string, Region>,
-    opts: { shareInputs?: boolean; plan?: boolean } = {},
+    opts: {
+      shareInputs?: boolean;
+      plan?: boolean;
+      /** a plan made beforehand (with `slots`, buffers shared with other executors) */
+      memory?: MemoryPlan;
+      /** buffer of each slot id of `memory`, owned by the caller */
+      slots?: GPUBuffer[];
+    } = {},
   ): Promise<Executor> {
     const { device } = gpu;
     const isShared = (t: TensorInfo) =>
@@ -38,11 +45,11 @@ export class Executor {
     const regions = new Map<string, Region>();
     const owned = new Set<GPUBuffer>();
     // Short-lived tensors share the planned slots (unless a test wants every tensor kept).
-    const memory = opts.plan === false ? undefined : planMemory(program, {
+    const memory = opts.plan === false ? undefined : opts.memory ?? planMemory(program, {
       backward: program.backward.length > 0,
       merge: mergeLimits(device.limits),
     });
-    const slots = memory?.slots.map((s) => {
+    const slots = opts.slots ?? memory?.slots.map((s) => {
       const b = device.createBuffer({ size: s.bytes, usage: STORAGE, label: `slot ${s.id}` });
       owned.add(b);
       return b;

@@ -8,7 +8,9 @@ import { Executor } from "./executor.ts";
 import { Optimizer } from "./optimizers.ts";
 import { initParams } from "./params.ts";
 import { createArena, span } from "./arena.ts";
-import { type Region, whole } from "./buffers.ts";
+import { planMemory, poolSlots } from "../compiler/memory.ts";
+import { mergeLimits } from "../compiler/merge.ts";
+import { type Region, STORAGE, whole } from "./buffers.ts";
 import type { TrainingConfig } from "./train_config.ts";
 import { mix, Rng } from "../util/rng.ts";
 
@@ -36,6 +38,9 @@ export class Trainer {
   step = 0;
   strong = false;
   rng: Rng;
+
+  /** buffers the trainer made itself: the shared slots and the arenas */
+  private owned: GPUBuffer[] = [];
 
   private constructor(
     readonly gpu: Gpu,
@@ -100,10 +105,22 @@ export class Trainer {
     );
     const shared = new Map<string, Region>([...params.regions, ...state.regions]);
     for (const [name, r] of grads.regions) shared.set(gradName(name), r);
+    // The updates run one after the other: their short-lived tensors share buffers.
+    const plans = programs.map(({ program }) =>
+      planMemory(program, { backward: true, merge: mergeLimits(gpu.device.limits) })
+    );
+    const pool = poolSlots(plans);
+    const buffers = pool.bytes.map((size, k) =>
+      gpu.device.createBuffer({ size, usage: STORAGE, label: `slot ${k}` })
+    );
     const players: Player[] = [];
-    for (const { name, owns, program } of programs) {
+    for (const [i, { name, owns, program }] of programs.entries()) {
       const p = cfg.players[name];
-      const exec = await Executor.create(gpu, program, shared, { shareInputs: true });
+      const exec = await Executor.create(gpu, program, shared, {
+        shareInputs: true,
+        memory: plans[i],
+        slots: plans[i].slots.map((s) => buffers[pool.index[i][s.id]]),
+      });
       const mine = ordered.filter((t) => t.kind === "param" && owns(t.name)).map((t) => t.name);
       const optimizer = await Optimizer.create(
         gpu.device,
@@ -121,6 +138,7 @@ export class Trainer {
     const poses = Number(shapeOf("target_code")?.[1] ?? 0);
     const noiseSize = Number(shapeOf("noise")?.[1] ?? 0);
     const t = new Trainer(gpu, model, cfg, shared, players, poses, noiseSize);
+    t.owned = [...buffers, params.buffer, grads.buffer, state.buffer];
     t.initialise();
     return t;
   }
@@ -136,6 +154,15 @@ export class Trainer {
         this.gpu.device.queue.writeBuffer(r.buffer, r.offset, data);
       }
     }
+  }
+
+  /** Frees every GPU buffer of the trainer (it cannot be used afterwards). */
+  destroy(): void {
+    for (const p of this.players) {
+      p.exec.destroy();
+      for (const { buffer } of p.optimizer.state.values()) buffer.destroy();
+    }
+    for (const b of this.owned) b.destroy();
   }
 
   get d(): Player {
