@@ -24,6 +24,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { getGpu } from "../src/runtime/device.ts";
+import { mergeLimits } from "../src/compiler/merge.ts";
 import { trainingConfig } from "../src/runtime/train_config.ts";
 import { openTrainData } from "../src/runtime/train_data.ts";
 import { type BenchRecord, fmt, median, recordProblems, variantModel, VARIANTS } from "./record.ts";
@@ -405,6 +406,13 @@ Written by \`deno task bench\` (bench/main.ts); the records are in
   }
 Run: ${ctx.date}, ${fmt(total)} s, adapter ${gpu.description}, Deno ${Deno.version.deno},
 ${Deno.build.os} ${Deno.build.arch}, ${navigator.hardwareConcurrency} CPU threads.
+Kernel choices: ${
+    gpu.tuned
+      ? `${gpu.tuned} conv blocks from the \`deno task tune\` cache`
+      : "the cost model's conv blocks (no tune cache)"
+  }; merging ${
+    mergeLimits().mixed ? "different kernels too (tune cache)" : "only copies of one kernel"
+  } into one dispatch.
 ${opt.note ? `\n**Note:** ${opt.note}\n` : ""}${
     failures.length ? `\n**Failed sections:** ${failures.join("; ")}\n` : ""
   }

@@ -8,6 +8,8 @@ export interface Gpu {
   device: GPUDevice;
   /** e.g. "llvmpipe (LLVM 15.0.6, 256 bits) [fallback]" — quoted next to every figure */
   description: string;
+  /** conv block choices loaded from the `deno task tune` cache (0: the cost model's) */
+  tuned: number;
 }
 
 let shared: Promise<Gpu> | undefined;
@@ -46,7 +48,7 @@ async function openGpu(): Promise<Gpu> {
     },
   });
   // Conv blocks measured on this adapter by `deno task tune`, for every plan built from now on.
-  installTunedFor(adapter.info);
+  const tuned = installTunedFor(adapter.info);
   // A validation error voids a whole submit: the step silently computes nothing. Say so.
   let reported = 0;
   device.addEventListener("uncapturederror", (e) => {
@@ -57,7 +59,7 @@ async function openGpu(): Promise<Gpu> {
   device.lost.then((info) => {
     if (info.reason !== "destroyed") console.error(`GPU device lost: ${info.message}`);
   });
-  return { adapter, device, description: describeAdapter(adapter) };
+  return { adapter, device, description: describeAdapter(adapter), tuned };
 }
 
 export function describeAdapter(adapter: GPUAdapter): string {
