@@ -96,5 +96,6 @@ function isUserFacing(e: Error): boolean {
     "InferError",
     "ImportError",
     "NoTimestampsError",
+    "PlanLimitError",
   ].includes(e.constructor.name);
 }

@@ -8,6 +8,29 @@ import { launchSteps, mergeLimits } from "../compiler/merge.ts";
 import type { Gpu } from "./device.ts";
 import { encode, prepare, type Prepared } from "./launch.ts";
 
+/** A plan this adapter cannot run, said before anything is submitted. */
+export class PlanLimitError extends Error {}
+
+/**
+ * A tensor bigger than one binding may be would void every submit that binds it
+ * (WebGPU reports it asynchronously and the step computes nothing): refuse up front.
+ */
+function checkLimits(program: Program, limits: GPUSupportedLimits): void {
+  const max = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const big = [...program.tensors.values()].filter((t) => numel(t.shape) * 4 > max);
+  if (!big.length) return;
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  const t = big.sort((a, b) => numel(b.shape) - numel(a.shape))[0];
+  throw new PlanLimitError(
+    `${program.network} at batch ${program.batch}: tensor ${t.name} [${t.shape.join(", ")}] ` +
+      `needs ${mib(numel(t.shape) * 4)}, more than this adapter binds at once (${mib(max)})` +
+      `${big.length > 1 ? `; ${big.length - 1} more tensors too` : ""}. Use a smaller batch ` +
+      `(e.g. --set training.batch=${
+        Math.max(1, Math.floor(program.batch * max / (numel(t.shape) * 4)))
+      }).`,
+  );
+}
+
 export class Executor {
   private owned = new Set<GPUBuffer>();
 
@@ -39,6 +62,7 @@ export class Executor {
     } = {},
   ): Promise<Executor> {
     const { device } = gpu;
+    checkLimits(program, device.limits);
     const isShared = (t: TensorInfo) =>
       t.kind === "param" || t.kind === "state" || (opts.shareInputs && t.kind === "input") ||
       (t.kind === "grad" && shared?.has(t.name));

@@ -66,7 +66,7 @@ Deno.test("merge: by default only copies of one kernel merge; arenas are not mix
   const steps = [
     affine("a", 64, 2, "x", "p"),
     channelSum("s", 3, 5, "x", "q"),
-    affine("b", 64, 2, "x", "v"),
+    affine("b", 64, 3, "x", "v"), // different code
     channelSum("s", 3, 5, "x", "r"),
     affine("a", 64, 2, "x", "u"),
   ];

@@ -185,3 +185,15 @@ Deno.test("fusion: fused and unfused plans agree on every network of the small v
     );
   }
 });
+
+Deno.test("a plan with a tensor bigger than the adapter binds is refused before it runs", async () => {
+  const gpu = await getGpu();
+  const net = model.networks.find((n) => n.name === "encoder")!;
+  const per = 16 * 32 * 32 * 4; // bytes per image of the biggest activation
+  const batch = Math.ceil(gpu.device.limits.maxStorageBufferBindingSize / per) + 1;
+  const program = buildProgram(net, { batch, training: false });
+  await assert.rejects(
+    () => Executor.create(gpu, program),
+    (e: Error) => e.constructor.name === "PlanLimitError" && /smaller batch/.test(e.message),
+  );
+});
