@@ -10,6 +10,7 @@ import { trainingConfig } from "../runtime/train_config.ts";
 import { playerOutputs } from "../runtime/trainer.ts";
 import { getGpu } from "../runtime/device.ts";
 import { describeGeom, formatBlock, tuneKernel, type TuneResult } from "../runtime/autotune.ts";
+import { isTile, TILE_CANDIDATES } from "../ops/conv_tiled.ts";
 import {
   adapterKey,
   geomKey,
@@ -24,8 +25,8 @@ import { parseArgs, runMain, UsageError, UserError } from "./args.ts";
 const USAGE =
   `usage: deno task tune GRAPH.yaml [--train] [--batch N] [--top K] [--set NAME=VALUE ...]
   [--debug]
-  times the cost model's K best register blocks (default 4) of every conv kernel of the
-  graph's inference plans (batch --batch, default 1), or with --train of its training step
+  times the cost model's K best register blocks (default 4) and the workgroup-memory
+  tiles (conv_tiled.ts) of every conv kernel of the graph's inference plans (batch --batch, default 1), or with --train of its training step
   (batch from the graph's training section), and caches the fastest for this adapter in
   $DRGAN_TUNE_CACHE, else $XDG_CACHE_HOME/drgan-webgpu/tune or ~/.cache/drgan-webgpu/tune
   (DRGAN_TUNE=off: measure, use and write no cache). With --train it also times a
@@ -75,6 +76,17 @@ function buildPlans(model: Model, train: boolean, batch: number | undefined): vo
 
 const ms = (v: number) => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
 
+/** How the best workgroup-memory tile did, when a register block won. */
+function tileNote(r: TuneResult): string {
+  if (isTile(r.block)) return "";
+  const tiles = r.candidates.filter((c) => isTile(c.block) && Number.isFinite(c.ms));
+  if (!tiles.length) return "";
+  const timed = tiles.filter((c) => !c.screened);
+  if (!timed.length) return "; tiles over 4x slower at their first run";
+  const pick = r.candidates.find((c) => c.block === r.block)?.ms ?? r.ms;
+  return `; best tile ${(Math.min(...timed.map((c) => c.ms)) / pick).toFixed(1)}x slower`;
+}
+
 runMain(USAGE, async (argv) => {
   const args = parseArgs(argv, {
     numbers: ["batch", "top"],
@@ -94,7 +106,10 @@ runMain(USAGE, async (argv) => {
   if (!uses.length) throw new UserError(`${args.positional[0]}: the plans have no conv kernels`);
 
   const gpu = await getGpu();
-  console.log(`tuning ${uses.length} conv kernels on ${gpu.description}, ${top} candidates each`);
+  console.log(
+    `tuning ${uses.length} conv kernels on ${gpu.description}: ${top} register blocks and ` +
+      `${TILE_CANDIDATES.length} workgroup-memory tiles each`,
+  );
   const results: [Use, TuneResult][] = [];
   const started = performance.now();
   for (const [i, u] of uses.entries()) {
@@ -104,7 +119,10 @@ runMain(USAGE, async (argv) => {
     console.log(
       `${i + 1}/${uses.length} ${u.kind.padEnd(7)} ${describeGeom(u.kind, u.geom)}` +
         `${u.uses > 1 ? ` (x${u.uses})` : ""}: ${formatBlock(r.block)} ${ms(r.ms)}` +
-        (r.block === r.model ? " (the model's pick)" : `, ${speedup.toFixed(2)}x the model's pick`),
+        (r.block === r.model
+          ? " (the model's pick)"
+          : `, ${speedup.toFixed(2)}x the model's pick`) +
+        tileNote(r),
     );
   }
 
@@ -113,10 +131,12 @@ runMain(USAGE, async (argv) => {
     results.reduce((s, [u, r]) => s + u.uses * f(r), 0);
   const modelMs = total((r) => r.modelMs), tunedMs = total((r) => r.ms);
   const changed = results.filter(([, r]) => r.block !== r.model).length;
+  const tiled = results.filter(([, r]) => isTile(r.block)).length;
   console.log(
     `\nall ${results.reduce((s, [u]) => s + u.uses, 0)} conv kernels of the plans: ` +
       `model's picks ${ms(modelMs)}, tuned ${ms(tunedMs)} (${(modelMs / tunedMs).toFixed(2)}x); ` +
-      `${changed} of ${results.length} choices changed; tuning took ` +
+      `${changed} of ${results.length} choices changed (${tiled} to workgroup-memory tiles); ` +
+      `tuning took ` +
       `${((performance.now() - started) / 1000).toFixed(0)} s`,
   );
 

@@ -10,6 +10,15 @@
 import { z } from "zod";
 import { type Binding, type Dim, type Dispatch, ShapeError, type T64 } from "./types.ts";
 import { grid, ident, numel, perElement, store, WG } from "./wgsl.ts";
+import {
+  isTile,
+  type TileBlock,
+  tiledGather,
+  tiledScatter,
+  tiledWeightGrad,
+} from "./conv_tiled.ts";
+
+export type { TileBlock } from "./conv_tiled.ts";
 
 export interface ConvGeom {
   b: number;
@@ -276,7 +285,10 @@ export function setConvTarget(t: ConvTarget): ConvTarget {
 
 export type ConvKernel = "gather" | "scatter" | "wgrad";
 
-type Planner = (kind: ConvKernel, g: ConvGeom) => Block | WeightBlock | undefined;
+/** Any kernel variant: a register block, or a workgroup-memory tile (conv_tiled.ts). */
+export type ConvBlock = Block | WeightBlock | TileBlock;
+
+type Planner = (kind: ConvKernel, g: ConvGeom) => ConvBlock | undefined;
 let override: Planner | undefined;
 
 /**
@@ -716,8 +728,9 @@ export function convGather(
   label: string,
   g: ConvGeom,
   io: KernelIO,
-  block: Block = plan("gather", g, () => planGather(g)),
+  block: Block | TileBlock = plan("gather", g, () => planGather(g)),
 ): Dispatch {
+  if (isTile(block)) return tiledGather(label, g, io, block);
   const { ch, py, px } = block;
   const nb = block.nb ?? 1;
   const [src, w, dst] = [SRC, WGT, DST];
@@ -810,8 +823,9 @@ export function convScatter(
   label: string,
   g: ConvGeom,
   io: KernelIO,
-  block: Block = plan("scatter", g, () => planScatter(g)),
+  block: Block | TileBlock = plan("scatter", g, () => planScatter(g)),
 ): Dispatch {
+  if (isTile(block)) return tiledScatter(label, g, io, block);
   const { ch, py, px } = block;
   const nb = block.nb ?? 1;
   const s = g.s;
@@ -919,8 +933,9 @@ export function convWeightGrad(
   g: ConvGeom,
   roles: { src: string; dst: string; dw: string },
   accumulate: boolean,
-  block: WeightBlock = plan("wgrad", g, () => planWeightGrad(g)),
+  block: WeightBlock | TileBlock = plan("wgrad", g, () => planWeightGrad(g)),
 ): { dispatches: Dispatch[]; scratch?: Record<string, number> } {
+  if (isTile(block)) return { dispatches: [tiledWeightGrad(label, g, roles, accumulate, block)] };
   const { co, ci, px } = block;
   const [src, dst, dw] = ["xs", "ys", "dw"];
   const totalRows = g.b * g.dstH;

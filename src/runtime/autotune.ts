@@ -1,16 +1,20 @@
-// Measures the cost model's best few register blocks of one conv kernel on the
-// device and picks the fastest: the model's constants were measured on one
-// software adapter, and what is fast elsewhere has to be measured, not guessed.
+// Measures the cost model's best few register blocks of one conv kernel, and the
+// workgroup-memory tiles of conv_tiled.ts, on the device and picks the fastest:
+// the model's constants were measured on one software adapter (where barriers are
+// slow), and what is fast elsewhere has to be measured, not guessed.
 import {
   type Block,
   candidateBlocks,
+  type ConvBlock,
   convGather,
   type ConvGeom,
   type ConvKernel,
   convScatter,
   convWeightGrad,
+  type TileBlock,
   type WeightBlock,
 } from "../ops/conv_common.ts";
+import { TILE_CANDIDATES, tileProblem } from "../ops/conv_tiled.ts";
 import type { Dispatch } from "../ops/types.ts";
 import { rng } from "../util/rng.ts";
 import { createStorage, readBack, upload } from "./buffers.ts";
@@ -25,14 +29,22 @@ export interface TuneOptions {
   targetMs?: number;
   /** a candidate must beat the model's pick by this fraction: timing noise changes nothing */
   margin?: number;
+  /** also measure the workgroup-memory tiles (default true) */
+  tiles?: boolean;
 }
 
 export interface Measured {
-  block: Block | WeightBlock;
-  /** median time per dispatch in the first rounds; Infinity when dropped as clearly slower */
+  block: ConvBlock;
+  /**
+   * median time per dispatch over the timed rounds it ran (fewer when dropped as
+   * clearly slower; when dropped at its first run, that run, compile included);
+   * Infinity when its output disagreed
+   */
   ms: number;
   /** wall time of the first run: pipeline compile and submit latency included */
   firstMs: number;
+  /** dropped after its first run (over 4x the model pick's): `ms` is an upper bound */
+  screened: boolean;
   /** relative difference of its output from the model pick's */
   err: number;
 }
@@ -40,10 +52,10 @@ export interface Measured {
 export interface TuneResult {
   kind: ConvKernel;
   geom: ConvGeom;
-  model: Block | WeightBlock;
+  model: ConvBlock;
   /** per dispatch; when another block won, from the fresh runs that confirmed it */
   modelMs: number;
-  block: Block | WeightBlock;
+  block: ConvBlock;
   ms: number;
   candidates: Measured[];
   /** candidates whose output differs from the model pick's: kernel generator bugs */
@@ -54,17 +66,20 @@ export interface TuneResult {
 const TOLERANCE = 1e-3;
 
 /** The kernel's dispatches with role names the tuner binds ("out" is the result). */
-function generate(kind: ConvKernel, g: ConvGeom, b: Block | WeightBlock) {
+function generate(kind: ConvKernel, g: ConvGeom, b: ConvBlock) {
   if (kind === "gather") {
     const io = { from: "src", to: "out", weight: "w", accumulate: false };
-    return { dispatches: [convGather("tune.gather", g, io, b as Block)], scratch: {} };
+    return { dispatches: [convGather("tune.gather", g, io, b as Block | TileBlock)], scratch: {} };
   }
   if (kind === "scatter") {
     const io = { from: "dst", to: "out", weight: "w", accumulate: false };
-    return { dispatches: [convScatter("tune.scatter", g, io, b as Block)], scratch: {} };
+    return {
+      dispatches: [convScatter("tune.scatter", g, io, b as Block | TileBlock)],
+      scratch: {},
+    };
   }
   const roles = { src: "src", dst: "dst", dw: "out" };
-  const k = convWeightGrad("tune.wgrad", g, roles, false, b as WeightBlock);
+  const k = convWeightGrad("tune.wgrad", g, roles, false, b as WeightBlock | TileBlock);
   return { dispatches: k.dispatches, scratch: k.scratch ?? {} };
 }
 
@@ -111,8 +126,15 @@ export async function tuneKernel(
   g: ConvGeom,
   opts: TuneOptions = {},
 ): Promise<TuneResult> {
-  const { top = 4, rounds = 5, targetMs = 40, margin = 0.03 } = opts;
-  const blocks = candidateBlocks(kind, g, Math.max(1, top));
+  const { top = 4, rounds = 5, targetMs = 40, margin = 0.03, tiles = true } = opts;
+  const limits = {
+    threads: device.limits.maxComputeInvocationsPerWorkgroup,
+    bytes: device.limits.maxComputeWorkgroupStorageSize,
+  };
+  const blocks: ConvBlock[] = [
+    ...candidateBlocks(kind, g, Math.max(1, top)),
+    ...(tiles ? TILE_CANDIDATES.filter((t) => !tileProblem(t, limits)) : []),
+  ];
   const kernels = blocks.map((b) => generate(kind, g, b));
   const sizes: Record<string, number> = {
     src: g.b * g.srcC * g.srcH * g.srcW,
@@ -154,18 +176,24 @@ export async function tuneKernel(
     const per = Math.max((await timed(device, steps[0], 8) - latency) / 8, 1e-3);
     const n = Math.max(2, Math.min(256, Math.ceil(targetMs / per)));
     const times: number[][] = blocks.map(() => []);
-    let running = live;
+    // A first run (compile included) over 4x the model pick's is a clear loser: on a
+    // software adapter, a workgroup-memory tile can be 10x slower, and timing it for
+    // several rounds would cost more than the whole rest of the tuning.
+    const first = (i: number) => Math.max(firstMs[i] - latency, 0);
+    for (const i of live) if (i && first(i) > 4 * first(0) + 5) times[i].push(first(i));
+    const screened = live.filter((i) => times[i].length);
+    let running = live.filter((i) => !times[i].length);
     for (let r = 0; r < rounds; r++) {
       const idle = await timed(device, [], 0);
       // Interleaved, so that load from other processes hits every candidate alike.
       for (const i of running) times[i].push((await timed(device, steps[i], n) - idle) / n);
-      if (r === 1) {
-        // Clearly slower after two rounds: not worth more device time.
+      if (r < 2) {
+        // Clearly slower after one round, or two: not worth more device time.
         const fastest = Math.min(...running.map((i) => median(times[i])));
-        running = running.filter((i) => i === 0 || median(times[i]) < 1.5 * fastest);
+        running = running.filter((i) => i === 0 || median(times[i]) < (r ? 1.5 : 2) * fastest);
       }
     }
-    const ms = blocks.map((_, i) => (running.includes(i) ? median(times[i]) : Infinity));
+    const ms = blocks.map((_, i) => (times[i].length ? median(times[i]) : Infinity));
     let pick = 0;
     for (const i of running) if (ms[i] < ms[pick]) pick = i;
     let [modelMs, pickMs] = [ms[0], ms[pick]];
@@ -185,6 +213,7 @@ export async function tuneKernel(
       block,
       ms: ms[i],
       firstMs: firstMs[i],
+      screened: screened.includes(i),
       err: err[i],
     }));
     return {
@@ -203,7 +232,7 @@ export async function tuneKernel(
 }
 
 /** `{ch:4,nb:2,py:2,px:8}` -> "ch4 nb2 py2 px8": for progress lines. */
-export function formatBlock(b: Block | WeightBlock): string {
+export function formatBlock(b: ConvBlock): string {
   return Object.entries(b).map(([k, v]) => `${k}${v}`).join(" ");
 }
 

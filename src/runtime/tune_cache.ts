@@ -4,12 +4,11 @@
 // model plans as before.
 import { z } from "zod";
 import {
-  type Block,
   CONV_GENERATOR_VERSION,
+  type ConvBlock,
   type ConvGeom,
   type ConvKernel,
   setConvPlanner,
-  type WeightBlock,
 } from "../ops/conv_common.ts";
 import { setMixedMerging } from "../compiler/merge.ts";
 
@@ -23,9 +22,9 @@ export interface AdapterId {
 
 export interface TuneEntry {
   kind: ConvKernel;
-  block: Block | WeightBlock;
+  block: ConvBlock;
   /** the cost model's pick and the measured times, per dispatch */
-  model: Block | WeightBlock;
+  model: ConvBlock;
   ms: number;
   modelMs: number;
 }
@@ -48,6 +47,7 @@ const pos = z.number().int().positive();
 const block = z.union([
   z.object({ ch: pos, nb: pos.optional(), py: pos, px: pos }).strict(),
   z.object({ co: pos, ci: pos, px: pos, rows: pos }).strict(),
+  z.object({ tm: pos, tn: pos, tk: pos, rm: pos, rn: pos }).strict(),
 ]);
 const entry = z.object({
   kind: z.enum(["gather", "scatter", "wgrad"]),
@@ -55,7 +55,11 @@ const entry = z.object({
   model: block,
   ms: z.number().nonnegative(),
   modelMs: z.number().nonnegative(),
-}).refine((e) => ("co" in e.block) === (e.kind === "wgrad"), "block does not fit its kernel");
+}).refine(
+  // A workgroup-memory tile suits any kernel; register blocks are per kernel.
+  (e) => "tm" in e.block || ("co" in e.block) === (e.kind === "wgrad"),
+  "block does not fit its kernel",
+);
 const file = z.object({
   adapter: z.string(),
   generator: z.number().int(),

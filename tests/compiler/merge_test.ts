@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { mergeSteps } from "../../src/compiler/merge.ts";
 import type { Step } from "../../src/compiler/program.ts";
 import { perElement } from "../../src/ops/wgsl.ts";
+import { tiledGather } from "../../src/ops/conv_tiled.ts";
 import { channelTotals, forChannel, perChannel } from "../../src/ops/per_channel.ts";
 import { sumTerms } from "../../src/ops/loss_common.ts";
 import type { Dispatch } from "../../src/ops/types.ts";
@@ -136,5 +137,40 @@ Deno.test("merge: a merged dispatch computes what its members compute", async ()
   const merged = mergeSteps(steps, id, LIMITS);
   assert.equal(merged.length, 2); // the sum with barrier-free kernels; the channel sums
   const [want, got] = [await run(steps), await run(merged)];
+  want.forEach((w, k) => assert.deepEqual(got[k], w, `output ${k}`));
+});
+
+Deno.test("merge: workgroup-memory tiles (barriers, workgroup ids) merge and compute the same", async () => {
+  const { device } = await getGpu();
+  const g = { b: 2, srcC: 3, srcH: 7, srcW: 9, dstC: 5, dstH: 7, dstW: 9, kh: 3, kw: 3, s: 1 };
+  const geom = { ...g, pt: 1, pl: 1 };
+  const io = { from: "x0", to: "y", weight: "w", accumulate: false };
+  const conv = tiledGather("conv", geom, io, { tm: 8, tn: 16, tk: 4, rm: 2, rn: 4 });
+  const steps = [
+    step("c1", conv, { x0: "x", w: "k", y: "p" }),
+    step("c2", conv, { x0: "z", w: "k", y: "q" }),
+  ];
+  const sizes: Record<string, number> = { x: 2 * 3 * 63, z: 2 * 3 * 63, k: 5 * 27, p: 630, q: 630 };
+  const run = async (list: Step[]) => {
+    const bufs = new Map<string, GPUBuffer>();
+    Object.entries(sizes).forEach(([t, n], k) => {
+      bufs.set(t, createStorage(device, n, t));
+      upload(device, bufs.get(t)!, Float32Array.from({ length: n }, (_, i) => Math.cos(i + 7 * k)));
+    });
+    for (const s of list) {
+      submit(device, await prepare(device, s.dispatches, (role) => bufs.get(s.roles[role])!));
+    }
+    const got = await readBack(
+      device,
+      ["p", "q"].map((t) => ({ buffer: bufs.get(t)!, elements: 630 })),
+    );
+    for (const b of bufs.values()) b.destroy();
+    return got;
+  };
+  const merged = mergeSteps(steps, id, LIMITS);
+  assert.equal(merged.length, 1);
+  assert.match(merged[0].dispatches[0].code, /workgroupBarrier/);
+  const [want, got] = [await run(steps), await run(merged)];
+  assert.notDeepEqual(want[0], want[1]);
   want.forEach((w, k) => assert.deepEqual(got[k], w, `output ${k}`));
 });

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { conv2d } from "../../src/ops/conv2d.ts";
-import { type Block, setConvPlanner, type WeightBlock } from "../../src/ops/conv_common.ts";
+import {
+  type Block,
+  setConvPlanner,
+  type TileBlock,
+  type WeightBlock,
+} from "../../src/ops/conv_common.ts";
 import { ShapeError } from "../../src/ops/types.ts";
 import { checkOp, t64 } from "./harness.ts";
 
@@ -76,7 +81,11 @@ Deno.test("conv2d shape rule", () => {
 });
 
 /** Block choices that together exercise every code path of the three kernels. */
-const VARIANTS: { gather: Block; scatter: Block; wgrad: WeightBlock }[] = [
+const VARIANTS: {
+  gather: Block | TileBlock;
+  scatter: Block | TileBlock;
+  wgrad: WeightBlock | TileBlock;
+}[] = [
   // one output per thread, one row per weight-gradient chunk (many partial sums)
   {
     gather: { ch: 1, py: 1, px: 1 },
@@ -101,6 +110,18 @@ const VARIANTS: { gather: Block; scatter: Block; wgrad: WeightBlock }[] = [
     scatter: { ch: 2, nb: 3, py: 16, px: 16 },
     wgrad: { co: 2, ci: 3, px: 16, rows: 1000 },
   },
+  // workgroup-memory tiles (conv_tiled.ts): tails in every GEMM dimension, then the
+  // biggest tile the autotuner tries (larger than the tensors)
+  {
+    gather: { tm: 8, tn: 16, tk: 4, rm: 2, rn: 4 },
+    scatter: { tm: 4, tn: 8, tk: 4, rm: 2, rn: 2 },
+    wgrad: { tm: 4, tn: 8, tk: 8, rm: 1, rn: 2 },
+  },
+  {
+    gather: { tm: 64, tn: 64, tk: 8, rm: 4, rn: 4 },
+    scatter: { tm: 64, tn: 64, tk: 8, rm: 4, rn: 4 },
+    wgrad: { tm: 64, tn: 64, tk: 8, rm: 4, rn: 4 },
+  },
 ];
 
 /** Runs `fn` with every kernel's block forced. */
@@ -113,7 +134,7 @@ async function withBlocks(v: (typeof VARIANTS)[number], fn: () => Promise<void>)
   }
 }
 
-Deno.test("conv2d kernels are exact for every register block", async () => {
+Deno.test("conv2d kernels are exact for every register block and tile", async () => {
   for (const v of VARIANTS) {
     await withBlocks(v, async () => {
       // odd sizes, channel counts not divisible by the blocks, batch 2

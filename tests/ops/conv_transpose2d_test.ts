@@ -3,7 +3,12 @@ import { conv2d } from "../../src/ops/conv2d.ts";
 import { convTranspose2d } from "../../src/ops/conv_transpose2d.ts";
 import { ShapeError } from "../../src/ops/types.ts";
 import { checkOp, t64 } from "./harness.ts";
-import { type Block, setConvPlanner, type WeightBlock } from "../../src/ops/conv_common.ts";
+import {
+  type Block,
+  setConvPlanner,
+  type TileBlock,
+  type WeightBlock,
+} from "../../src/ops/conv_common.ts";
 
 const shape = (attrs: Record<string, unknown>, x: (number | string)[]) =>
   convTranspose2d.shape(convTranspose2d.attrs.parse(attrs), [x]);
@@ -147,7 +152,11 @@ Deno.test("conv_transpose2d is the adjoint of conv2d (reference)", () => {
 });
 
 /** Block choices that together exercise every code path of the three kernels (as in conv2d_test.ts). */
-const VARIANTS: { gather: Block; scatter: Block; wgrad: WeightBlock }[] = [
+const VARIANTS: {
+  gather: Block | TileBlock;
+  scatter: Block | TileBlock;
+  wgrad: WeightBlock | TileBlock;
+}[] = [
   // one output per thread, one row per weight-gradient chunk (many partial sums)
   {
     gather: { ch: 1, py: 1, px: 1 },
@@ -172,6 +181,18 @@ const VARIANTS: { gather: Block; scatter: Block; wgrad: WeightBlock }[] = [
     scatter: { ch: 2, nb: 3, py: 16, px: 16 },
     wgrad: { co: 2, ci: 3, px: 16, rows: 1000 },
   },
+  // workgroup-memory tiles (conv_tiled.ts): tails in every GEMM dimension, then the
+  // biggest tile the autotuner tries (larger than the tensors)
+  {
+    gather: { tm: 8, tn: 16, tk: 4, rm: 2, rn: 4 },
+    scatter: { tm: 4, tn: 8, tk: 4, rm: 2, rn: 2 },
+    wgrad: { tm: 4, tn: 8, tk: 8, rm: 1, rn: 2 },
+  },
+  {
+    gather: { tm: 64, tn: 64, tk: 8, rm: 4, rn: 4 },
+    scatter: { tm: 64, tn: 64, tk: 8, rm: 4, rn: 4 },
+    wgrad: { tm: 64, tn: 64, tk: 8, rm: 4, rn: 4 },
+  },
 ];
 
 /** Runs `fn` with every kernel's block forced. */
@@ -184,7 +205,7 @@ async function withBlocks(v: (typeof VARIANTS)[number], fn: () => Promise<void>)
   }
 }
 
-Deno.test("conv_transpose2d kernels are exact for every register block", async () => {
+Deno.test("conv_transpose2d kernels are exact for every register block and tile", async () => {
   for (const v of VARIANTS) {
     await withBlocks(v, async () => {
       // stride 2 "same": crop before; odd sizes, channels not divisible by the blocks

@@ -10,6 +10,7 @@ import {
   planWeightGrad,
   setConvPlanner,
 } from "../../src/ops/conv_common.ts";
+import { isTile, TILE_CANDIDATES } from "../../src/ops/conv_tiled.ts";
 import { tuneKernel } from "../../src/runtime/autotune.ts";
 import { getGpu } from "../../src/runtime/device.ts";
 import {
@@ -89,6 +90,14 @@ Deno.test("the cache round-trips, written atomically", () => {
       block: { ch: 2, nb: 1, py: 4, px: 3 },
       model: { ch: 4, nb: 1, py: 4, px: 4 },
       ms: 1.5,
+      modelMs: 2,
+    },
+    // a workgroup-memory tile may stand for any kernel
+    [geomKey("scatter", G)]: {
+      kind: "scatter",
+      block: { tm: 32, tn: 64, tk: 16, rm: 4, rn: 4 },
+      model: { ch: 4, nb: 1, py: 4, px: 4 },
+      ms: 0.5,
       modelMs: 2,
     },
     [geomKey("wgrad", G)]: {
@@ -191,7 +200,9 @@ Deno.test("a tuning run picks blocks that match the float64 reference", async ()
   for (const kind of ["gather", "scatter", "wgrad"] as const) {
     const r = await tuneKernel(device, kind, G, { top: 3, rounds: 2, targetMs: 5 });
     assert.deepEqual(r.mismatches, [], `${kind}: candidates disagree`);
-    assert.equal(r.candidates.length, 3);
+    // the model's 3 best register blocks, then every tile, each checked against the first
+    assert.equal(r.candidates.length, 3 + TILE_CANDIDATES.length);
+    assert.ok(r.candidates.slice(3).every((c) => isTile(c.block)));
     assert.ok(r.candidates.some((c) => c.block === r.block));
     assert.ok(Number.isFinite(r.ms) && r.ms >= 0 && Number.isFinite(r.modelMs));
     entries[geomKey(kind, G)] = {
