@@ -81,6 +81,12 @@ runMain(USAGE, async (argv) => {
   }
   console.error(`training ${model.name} on ${gpu.description}; run folder ${runDir}`);
   console.error(`data: ${data.describe}`);
+  console.error(
+    gpu.tuned
+      ? `conv kernels: ${gpu.tuned} choices measured on this adapter by deno task tune`
+      : `conv kernels: the cost model's picks (\`deno task tune ${graph} --train\` ` +
+        `measures the candidates on this adapter)`,
+  );
   const trainer = await Trainer.create(gpu, model, cfg);
   // Sample grids need a decoder; an encoder-only graph (a baseline) has none.
   const hasDecoder = model.networks.some((n) => n.name === "decoder");

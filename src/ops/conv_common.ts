@@ -274,6 +274,25 @@ export const DEFAULT_TARGET: ConvTarget = {
   runs: 1000,
 };
 
+/**
+ * Starting point for hardware adapters until `deno task tune` has measured them:
+ * not fitted to any one GPU. What it encodes is what every GPU shares and a CPU
+ * does not: thousands of threads in flight (so blocks stay small enough to fill
+ * them), 32-wide SIMD, loads cheaper relative to arithmetic, fewer registers per
+ * thread before occupancy drops, and compiles paid once when the pipeline is made.
+ */
+export const GPU_TARGET: ConvTarget = {
+  parallel: 2048,
+  simd: 32,
+  maxAcc: 32,
+  maxBody: 512,
+  fma: 1 / 4,
+  iteration: 1,
+  dispatch: 30000,
+  compile: 0,
+  runs: 1000,
+};
+
 let target = DEFAULT_TARGET;
 
 /** Sets the target the planners use from now on (e.g. from the adapter); returns the previous one. */

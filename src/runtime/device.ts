@@ -1,4 +1,5 @@
 // Adapter and device acquisition, shared by every command and test.
+import { DEFAULT_TARGET, GPU_TARGET, setConvTarget } from "../ops/conv_common.ts";
 import { installTunedFor } from "./tune_cache.ts";
 
 export class NoAdapterError extends Error {}
@@ -47,6 +48,10 @@ async function openGpu(): Promise<Gpu> {
       maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
     },
   });
+  // The cost model's constants were fitted on llvmpipe; on hardware its starting point
+  // is one that fills a GPU (both are replaced by measurements where the cache has them).
+  const software = (adapter.info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
+  setConvTarget(software ? DEFAULT_TARGET : GPU_TARGET);
   // Conv blocks measured on this adapter by `deno task tune`, for every plan built from now on.
   const tuned = installTunedFor(adapter.info);
   // A validation error voids a whole submit: the step silently computes nothing. Say so.

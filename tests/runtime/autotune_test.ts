@@ -5,6 +5,8 @@ import {
   CONV_GENERATOR_VERSION,
   convGather,
   type ConvGeom,
+  DEFAULT_TARGET,
+  GPU_TARGET,
   planGather,
   planScatter,
   planWeightGrad,
@@ -192,6 +194,29 @@ Deno.test("candidateBlocks ranks the model's pick first", () => {
   assert.deepEqual(candidateBlocks("wgrad", G, 4)[0], planWeightGrad(G));
   assert.equal(candidateBlocks("gather", G, 4).length, 4);
   assert.equal(candidateBlocks("wgrad", G, 1).length, 1);
+});
+
+Deno.test("on hardware the untuned starting point fills the GPU; on llvmpipe a few cores", () => {
+  // The paper's 256x6x6 -> 160 layer at batch 4: 23,040 outputs.
+  const g: ConvGeom = {
+    b: 4,
+    srcC: 256,
+    srcH: 6,
+    srcW: 6,
+    dstC: 160,
+    dstH: 6,
+    dstW: 6,
+    kh: 3,
+    kw: 3,
+    s: 1,
+    pt: 1,
+    pl: 1,
+  };
+  const threads = (b: { ch: number; nb?: number; py: number; px: number }) =>
+    Math.ceil(g.dstC / b.ch) * Math.ceil(g.b / (b.nb ?? 1)) * Math.ceil(6 / b.py) *
+    Math.ceil(6 / b.px);
+  assert.ok(threads(planGather(g, GPU_TARGET)) >= 8192);
+  assert.ok(threads(planGather(g, DEFAULT_TARGET)) <= 1024);
 });
 
 Deno.test("a tuning run picks blocks that match the float64 reference", async () => {
