@@ -66,7 +66,9 @@ function nodeMacs(model: Model, name: string, batch: number): number {
 
 /** The step-graph nodes a step computes: a fused step is a producer and its pointwise op. */
 const stepNodes = (s: Program["forward"][number]) =>
-  s.fused ? [s.fused.producer, s.fused.pointwise] : [s.node];
+  s.fused
+    ? [s.fused.producer, s.fused.norm, s.fused.pointwise].filter((n): n is string => !!n)
+    : [s.node];
 
 /**
  * MACs of a program: `forward` over its forward steps, and `trained`, the forward

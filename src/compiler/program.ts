@@ -17,8 +17,11 @@ export interface TensorInfo {
 export interface Step {
   label: string;
   node: string;
-  /** a producer and the pointwise op folded into it: the original nodes, for references */
-  fused?: { producer: string; pointwise: string };
+  /**
+   * a producer and what is folded into it (an inference batch norm, a pointwise op):
+   * the original nodes, for references
+   */
+  fused?: { producer: string; norm?: string; pointwise?: string };
   phase: "forward" | "backward";
   dispatches: Dispatch[];
   /** op role (x0, y, p.weight, dx0, ...) -> tensor name */
@@ -60,6 +63,8 @@ export interface ProgramOptions {
 interface LoweredNode extends TypedNode {
   epilogue?: TypedNode;
   producer?: string;
+  /** inference: the batch norm folded into this convolution (see foldNorms) */
+  norm?: LoweredNode;
 }
 
 /**
@@ -93,6 +98,42 @@ function fuse(net: TypedNetwork): LoweredNode[] {
       paramScope: n.paramScope ?? `${net.name}.${n.name}`,
       epilogue: u,
       producer: n.name,
+    };
+  });
+}
+
+/**
+ * Inference only: a batch norm with running statistics is a per-channel affine map,
+ * so it (with the activation already folded into it) folds into the store of the
+ * convolution feeding it when nothing else reads that convolution's output. A
+ * conv + batch norm + ELU layer is then one kernel and one pass over memory.
+ */
+function foldNorms(net: TypedNetwork, nodes: LoweredNode[]): LoweredNode[] {
+  const users = new Map<string, number>();
+  for (const n of nodes) for (const t of n.inputs) users.set(t, (users.get(t) ?? 0) + 1);
+  const outputs = new Set(net.outputs.map((o) => o.from));
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const into = new Map<string, LoweredNode>(); // convolution -> batch norm
+  for (const n of nodes) {
+    const p = byName.get(n.inputs[0]);
+    if (
+      n.op !== "batch_norm" || !p || !OPS[p.op].fusesNorm || p.epilogue || p.norm ||
+      users.get(p.name) !== 1 || outputs.has(p.name)
+    ) continue;
+    into.set(p.name, n);
+  }
+  const gone = new Set([...into.values()].map((n) => n.name));
+  return nodes.filter((n) => !gone.has(n.name)).map((n) => {
+    const bn = into.get(n.name);
+    if (!bn) return n;
+    return {
+      ...n,
+      name: bn.name,
+      shape: bn.shape,
+      paramScope: n.paramScope ?? `${net.name}.${n.name}`,
+      producer: n.name,
+      norm: bn,
+      epilogue: bn.epilogue,
     };
   });
 }
@@ -154,7 +195,10 @@ export function buildProgram(full: TypedNetwork, opts: ProgramOptions): Program 
   const shapeOf = (t: string) => tensors.get(t)!.shape;
   const forward: Step[] = [];
   const stepRoles = new Map<TypedNode, Record<string, string>>();
-  const nodes = opts.fuse === false ? net.nodes as LoweredNode[] : fuse(net);
+  const lowered = opts.fuse === false ? net.nodes as LoweredNode[] : fuse(net);
+  const nodes = opts.fuse === false || opts.training || opts.backwardFrom
+    ? lowered
+    : foldNorms(net, lowered);
   for (const node of nodes) {
     const op = OPS[node.op];
     const output = bindShape(node.shape, opts.batch);
@@ -164,6 +208,14 @@ export function buildProgram(full: TypedNetwork, opts: ProgramOptions): Program 
     for (const [p, spec] of Object.entries(node.params)) {
       roles[`p.${p}`] = add({
         name: nodeParam(net, node, p),
+        shape: spec.shape,
+        kind: spec.trainable ? "param" : "state",
+        init: spec.init,
+      });
+    }
+    for (const [p, spec] of Object.entries(node.norm?.params ?? {})) {
+      roles[`n.${p}`] = add({
+        name: nodeParam(net, node.norm!, p),
         shape: spec.shape,
         kind: spec.trainable ? "param" : "state",
         init: spec.init,
@@ -203,11 +255,17 @@ export function buildProgram(full: TypedNetwork, opts: ProgramOptions): Program 
 }
 
 function stepLabel(node: LoweredNode): string {
-  return node.epilogue ? `${node.producer}+${node.epilogue.op}` : node.name;
+  if (!node.producer) return node.name;
+  return [node.producer, node.norm?.op, node.epilogue?.op].filter(Boolean).join("+");
 }
 
 function fusedOf(node: LoweredNode): Step["fused"] {
-  return node.epilogue ? { producer: node.producer!, pointwise: node.epilogue.name } : undefined;
+  if (!node.producer) return undefined;
+  return {
+    producer: node.producer,
+    norm: node.norm && (node.norm.producer ?? node.norm.name),
+    pointwise: node.epilogue?.name,
+  };
 }
 
 function kernelCtx(
@@ -223,8 +281,14 @@ function kernelCtx(
     params: Object.fromEntries(Object.keys(node.params).map((p) => [p, shapeOf(roles[`p.${p}`])])),
     training: opts.training,
     epilogue: node.epilogue && OPS[node.epilogue.op].pointwise!(node.epilogue.parsed),
+    norm: node.norm && normAttrs(node.norm),
     fuse: opts.fuse !== false,
   };
+}
+
+function normAttrs(bn: TypedNode): { eps: number; affine: boolean } {
+  const a = bn.parsed as { eps: number; affine: boolean };
+  return { eps: a.eps, affine: a.affine };
 }
 
 function addScratch(

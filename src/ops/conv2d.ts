@@ -96,6 +96,7 @@ function geom(a: Conv2dAttrs, x: readonly Dim[], batch = 0): ConvGeom {
 
 export const conv2d = defineOp<Conv2dAttrs>({
   name: "conv2d",
+  fusesNorm: true,
   summary: "2-D convolution of [B, C, H, W] to [B, out, H', W'] (weight [out, C, kh, kw]).",
   attrs,
   arity: [1, 1],
@@ -138,6 +139,7 @@ export const conv2d = defineOp<Conv2dAttrs>({
         weight: "p.weight",
         bias: a.bias ? "p.bias" : undefined,
         accumulate: false,
+        norm: ctx.norm && { ...ctx.norm, expr: ctx.epilogue?.expr },
       })],
     };
   },

@@ -18,7 +18,10 @@ import {
   tiledWeightGrad,
 } from "./conv_tiled.ts";
 
+import { bindingsOf, DST, type KernelIO, SRC, storeOutput, WGT } from "./conv_store.ts";
+
 export type { TileBlock } from "./conv_tiled.ts";
+export type { KernelIO } from "./conv_store.ts";
 
 export interface ConvGeom {
   b: number;
@@ -618,17 +621,6 @@ function plan<B>(kind: ConvKernel, g: ConvGeom, def: () => B): B {
   return (override?.(kind, g) as B | undefined) ?? def();
 }
 
-export interface KernelIO {
-  /** role read as the kernel's input tensor */
-  from: string;
-  /** role written */
-  to: string;
-  weight: string;
-  /** optional per-output-channel bias role, added to every output */
-  bias?: string;
-  accumulate: boolean;
-}
-
 /**
  * Run-time position variables of an axis of a tile: for each offset o, the
  * position `base + o` clamped into [0, size) and scaled (for addressing), and
@@ -726,17 +718,7 @@ ${body}
   return { label, code, entry: "main", workgroups: grid(n), bindings: bindings.map(([, b]) => b) };
 }
 
-// Binding names inside the kernels (locals must not collide with them).
-const SRC = "inp", WGT = "wgt", BIAS = "bia", DST = "outp", PART = "part";
-
-function bindingsOf(io: KernelIO): [string, Binding][] {
-  return [
-    [SRC, { role: io.from }],
-    [WGT, { role: io.weight }],
-    ...(io.bias ? [[BIAS, { role: io.bias }] as [string, Binding]] : []),
-    [DST, { role: io.to, write: true }],
-  ];
-}
+const PART = "part";
 
 /**
  * dst = conv(src). Thread: (block of `ch` dst channels, `nb` batch items, tile
@@ -753,7 +735,6 @@ export function convGather(
   const { ch, py, px } = block;
   const nb = block.nb ?? 1;
   const [src, w, dst] = [SRC, WGT, DST];
-  const bias = io.bias && BIAS;
   const Y = gatherAxis(g.dstH, py, g.s, g.kh, g.pt, g.srcH);
   const X = gatherAxis(g.dstW, px, g.s, g.kw, g.pl, g.srcW);
   const [nog, nbg] = [cdiv(g.dstC, ch), cdiv(g.b, nb)];
@@ -822,8 +803,7 @@ export function convGather(
           const di = `((${b}) * ${g.dstC}u + ${o}) * ${
             g.dstH * g.dstW
           }u + u32(oy0 + ${y}) * ${g.dstW}u + u32(ox0 + ${x})`;
-          const v = bias ? `${acc(k, n, y, x)} + ${bias}[${o}]` : acc(k, n, y, x);
-          L.push(guard(conds, store(io.accumulate, `${dst}[${di}]`, v)));
+          L.push(guard(conds, storeOutput(io, `${dst}[${di}]`, acc(k, n, y, x), `(${o})`)));
         }
       }
     }
@@ -849,7 +829,6 @@ export function convScatter(
   const nb = block.nb ?? 1;
   const s = g.s;
   const [dst, w, src] = [SRC, WGT, DST];
-  const bias = io.bias && BIAS;
   const Y = scatterAxis(g.srcH, py, s, g.kh, g.pt, g.dstH);
   const X = scatterAxis(g.srcW, px, s, g.kw, g.pl, g.dstW);
   const [ncg, nbg] = [cdiv(g.srcC, ch), cdiv(g.b, nb)];
@@ -928,9 +907,7 @@ export function convScatter(
           const si = `((${b}) * ${g.srcC}u + ${c}) * ${
             g.srcH * g.srcW
           }u + u32(${sy}) * ${g.srcW}u + u32(${sx})`;
-          const a = acc(k, n, iy, ix);
-          const v = bias ? `${a} + ${bias}[${c}]` : a;
-          L.push(guard(conds, store(io.accumulate, `${src}[${si}]`, v)));
+          L.push(guard(conds, storeOutput(io, `${src}[${si}]`, acc(k, n, iy, ix), `(${c})`)));
         });
       });
     }

@@ -9,7 +9,8 @@
 //   gather (dst = conv(src))   m = dst channel, n = (b, dst pixel), k = (src channel, tap)
 //   scatter (src = conv^T(dst)) m = src channel, n = (b, src pixel), k = (dst channel, tap)
 //   weight gradient            m = dst channel, n = (src channel, tap), k = (b, dst pixel)
-import type { ConvGeom, KernelIO } from "./conv_common.ts";
+import type { ConvGeom } from "./conv_common.ts";
+import { bindingsOf, DST, type KernelIO, SRC, storeOutput, WGT } from "./conv_store.ts";
 import type { Binding, Dispatch } from "./types.ts";
 import { store } from "./wgsl.ts";
 
@@ -165,17 +166,6 @@ function srcPixel(g: ConvGeom, p: string, t: string): string[] {
   ];
 }
 
-const SRC = "inp", WGT = "wgt", BIAS = "bia", DST = "outp";
-
-function ioBindings(io: KernelIO): [string, Binding][] {
-  return [
-    [SRC, { role: io.from }],
-    [WGT, { role: io.weight }],
-    ...(io.bias ? [[BIAS, { role: io.bias }] as [string, Binding]] : []),
-    [DST, { role: io.to, write: true }],
-  ];
-}
-
 /** dst = conv(src) (+ bias), as convGather. */
 export function tiledGather(label: string, g: ConvGeom, io: KernelIO, t: TileBlock): Dispatch {
   const KK = g.kh * g.kw, HW = g.dstH * g.dstW;
@@ -191,12 +181,13 @@ export function tiledGather(label: string, g: ConvGeom, io: KernelIO, t: TileBlo
       `select(0.0, ${SRC}[sc * ${g.srcH * g.srcW}u + sat], sok)`,
     ],
     c: (m, n, v) =>
-      store(
-        io.accumulate,
+      storeOutput(
+        io,
         `${DST}[((${n} / ${HW}u) * ${g.dstC}u + ${m}) * ${HW}u + ${n} % ${HW}u]`,
-        io.bias ? `${v} + ${BIAS}[${m}]` : v,
+        v,
+        m,
       ),
-  }, ioBindings(io));
+  }, bindingsOf(io));
 }
 
 /** src = conv^T(dst) (+ bias), as convScatter: taps whose dst pixel is not whole read 0. */
@@ -222,12 +213,13 @@ export function tiledScatter(label: string, g: ConvGeom, io: KernelIO, t: TileBl
       `select(0.0, ${SRC}[dat], yok && xok)`,
     ],
     c: (m, n, v) =>
-      store(
-        io.accumulate,
+      storeOutput(
+        io,
         `${DST}[((${n} / ${HW}u) * ${g.srcC}u + ${m}) * ${HW}u + ${n} % ${HW}u]`,
-        io.bias ? `${v} + ${BIAS}[${m}]` : v,
+        v,
+        m,
       ),
-  }, ioBindings(io));
+  }, bindingsOf(io));
 }
 
 /** dw = d<conv(src), dst>/dw, as convWeightGrad, in one dispatch (no partial sums). */

@@ -99,6 +99,7 @@ function geom(a: ConvTranspose2dAttrs, x: readonly Dim[], batch = 0): ConvGeom {
 
 export const convTranspose2d = defineOp<ConvTranspose2dAttrs>({
   name: "conv_transpose2d",
+  fusesNorm: true,
   summary:
     "Transposed 2-D convolution of [B, C, H, W] to [B, out, H', W'] (weight [C, out, kh, kw]).",
   attrs,
@@ -145,6 +146,7 @@ export const convTranspose2d = defineOp<ConvTranspose2dAttrs>({
         weight: "p.weight",
         bias: a.bias ? "p.bias" : undefined,
         accumulate: false,
+        norm: ctx.norm && { ...ctx.norm, expr: ctx.epilogue?.expr },
       })],
     };
   },

@@ -78,6 +78,13 @@ export interface KernelCtx {
    */
   epilogue?: Pointwise;
   /**
+   * Fusion in inference (only for ops with `fusesNorm`): the batch norm reading this
+   * op's output, with running statistics, folded into its store (and `epilogue`, the
+   * activation folded into that batch norm). Its parameters are roles n.running_mean,
+   * n.running_var and, when affine, n.weight and n.bias.
+   */
+  norm?: { eps: number; affine: boolean };
+  /**
    * false in the unfused reference plan: each loop nest of the op (a reduction, then
    * an elementwise pass) is its own kernel. Otherwise an op may merge them.
    */
@@ -128,6 +135,8 @@ export interface OpDef<A = any> {
   pointwise?(a: A): Pointwise;
   /** honours KernelCtx.epilogue; its backward must not bind its own output y */
   fusesEpilogue?: boolean;
+  /** honours KernelCtx.norm (and then KernelCtx.epilogue) in its forward kernel */
+  fusesNorm?: boolean;
 }
 
 export function defineOp<A>(def: OpDef<A>): OpDef<A> {

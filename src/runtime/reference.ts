@@ -19,15 +19,18 @@ export function runReference(
     return { shape: program.tensors.get(name)!.shape, data };
   };
   const nodes = new Map(net.nodes.map((n) => [n.name, n]));
-  const params = (roles: Record<string, string>) =>
+  const params = (roles: Record<string, string>, prefix = "p.") =>
     Object.fromEntries(
-      Object.entries(roles).filter(([r]) => r.startsWith("p.")).map(([r, n]) => [r.slice(2), t(n)]),
+      Object.entries(roles).filter(([r]) => r.startsWith(prefix)).map((
+        [r, n],
+      ) => [r.slice(prefix.length), t(n)]),
     );
   const inputs = (roles: Record<string, string>, n: number) =>
     Array.from({ length: n }, (_, i) => t(roles[`x${i}`]));
   const ctx = { training: program.training };
   const newState = new Map<string, Float64Array>();
-  // A fused step runs its two original nodes: the producer, then the pointwise op.
+  // A fused step runs its original nodes: the producer, the batch norm folded into it
+  // (inference), then the pointwise op.
   const producer = (step: Step) => nodes.get(step.fused?.producer ?? step.node)!;
   const produce = (step: Step) => {
     const node = producer(step);
@@ -38,11 +41,15 @@ export function runReference(
       ctx,
     );
   };
-  const pointwise = (step: Step) => nodes.get(step.fused!.pointwise)!;
+  const pointwise = (step: Step) => nodes.get(step.fused!.pointwise!)!;
   for (const step of program.forward) {
     const r = produce(step);
     let y = r.y;
-    if (step.fused) {
+    if (step.fused?.norm) {
+      const bn = nodes.get(step.fused.norm)!;
+      y = OPS[bn.op].forwardRef(bn.parsed, [y], params(step.roles, "n."), ctx).y;
+    }
+    if (step.fused?.pointwise) {
       const u = pointwise(step);
       y = OPS[u.op].forwardRef(u.parsed, [y], {}, ctx).y;
     }
@@ -55,7 +62,7 @@ export function runReference(
       const node = producer(step);
       const xs = inputs(step.roles, node.inputs.length);
       let y = t(step.roles.y), dy = t(step.roles.dy);
-      if (step.fused) {
+      if (step.fused?.pointwise) {
         const u = pointwise(step);
         const pre = produce(step).y;
         dy = OPS[u.op].backwardRef(u.parsed, [pre], {}, y, dy, ctx).dx[0]!;

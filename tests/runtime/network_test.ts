@@ -8,6 +8,7 @@ import { Executor } from "../../src/runtime/executor.ts";
 import { runReference } from "../../src/runtime/reference.ts";
 import { initParams } from "../../src/runtime/params.ts";
 import { numel } from "../../src/ops/wgsl.ts";
+import { setConvPlanner } from "../../src/ops/conv_common.ts";
 import { rng } from "../../src/util/rng.ts";
 import { relErr } from "../ops/harness.ts";
 
@@ -183,6 +184,43 @@ Deno.test("fusion: fused and unfused plans agree on every network of the small v
       dispatches[0] < dispatches[1],
       `${net.name}: fusion saves dispatches (${dispatches})`,
     );
+  }
+});
+
+Deno.test("fusion: in inference conv + batch norm + ELU is one kernel, as the unfused plan computes", async () => {
+  const gpu = await getGpu();
+  for (const net of model.networks) {
+    const results = [];
+    const labels: string[][] = [];
+    // fused with the register-blocked kernels, fused with workgroup-memory tiles, unfused
+    for (const [fuse, tile] of [[true, false], [true, true], [false, false]]) {
+      const old = tile ? setConvPlanner(() => ({ tm: 8, tn: 16, tk: 4, rm: 2, rn: 4 })) : undefined;
+      const program = buildProgram(net, { batch: 2, training: false, fuse });
+      if (tile) setConvPlanner(old);
+      const exec = await Executor.create(gpu, program);
+      const r = rng(11);
+      for (const [k, v] of initParams(program, 3)) {
+        // Running statistics away from their initial 0 and 1, so that folding them shows.
+        const stat = k.endsWith("running_mean") ? 0 : k.endsWith("running_var") ? 1 : -1;
+        exec.write(k, stat < 0 ? v : v.map(() => stat + 0.5 * r()));
+      }
+      for (const name of program.inputs) {
+        const n = numel(program.tensors.get(name)!.shape);
+        exec.write(name, Float32Array.from({ length: n }, () => 2 * r() - 1));
+      }
+      exec.run();
+      results.push(await exec.read(Object.values(program.outputs)));
+      labels.push(program.forward.flatMap((s) => s.dispatches.map((d) => d.label)));
+      exec.destroy();
+    }
+    for (const k of [0, 1]) {
+      for (const [name, a] of results[k]) {
+        const e = relErr(a, results[2].get(name)!);
+        assert.ok(e < 1e-4, `${net.name} ${name} (${k ? "tiles" : "blocks"}): vs unfused ${e}`);
+      }
+    }
+    assert.ok(labels[2].some((l) => l.startsWith("batch_norm")), `${net.name} has batch norms`);
+    assert.deepEqual(labels[0].filter((l) => l.startsWith("batch_norm")), [], net.name);
   }
 });
 
