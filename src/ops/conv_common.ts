@@ -18,7 +18,15 @@ import {
   tiledWeightGrad,
 } from "./conv_tiled.ts";
 
-import { bindingsOf, DST, type KernelIO, SRC, storeOutput, WGT } from "./conv_store.ts";
+import {
+  bindingsOf,
+  DST,
+  type KernelIO,
+  normPrelude,
+  SRC,
+  storeOutput,
+  WGT,
+} from "./conv_store.ts";
 
 export type { TileBlock } from "./conv_tiled.ts";
 export type { KernelIO } from "./conv_store.ts";
@@ -791,6 +799,7 @@ export function convGather(
   L.push(...body, `  }`);
   for (const k of range(ch)) {
     const o = `og * ${ch}u + ${k}u`;
+    L.push(...normPrelude(io, `n${k}`, `oc${k}`).map((l) => `  ${l}`));
     for (const n of range(nb)) {
       const b = `bg * ${nb}u + ${n}u`;
       for (const y of Y.outs) {
@@ -803,7 +812,9 @@ export function convGather(
           const di = `((${b}) * ${g.dstC}u + ${o}) * ${
             g.dstH * g.dstW
           }u + u32(oy0 + ${y}) * ${g.dstW}u + u32(ox0 + ${x})`;
-          L.push(guard(conds, storeOutput(io, `${dst}[${di}]`, acc(k, n, y, x), `(${o})`)));
+          L.push(
+            guard(conds, storeOutput(io, `${dst}[${di}]`, acc(k, n, y, x), `(${o})`, `n${k}`)),
+          );
         }
       }
     }
@@ -892,6 +903,7 @@ export function convScatter(
   L.push(...body, `  }`);
   for (const k of range(ch)) {
     const c = `cg * ${ch}u + ${k}u`;
+    L.push(...normPrelude(io, `n${k}`, `cc${k}`).map((l) => `  ${l}`));
     for (const n of range(nb)) {
       const b = `bg * ${nb}u + ${n}u`;
       Y.pixels.forEach(([jy, ry], iy) => {
@@ -907,7 +919,9 @@ export function convScatter(
           const si = `((${b}) * ${g.srcC}u + ${c}) * ${
             g.srcH * g.srcW
           }u + u32(${sy}) * ${g.srcW}u + u32(${sx})`;
-          L.push(guard(conds, storeOutput(io, `${src}[${si}]`, acc(k, n, iy, ix), `(${c})`)));
+          L.push(
+            guard(conds, storeOutput(io, `${src}[${si}]`, acc(k, n, iy, ix), `(${c})`, `n${k}`)),
+          );
         });
       });
     }

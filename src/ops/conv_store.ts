@@ -48,12 +48,26 @@ export function bindingsOf(io: KernelIO): [string, Binding][] {
   ];
 }
 
-/** The statement storing accumulator `v` of output channel `c` (a u32 expression) at `lhs`. */
-export function storeOutput(io: KernelIO, lhs: string, v: string, c: string): string {
-  const pre = io.bias ? `${v} + ${BIAS}[${c}]` : v;
+/**
+ * The folded batch norm (and bias) as one scale and shift per output channel `c` (a u32
+ * expression), computed once per channel a thread stores: `let NAMEs`, `let NAMEh`.
+ */
+export function normPrelude(io: KernelIO, name: string, c: string): string[] {
   const n = io.norm;
-  if (!n) return store(io.accumulate, lhs, pre);
-  let x = `(${pre} - ${MEAN}[${c}]) * inverseSqrt(${VAR}[${c}] + ${f32(n.eps)})`;
-  if (n.affine) x = `${x} * ${SCALE}[${c}] + ${SHIFT}[${c}]`;
-  return `{ let x = ${x}; ${store(io.accumulate, lhs, n.expr ?? "x")} }`;
+  if (!n) return [];
+  let scale = `inverseSqrt(${VAR}[${c}] + ${f32(n.eps)})`;
+  if (n.affine) scale = `${scale} * ${SCALE}[${c}]`;
+  let shift = `(${io.bias ? `${BIAS}[${c}] - ` : "-"}${MEAN}[${c}]) * ${name}s`;
+  if (n.affine) shift = `${shift} + ${SHIFT}[${c}]`;
+  return [`let ${name}s = ${scale};`, `let ${name}h = ${shift};`];
+}
+
+/**
+ * The statement storing accumulator `v` of output channel `c` (a u32 expression) at
+ * `lhs`; with a folded batch norm, through the scale and shift `name` of normPrelude.
+ */
+export function storeOutput(io: KernelIO, lhs: string, v: string, c: string, name = ""): string {
+  const n = io.norm;
+  if (!n) return store(io.accumulate, lhs, io.bias ? `${v} + ${BIAS}[${c}]` : v);
+  return `{ let x = fma(${v}, ${name}s, ${name}h); ${store(io.accumulate, lhs, n.expr ?? "x")} }`;
 }

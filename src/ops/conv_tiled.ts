@@ -10,7 +10,15 @@
 //   scatter (src = conv^T(dst)) m = src channel, n = (b, src pixel), k = (dst channel, tap)
 //   weight gradient            m = dst channel, n = (src channel, tap), k = (b, dst pixel)
 import type { ConvGeom } from "./conv_common.ts";
-import { bindingsOf, DST, type KernelIO, SRC, storeOutput, WGT } from "./conv_store.ts";
+import {
+  bindingsOf,
+  DST,
+  type KernelIO,
+  normPrelude,
+  SRC,
+  storeOutput,
+  WGT,
+} from "./conv_store.ts";
 import type { Binding, Dispatch } from "./types.ts";
 import { store } from "./wgsl.ts";
 
@@ -55,8 +63,10 @@ interface Gemm {
   /** WGSL value of A(m, k) / B(k, n) for in-range u32 `m`, `n`, `k` (0 where padding) */
   a: (m: string, k: string) => string[];
   b: (k: string, n: string) => string[];
-  /** statements storing `v` at C(m, n) for in-range m, n */
-  c: (m: string, n: string, v: string) => string;
+  /** `let`s a row's stores share, for u32 `m` clamped into range, named after `name` */
+  row?: (m: string, name: string) => string[];
+  /** statements storing `v` at C(m, n) for in-range m, n; `name`: the row's `let`s */
+  c: (m: string, n: string, v: string, name: string) => string;
 }
 
 function gemmKernel(
@@ -139,11 +149,14 @@ function gemmKernel(
   }
   L.push(`    }`, `    workgroupBarrier();`, `  }`);
   for (const i of range(rm)) {
+    const m = `m0 + ty + ${ty * i}u`;
+    const row = gm.row?.(`min(${m}, ${gm.M - 1}u)`, `r${i}`) ?? [];
+    L.push(...row.map((l) => `  ${l}`));
     for (const j of range(rn)) {
-      const m = `m0 + ty + ${ty * i}u`, n = `n0 + tx + ${tx * j}u`;
+      const n = `n0 + tx + ${tx * j}u`;
       L.push(`  if (${m} < ${gm.M}u && ${n} < ${gm.N}u) {`);
       L.push(`    let cm = ${m};`, `    let cn = ${n};`);
-      L.push(`    ${gm.c("cm", "cn", `c${i}_${j}`)}`, `  }`);
+      L.push(`    ${gm.c("cm", "cn", `c${i}_${j}`, `r${i}`)}`, `  }`);
     }
   }
   L.push(`}`, ``);
@@ -180,12 +193,14 @@ export function tiledGather(label: string, g: ConvGeom, io: KernelIO, t: TileBlo
       `let sc = (${n} / ${HW}u) * ${g.srcC}u + ${k} / ${KK}u;`,
       `select(0.0, ${SRC}[sc * ${g.srcH * g.srcW}u + sat], sok)`,
     ],
-    c: (m, n, v) =>
+    row: (m, name) => normPrelude(io, name, `(${m})`),
+    c: (m, n, v, name) =>
       storeOutput(
         io,
         `${DST}[((${n} / ${HW}u) * ${g.dstC}u + ${m}) * ${HW}u + ${n} % ${HW}u]`,
         v,
         m,
+        name,
       ),
   }, bindingsOf(io));
 }
@@ -212,12 +227,14 @@ export function tiledScatter(label: string, g: ConvGeom, io: KernelIO, t: TileBl
       `u32(clamp(yq, 0, ${g.dstH - 1})) * ${g.dstW}u + u32(clamp(xq, 0, ${g.dstW - 1}));`,
       `select(0.0, ${SRC}[dat], yok && xok)`,
     ],
-    c: (m, n, v) =>
+    row: (m, name) => normPrelude(io, name, `(${m})`),
+    c: (m, n, v, name) =>
       storeOutput(
         io,
         `${DST}[((${n} / ${HW}u) * ${g.srcC}u + ${m}) * ${HW}u + ${n} % ${HW}u]`,
         v,
         m,
+        name,
       ),
   }, bindingsOf(io));
 }
