@@ -26,8 +26,9 @@ const USAGE =
   `usage: deno task tune GRAPH.yaml [--train] [--batch N] [--top K] [--set NAME=VALUE ...]
   [--debug]
   times the cost model's K best register blocks (default 4) and the workgroup-memory
-  tiles (conv_tiled.ts) of every conv kernel of the graph's inference plans (batch --batch, default 1), or with --train of its training step
-  (batch from the graph's training section), and caches the fastest for this adapter in
+  tiles (conv_tiled.ts) of every conv kernel of the graph's inference plans (batch
+  --batch, default 1), or with --train of its training step (batch from the graph's
+  training section), and caches the fastest for this adapter in
   $DRGAN_TUNE_CACHE, else $XDG_CACHE_HOME/drgan-webgpu/tune or ~/.cache/drgan-webgpu/tune
   (DRGAN_TUNE=off: measure, use and write no cache). With --train it also times a
   training iteration with different kernels merged into one dispatch and without`;

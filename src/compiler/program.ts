@@ -68,27 +68,31 @@ interface LoweredNode extends TypedNode {
 }
 
 /**
- * Folds each pointwise op (ELU after batch norm) into the op producing its input
- * when nothing else reads that input: one kernel writes the activation, the
- * intermediate tensor never exists, and the backward pass takes the gradient
- * through the activation inside the producer's gradient kernels.
+ * Folds each node that `folds` accepts into the producer of its first input, when
+ * nothing else reads that producer's output and it is not a network output. The
+ * merged node takes the consumer's name and shape, so its users read it unchanged,
+ * and keeps the producer's parameters.
  */
-function fuse(net: TypedNetwork): LoweredNode[] {
+function foldIntoProducers(
+  net: TypedNetwork,
+  nodes: LoweredNode[],
+  folds: (consumer: LoweredNode, producer: LoweredNode) => boolean,
+  merge: (consumer: LoweredNode) => Partial<LoweredNode>,
+): LoweredNode[] {
   const users = new Map<string, number>();
-  for (const n of net.nodes) for (const t of n.inputs) users.set(t, (users.get(t) ?? 0) + 1);
+  for (const n of nodes) for (const t of n.inputs) users.set(t, (users.get(t) ?? 0) + 1);
   const outputs = new Set(net.outputs.map((o) => o.from));
-  const byName = new Map(net.nodes.map((n) => [n.name, n]));
-  const folded = new Map<string, TypedNode>(); // producer -> pointwise
-  for (const u of net.nodes) {
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const folded = new Map<string, LoweredNode>(); // producer -> consumer
+  for (const u of nodes) {
     const p = byName.get(u.inputs[0]);
     if (
-      !OPS[u.op].pointwise || u.inputs.length !== 1 || !p || !OPS[p.op].fusesEpilogue ||
-      users.get(p.name) !== 1 || outputs.has(p.name) || folded.has(p.name)
+      !p || users.get(p.name) !== 1 || outputs.has(p.name) || folded.has(p.name) || !folds(u, p)
     ) continue;
     folded.set(p.name, u);
   }
   const gone = new Set([...folded.values()].map((u) => u.name));
-  return net.nodes.filter((n) => !gone.has(n.name)).map((n) => {
+  return nodes.filter((n) => !gone.has(n.name)).map((n) => {
     const u = folded.get(n.name);
     if (!u) return n;
     return {
@@ -96,46 +100,40 @@ function fuse(net: TypedNetwork): LoweredNode[] {
       name: u.name,
       shape: u.shape,
       paramScope: n.paramScope ?? `${net.name}.${n.name}`,
-      epilogue: u,
       producer: n.name,
+      ...merge(u),
     };
   });
 }
 
 /**
+ * Folds each pointwise op (ELU after batch norm) into the op producing its input:
+ * one kernel writes the activation, the intermediate tensor never exists, and the
+ * backward pass takes the gradient through the activation inside the producer's
+ * gradient kernels.
+ */
+function fuse(net: TypedNetwork): LoweredNode[] {
+  return foldIntoProducers(
+    net,
+    net.nodes,
+    (u, p) => !!OPS[u.op].pointwise && u.inputs.length === 1 && !!OPS[p.op].fusesEpilogue,
+    (u) => ({ epilogue: u }),
+  );
+}
+
+/**
  * Inference only: a batch norm with running statistics is a per-channel affine map,
  * so it (with the activation already folded into it) folds into the store of the
- * convolution feeding it when nothing else reads that convolution's output. A
- * conv + batch norm + ELU layer is then one kernel and one pass over memory.
+ * convolution feeding it. A conv + batch norm + ELU layer is then one kernel and one
+ * pass over memory.
  */
 function foldNorms(net: TypedNetwork, nodes: LoweredNode[]): LoweredNode[] {
-  const users = new Map<string, number>();
-  for (const n of nodes) for (const t of n.inputs) users.set(t, (users.get(t) ?? 0) + 1);
-  const outputs = new Set(net.outputs.map((o) => o.from));
-  const byName = new Map(nodes.map((n) => [n.name, n]));
-  const into = new Map<string, LoweredNode>(); // convolution -> batch norm
-  for (const n of nodes) {
-    const p = byName.get(n.inputs[0]);
-    if (
-      n.op !== "batch_norm" || !p || !OPS[p.op].fusesNorm || p.epilogue || p.norm ||
-      users.get(p.name) !== 1 || outputs.has(p.name)
-    ) continue;
-    into.set(p.name, n);
-  }
-  const gone = new Set([...into.values()].map((n) => n.name));
-  return nodes.filter((n) => !gone.has(n.name)).map((n) => {
-    const bn = into.get(n.name);
-    if (!bn) return n;
-    return {
-      ...n,
-      name: bn.name,
-      shape: bn.shape,
-      paramScope: n.paramScope ?? `${net.name}.${n.name}`,
-      producer: n.name,
-      norm: bn,
-      epilogue: bn.epilogue,
-    };
-  });
+  return foldIntoProducers(
+    net,
+    nodes,
+    (u, p) => u.op === "batch_norm" && !!OPS[p.op].fusesNorm && !p.epilogue && !p.norm,
+    (bn) => ({ norm: bn, epilogue: bn.epilogue }),
+  );
 }
 
 /** The network restricted to what the chosen outputs depend on. */

@@ -20,6 +20,7 @@ import {
 
 import {
   bindingsOf,
+  declareNamed,
   DST,
   type KernelIO,
   normPrelude,
@@ -712,10 +713,7 @@ function kernel(
   body: string,
 ): Dispatch {
   const [gx] = grid(n);
-  const decl = bindings.map(([name, b], i) =>
-    `@group(0) @binding(${i}) var<storage, ${b.write ? "read_write" : "read"}> ${name}: array<f32>;`
-  );
-  const code = `${decl.join("\n")}
+  const code = `${declareNamed(bindings)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * ${gx * WG}u;

@@ -29,6 +29,13 @@ export interface KernelIO {
 export const SRC = "inp", WGT = "wgt", BIAS = "bia", DST = "outp";
 const MEAN = "bnm", VAR = "bnv", SCALE = "bnw", SHIFT = "bnb";
 
+/** Storage declarations of bindings named by what they are to the kernel, in order. */
+export function declareNamed(bindings: [name: string, b: Binding][]): string {
+  return bindings.map(([name, b], i) =>
+    `@group(0) @binding(${i}) var<storage, ${b.write ? "read_write" : "read"}> ${name}: array<f32>;`
+  ).join("\n");
+}
+
 export function bindingsOf(io: KernelIO): [string, Binding][] {
   const norm: [string, Binding][] = io.norm
     ? [

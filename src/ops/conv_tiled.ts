@@ -12,6 +12,7 @@
 import type { ConvGeom } from "./conv_common.ts";
 import {
   bindingsOf,
+  declareNamed,
   DST,
   type KernelIO,
   normPrelude,
@@ -41,15 +42,15 @@ export const TILE_CANDIDATES: readonly TileBlock[] = [
   { tm: 32, tn: 32, tk: 16, rm: 2, rn: 2 },
 ];
 
-/** Why a tile cannot run within the limits, or undefined when it can. */
-export function tileProblem(
-  t: TileBlock,
-  limits: { threads: number; bytes: number } = { threads: 256, bytes: 16384 },
-): string | undefined {
+/** WebGPU's default limits, which every adapter offers. */
+const LIMITS = { threads: 256, bytes: 16384 };
+
+/** Why a tile cannot run within WebGPU's default limits, or undefined when it can. */
+export function tileProblem(t: TileBlock): string | undefined {
   if (t.tm % t.rm || t.tn % t.rn) return "rm must divide tm and rn tn";
   const threads = (t.tm / t.rm) * (t.tn / t.rn);
-  if (threads > limits.threads) return `${threads} threads per workgroup`;
-  if ((t.tm + t.tn) * t.tk * 4 > limits.bytes) return "too much workgroup memory";
+  if (threads > LIMITS.threads) return `${threads} threads per workgroup`;
+  if ((t.tm + t.tn) * t.tk * 4 > LIMITS.bytes) return "too much workgroup memory";
   return undefined;
 }
 
@@ -83,11 +84,7 @@ function gemmKernel(
   if (gx > 65535 || gy > 65535) throw new Error(`${label}: ${gx} x ${gy} tiles is too many`);
   const L: string[] = [];
   L.push(
-    ...bindings.map(([name, b], i) =>
-      `@group(0) @binding(${i}) var<storage, ${
-        b.write ? "read_write" : "read"
-      }> ${name}: array<f32>;`
-    ),
+    declareNamed(bindings),
     `var<workgroup> ta: array<f32, ${tk * tm}>;`,
     `var<workgroup> tb: array<f32, ${tk * tn}>;`,
     `@compute @workgroup_size(${nt})`,
@@ -179,6 +176,21 @@ function srcPixel(g: ConvGeom, p: string, t: string): string[] {
   ];
 }
 
+/** Row `let`s and stores of C[m, n] into an NCHW tensor of C channels, n = (b, pixel of HW). */
+function nchwOut(io: KernelIO, C: number, HW: number): Pick<Gemm, "row" | "c"> {
+  return {
+    row: (m, name) => normPrelude(io, name, `(${m})`),
+    c: (m, n, v, name) =>
+      storeOutput(
+        io,
+        `${DST}[((${n} / ${HW}u) * ${C}u + ${m}) * ${HW}u + ${n} % ${HW}u]`,
+        v,
+        m,
+        name,
+      ),
+  };
+}
+
 /** dst = conv(src) (+ bias), as convGather. */
 export function tiledGather(label: string, g: ConvGeom, io: KernelIO, t: TileBlock): Dispatch {
   const KK = g.kh * g.kw, HW = g.dstH * g.dstW;
@@ -193,15 +205,7 @@ export function tiledGather(label: string, g: ConvGeom, io: KernelIO, t: TileBlo
       `let sc = (${n} / ${HW}u) * ${g.srcC}u + ${k} / ${KK}u;`,
       `select(0.0, ${SRC}[sc * ${g.srcH * g.srcW}u + sat], sok)`,
     ],
-    row: (m, name) => normPrelude(io, name, `(${m})`),
-    c: (m, n, v, name) =>
-      storeOutput(
-        io,
-        `${DST}[((${n} / ${HW}u) * ${g.dstC}u + ${m}) * ${HW}u + ${n} % ${HW}u]`,
-        v,
-        m,
-        name,
-      ),
+    ...nchwOut(io, g.dstC, HW),
   }, bindingsOf(io));
 }
 
@@ -227,15 +231,7 @@ export function tiledScatter(label: string, g: ConvGeom, io: KernelIO, t: TileBl
       `u32(clamp(yq, 0, ${g.dstH - 1})) * ${g.dstW}u + u32(clamp(xq, 0, ${g.dstW - 1}));`,
       `select(0.0, ${SRC}[dat], yok && xok)`,
     ],
-    row: (m, name) => normPrelude(io, name, `(${m})`),
-    c: (m, n, v, name) =>
-      storeOutput(
-        io,
-        `${DST}[((${n} / ${HW}u) * ${g.srcC}u + ${m}) * ${HW}u + ${n} % ${HW}u]`,
-        v,
-        m,
-        name,
-      ),
+    ...nchwOut(io, g.srcC, HW),
   }, bindingsOf(io));
 }
 

@@ -14,7 +14,7 @@ import {
   type TileBlock,
   type WeightBlock,
 } from "../ops/conv_common.ts";
-import { TILE_CANDIDATES, tileProblem } from "../ops/conv_tiled.ts";
+import { TILE_CANDIDATES } from "../ops/conv_tiled.ts";
 import type { Dispatch } from "../ops/types.ts";
 import { rng } from "../util/rng.ts";
 import { createStorage, readBack, upload } from "./buffers.ts";
@@ -29,8 +29,6 @@ export interface TuneOptions {
   targetMs?: number;
   /** a candidate must beat the model's pick by this fraction: timing noise changes nothing */
   margin?: number;
-  /** also measure the workgroup-memory tiles (default true) */
-  tiles?: boolean;
 }
 
 export interface Measured {
@@ -126,15 +124,9 @@ export async function tuneKernel(
   g: ConvGeom,
   opts: TuneOptions = {},
 ): Promise<TuneResult> {
-  const { top = 4, rounds = 5, targetMs = 40, margin = 0.03, tiles = true } = opts;
-  const limits = {
-    threads: device.limits.maxComputeInvocationsPerWorkgroup,
-    bytes: device.limits.maxComputeWorkgroupStorageSize,
-  };
-  const blocks: ConvBlock[] = [
-    ...candidateBlocks(kind, g, Math.max(1, top)),
-    ...(tiles ? TILE_CANDIDATES.filter((t) => !tileProblem(t, limits)) : []),
-  ];
+  const { top = 4, rounds = 5, targetMs = 40, margin = 0.03 } = opts;
+  // The tiles fit WebGPU's default limits, which every adapter offers.
+  const blocks: ConvBlock[] = [...candidateBlocks(kind, g, Math.max(1, top)), ...TILE_CANDIDATES];
   const kernels = blocks.map((b) => generate(kind, g, b));
   const sizes: Record<string, number> = {
     src: g.b * g.srcC * g.srcH * g.srcW,

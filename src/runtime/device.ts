@@ -50,8 +50,7 @@ async function openGpu(): Promise<Gpu> {
   });
   // The cost model's constants were fitted on llvmpipe; on hardware its starting point
   // is one that fills a GPU (both are replaced by measurements where the cache has them).
-  const software = (adapter.info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
-  setConvTarget(software ? DEFAULT_TARGET : GPU_TARGET);
+  setConvTarget(isSoftware(adapter) ? DEFAULT_TARGET : GPU_TARGET);
   // Conv blocks measured on this adapter by `deno task tune`, for every plan built from now on.
   const tuned = installTunedFor(adapter.info);
   // A validation error voids a whole submit: the step silently computes nothing. Say so.
@@ -67,11 +66,15 @@ async function openGpu(): Promise<Gpu> {
   return { adapter, device, description: describeAdapter(adapter), tuned };
 }
 
+/** A CPU implementation of WebGPU (llvmpipe, SwiftShader): the adapter says it is a fallback. */
+function isSoftware(adapter: GPUAdapter): boolean {
+  return (adapter.info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
+}
+
 export function describeAdapter(adapter: GPUAdapter): string {
-  const i = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  const i = adapter.info;
   const name = i.description || [i.vendor, i.architecture, i.device].filter(Boolean).join(" ");
-  const software = i.isFallbackAdapter ?? false;
-  return `${name || "unknown adapter"}${software ? " [software]" : ""}`;
+  return `${name || "unknown adapter"}${isSoftware(adapter) ? " [software]" : ""}`;
 }
 
 /**
