@@ -11,6 +11,7 @@ import {
   setConvPlanner,
 } from "../ops/conv_common.ts";
 import { setMixedMerging } from "../compiler/merge.ts";
+import { tileProblem } from "../ops/conv_tiled.ts";
 
 /** What identifies an adapter; GPUAdapterInfo has these fields. */
 export interface AdapterId {
@@ -47,7 +48,9 @@ const pos = z.number().int().positive();
 const block = z.union([
   z.object({ ch: pos, nb: pos.optional(), py: pos, px: pos }).strict(),
   z.object({ co: pos, ci: pos, px: pos, rows: pos }).strict(),
-  z.object({ tm: pos, tn: pos, tk: pos, rm: pos, rn: pos }).strict(),
+  // A tile that cannot run would fail when a plan is built: the cache is corrupt.
+  z.object({ tm: pos, tn: pos, tk: pos, rm: pos, rn: pos }).strict()
+    .refine((t) => !tileProblem(t), "tile does not fit WebGPU's default limits"),
 ]);
 const entry = z.object({
   kind: z.enum(["gather", "scatter", "wgrad"]),

@@ -147,6 +147,21 @@ Deno.test("a corrupt cache is ignored with one warning", () => {
     Deno.writeTextFileSync(cachePath(other, key), JSON.stringify(bad));
     assert.deepEqual(loadCache(other, key).entries, {});
     assert.equal(warnings.length, 2);
+    // So is a tile no adapter can run (rm must divide tm).
+    const third = `${TMP}/corrupt3`;
+    Deno.mkdirSync(third);
+    const tile = cacheWith({
+      [geomKey("gather", G)]: {
+        kind: "gather",
+        block: { tm: 6, tn: 64, tk: 8, rm: 4, rn: 4 },
+        model: { ch: 1, py: 1, px: 1 },
+        ms: 1,
+        modelMs: 1,
+      },
+    });
+    Deno.writeTextFileSync(cachePath(third, key), JSON.stringify(tile));
+    assert.deepEqual(loadCache(third, key).entries, {});
+    assert.equal(warnings.length, 3);
   } finally {
     console.warn = warn;
   }
