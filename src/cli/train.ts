@@ -10,6 +10,7 @@ import { loadCheckpoint, saveCheckpoint } from "../runtime/checkpoint.ts";
 import { gridRgba, Sampler } from "../runtime/samples.ts";
 import { openTrainData } from "../runtime/train_data.ts";
 import { writeReport } from "../runtime/report.ts";
+import { evalSummary, evaluateRun } from "../runtime/eval_run.ts";
 import { evaluateRank1, FeatureExtractor, heldOutFaces } from "../runtime/evaluate.ts";
 import { encodePNG } from "../data/png.ts";
 import { formatDuration, Progress } from "./progress.ts";
@@ -205,18 +206,23 @@ runMain(USAGE, async (argv) => {
   }
   await checkpoint();
   await sample();
-  const r = await evaluate();
-  metricsFile.close();
-  writeReport(runDir);
-  console.error(
-    `held-out rank-1 (${r.identities} identities, gallery frontal): features ` +
-      `${pct(r.mean.features)}, raw pixels ${pct(r.mean.pixels)}; per yaw ` +
-      r.perPose.map((p) => `${p.yaw}:${pct(p.features)}`).join(" "),
-  );
   progress.finish(
     `${stop ? `${stop}: ` : ""}step ${trainer.step} of ${cfg.steps}; ` +
-      `wrote ${runDir}/report.html (resume with --resume ${runDir})`,
+      `checkpoint in ${runDir}/checkpoints`,
   );
+  // The full evaluation of the final checkpoint (what `deno task eval` does): rank-1 per
+  // pose for features and pixels, verification, and frontalisation against the input.
+  const { result, seconds } = await evaluateRun({
+    run: runDir,
+    log: (line) => console.error(line),
+  });
+  const r = result.rank1;
+  const line = { step: trainer.step, rank1_features: r.mean.features, rank1_pixels: r.mean.pixels };
+  metricsFile.writeSync(new TextEncoder().encode(JSON.stringify(line) + "\n"));
+  metricsFile.close();
+  writeReport(runDir);
+  console.log(evalSummary(result, seconds));
+  console.error(`wrote ${runDir}/report.html and eval.html (resume with --resume ${runDir})`);
 });
 
 interface SavedConfig {
@@ -280,8 +286,4 @@ function writeJson(path: string, value: unknown) {
   const tmp = `${path}.tmp`;
   Deno.writeTextFileSync(tmp, JSON.stringify(value, null, 2) + "\n");
   Deno.renameSync(tmp, path);
-}
-
-function pct(x: number): string {
-  return `${(100 * x).toFixed(1)}%`;
 }

@@ -46,8 +46,9 @@ export function resolveFile(
 }
 
 /**
- * Deep merge of mappings: the overriding side wins; `null` over a mapping deletes it
- * (how a variant drops a layer). Locations follow whichever side a value came from.
+ * Deep merge of mappings: the overriding side wins; `null` deletes what it overrides (how a
+ * variant drops a layer, or an attribute before giving a layer another op). Locations follow
+ * whichever side a value came from.
  */
 export function merge(base: Doc, over: Doc): Doc {
   const out = track({} as Doc, locOf(over));
@@ -56,7 +57,7 @@ export function merge(base: Doc, over: Doc): Doc {
     copyLoc(base, k, out);
   }
   for (const [k, v] of Object.entries(over)) {
-    if (v === null && isObj(base[k])) {
+    if (v === null && Object.hasOwn(base, k)) {
       delete out[k];
       continue;
     }

@@ -2,8 +2,11 @@
 // named tensors: the forward pass, and (reverse-mode autodiff) the backward pass.
 import type { TypedNetwork, TypedNode } from "./ir.ts";
 import { OPS } from "../ops/registry.ts";
-import type { Dim, Dispatch, ParamSpec, Shape } from "../ops/types.ts";
+import type { Dispatch, ParamSpec, Shape } from "../ops/types.ts";
 import { numel } from "../ops/wgsl.ts";
+import { bindDim } from "../ops/dim.ts";
+
+export { bindDim };
 
 export type TensorKind = "input" | "activation" | "param" | "state" | "grad" | "scratch";
 
@@ -157,18 +160,6 @@ export function bindShape(s: Shape, batch: number): number[] {
   return s.map((d) => bindDim(d, batch));
 }
 
-/** A symbolic dimension with the batch bound: "B", or "B/n" after grouping n rows. */
-export function bindDim(d: Dim, batch: number): number {
-  if (typeof d === "number") return d;
-  const m = /^\w+(?:\/(\d+))?$/.exec(d);
-  if (!m) throw new Error(`cannot bind dimension '${d}'`);
-  const n = m[1] ? Number(m[1]) : 1;
-  if (batch % n !== 0) {
-    throw new Error(`batch ${batch} is not a multiple of ${n} (dimension '${d}')`);
-  }
-  return batch / n;
-}
-
 /** Parameter tensors are named network.node.param, as in a PyTorch state_dict. */
 export function paramName(net: string, node: string, param: string): string {
   return `${net}.${node}.${param}`;
@@ -180,8 +171,17 @@ function nodeParam(net: TypedNetwork, node: TypedNode, p: string): string {
   return node.paramScope ? `${node.paramScope}.${p}` : paramName(net.name, node.name, p);
 }
 
+/** Attributes that name symbolic sizes (a slice's `start: B`), bound for the batch. */
+export function bindAttrs(net: TypedNetwork, batch: number): TypedNetwork {
+  const nodes = net.nodes.map((n) => {
+    const bind = OPS[n.op].bind;
+    return bind ? { ...n, parsed: bind(n.parsed, batch) } : n;
+  });
+  return { ...net, nodes };
+}
+
 export function buildProgram(full: TypedNetwork, opts: ProgramOptions): Program {
-  const net = opts.outputs ? restrict(full, opts.outputs) : full;
+  const net = bindAttrs(opts.outputs ? restrict(full, opts.outputs) : full, opts.batch);
   const tensors = new Map<string, TensorInfo>();
   const add = (t: TensorInfo) => {
     if (!tensors.has(t.name)) tensors.set(t.name, t);

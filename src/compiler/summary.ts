@@ -3,11 +3,12 @@ import type { Model, TypedNetwork } from "./ir.ts";
 import { formatShape } from "./shapes.ts";
 import { OPS } from "../ops/registry.ts";
 import type { Shape } from "../ops/types.ts";
+import { perSample } from "../ops/dim.ts";
 
 /** Shapes with the batch bound to 1: figures are per sample. */
 function concrete(s: Shape): number[] {
   // "B" -> 1 sample; "B/n" (after grouping n images) -> 1/n of a row per sample.
-  return s.map((d) => (typeof d === "number" ? d : 1 / Number(/\/(\d+)$/.exec(d)?.[1] ?? 1)));
+  return s.map(perSample);
 }
 
 export interface LayerStats {

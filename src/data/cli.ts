@@ -3,9 +3,13 @@
 import { parseArgs, runMain, UsageError } from "../cli/args.ts";
 import { contactSheet } from "./contact_sheet.ts";
 import { formatSummary, loadFolder } from "./folder.ts";
-import type { Split } from "./identity.ts";
+import { identityFromSeed, identityNumber, type Split } from "./identity.ts";
+import { fromCHW } from "./image.ts";
+import { encodePNG } from "./png.ts";
+import { NUM_POSES, poseOfYaw, yawOfPose } from "./pose.ts";
+import { renderFace } from "./synthetic.ts";
 import { loadSynthetic } from "./synthetic_set.ts";
-import { NUM_LIGHTS } from "./view.ts";
+import { NUM_LIGHTS, viewFor } from "./view.ts";
 
 const USAGE = `usage: deno task data <command> [flags]
 commands:
@@ -13,6 +17,10 @@ commands:
             contact sheet of synthetic faces: rows people, columns the 13 poses
   generate  [--size 96] [--ids 200] [--seed 1] [--split train|test] [--lights 0,1,...] [--variants 1]
             [--cache-dir .cache/data]   render a synthetic set into the on-disk cache
+  face      --id N --yaw DEG --out face.png [--size 32] [--seed 1] [--split test|train] [--light K]
+            one synthetic face to try inference with: person N of the split (test: the
+            held-out people the evaluation uses), yaw -90..90 in steps of 15; size 32 is
+            the small model's (models/drgan-small)
   check     --manifest FILE [--size 96] [--skip-bad]
             load a real dataset and print its summary`;
 
@@ -82,6 +90,40 @@ export async function main(argv: string[]): Promise<void> {
     console.log(
       `${cached ? "already cached" : "cached"}: ${key} (${set.size} images, ` +
         `${set.numIdentities} people, ${secs.toFixed(1)} s)`,
+    );
+  } else if (command === "face") {
+    const a = parseArgs(rest, {
+      numbers: ["id", "yaw", "size", "seed", "light"],
+      strings: ["out", "split"],
+      bools: ["debug"],
+    });
+    if (a.positional.length) throw new UsageError(`unexpected argument '${a.positional[0]}'`);
+    if (a.numbers.id === undefined) throw new UsageError("face needs --id N");
+    if (!a.strings.out) throw new UsageError("face needs --out FILE.png");
+    const yaws = Array.from({ length: NUM_POSES }, (_, p) => yawOfPose(p));
+    const pose = a.numbers.yaw === undefined ? -1 : poseOfYaw(a.numbers.yaw);
+    if (pose < 0 || yawOfPose(pose) !== a.numbers.yaw) {
+      throw new UsageError(
+        `--yaw must be one of the pose yaws ${yaws.join(", ")}, got ${a.numbers.yaw ?? "none"}`,
+      );
+    }
+    const j = int("id", a.numbers.id, 0, 0, 1e6);
+    const size = int("size", a.numbers.size, 32, 8, 512);
+    const seed = int("seed", a.numbers.seed, 1, 0, 2 ** 32 - 1);
+    const light = int("light", a.numbers.light, 0, 0, NUM_LIGHTS - 1);
+    const sp = split(a.strings.split ?? "test");
+    // As evaluate.ts renders them: the test split's variant 1 is the rank-1 probes and
+    // gallery; the train split's variant 0 is what training sees.
+    const id = identityNumber(sp, j);
+    const chw = renderFace(
+      identityFromSeed(seed, id),
+      viewFor(seed, id, pose, light, sp === "test" ? 1 : 0),
+      size,
+    );
+    await Deno.writeFile(a.strings.out, encodePNG(fromCHW(chw, size), size, size, 3));
+    console.log(
+      `wrote ${a.strings.out}: person ${j} of the ${sp} split, yaw ${a.numbers.yaw}, ` +
+        `light ${light}, ${size}x${size}`,
     );
   } else if (command === "check") {
     const a = parseArgs(rest, {

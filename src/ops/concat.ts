@@ -3,12 +3,14 @@ import { z } from "zod";
 import {
   type Binding,
   defineOp,
+  type Dim,
   type Dispatch,
   type Shape,
   ShapeError,
   type T64,
 } from "./types.ts";
 import { ident, numel, perElement, store } from "./wgsl.ts";
+import { combineDims } from "./dim.ts";
 
 const attrs = z.object({
   axis: z.number().int().default(1).describe(
@@ -89,7 +91,7 @@ export const concat = defineOp<Attrs>({
   shape(a, inputs) {
     const first = inputs[0];
     const ax = normAxis(a.axis, first.length);
-    let total = 0;
+    let total: Dim = 0;
     inputs.forEach((s, k) => {
       if (s.length !== first.length || s.some((d, j) => j !== ax && d !== first[j])) {
         const want = first.map((d, j) => j === ax ? "*" : d);
@@ -99,14 +101,17 @@ export const concat = defineOp<Attrs>({
           } on every axis but ${ax}`,
         );
       }
-      const d = s[ax];
-      if (typeof d !== "number") {
+      // Symbolic sizes add up ([B, ...] and [B, ...] make [2*B, ...]); a number and a symbol do not.
+      const sum = combineDims(total, s[ax]);
+      if (sum === undefined) {
         throw new ShapeError(
-          `cannot concatenate along axis ${ax}: input ${k} ${fmt(s)} has a symbolic size there`,
+          `cannot concatenate along axis ${ax}: the sizes ${
+            inputs.slice(0, k + 1).map((x) => x[ax]).join(" and ")
+          } mix numbers and symbols`,
           "axis",
         );
       }
-      total += d;
+      total = sum;
     });
     return first.map((d, j) => j === ax ? total : d);
   },

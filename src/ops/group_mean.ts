@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { defineOp, type Dim, ShapeError, type T64 } from "./types.ts";
 import { f32, numel, perElement, store } from "./wgsl.ts";
+import { divideDim } from "./dim.ts";
 
 const EPS = 1e-8;
 
@@ -14,12 +15,16 @@ const attrs = z.object({
 type Attrs = z.infer<typeof attrs>;
 
 function groups(a: Attrs, b: Dim): Dim {
-  if (typeof b === "number") {
-    if (b % a.size !== 0) throw new ShapeError(`batch ${b} is not a multiple of ${a.size}`, "size");
-    return b / a.size;
+  const g = divideDim(b, a.size);
+  if (g === undefined) {
+    throw new ShapeError(
+      typeof b === "number"
+        ? `batch ${b} is not a multiple of ${a.size}`
+        : `cannot group rows of the size '${b}'`,
+      "size",
+    );
   }
-  if (!/^\w+$/.test(b)) throw new ShapeError(`cannot group the batch '${b}' again`, "size");
-  return a.size === 1 ? b : `${b}/${a.size}`;
+  return g;
 }
 
 /** [groups, n, rest] view of x */

@@ -1,65 +1,97 @@
 // A contiguous range [start, end) along one axis.
 import { z } from "zod";
-import { defineOp, type Shape, ShapeError, type T64 } from "./types.ts";
+import { defineOp, type Dim, type Shape, ShapeError, type T64 } from "./types.ts";
+import { bindDim, combineDims, compareDims, parseDim } from "./dim.ts";
 import { numel, perElement, store } from "./wgsl.ts";
+
+const index = z.union([z.number().int(), z.string()]);
 
 const attrs = z.object({
   axis: z.number().int().default(1).describe("axis to slice; negative counts from the end"),
-  start: z.number().int().default(0).describe(
-    "first index kept; negative counts from the end",
+  start: index.default(0).describe(
+    "first index kept; negative counts from the end; a symbolic size such as `B` on a " +
+      "symbolic axis (the rows of one batch in a joint batch [2*B, ...])",
   ),
-  end: z.number().int().optional().describe(
-    "one past the last index kept (default: the size); negative counts from the end",
+  end: index.optional().describe(
+    "one past the last index kept (default: the size); negative counts from the end; " +
+      "a symbolic size such as `2*B` on a symbolic axis",
   ),
 }).strict();
 
 type Attrs = z.infer<typeof attrs>;
 
+/** start or end as a size: negative counts from the end; a symbol must be one. */
+function position(v: number | string, size: Dim, what: "start" | "end"): Dim {
+  if (typeof v === "string") {
+    if (!parseDim(v)) {
+      throw new ShapeError(
+        `${what} '${v}' is neither an integer nor a symbolic size such as B or 2*B`,
+        what,
+      );
+    }
+    return v;
+  }
+  if (v >= 0) return v;
+  const from = combineDims(size, -v, -1);
+  if (from === undefined) {
+    throw new ShapeError(`${what} ${v} cannot count back from the symbolic size ${size}`, what);
+  }
+  return from;
+}
+
 /** Normalised axis and range; throws on an empty or out-of-range slice. */
-function range(a: Attrs, x: Shape): { ax: number; start: number; end: number; size: number } {
+function range(a: Attrs, x: Shape): { ax: number; start: Dim; end: Dim; len: Dim } {
   const ax = a.axis < 0 ? a.axis + x.length : a.axis;
   if (ax < 0 || ax >= x.length) {
     throw new ShapeError(`axis ${a.axis} is out of range for input [${x.join(", ")}]`, "axis");
   }
   const size = x[ax];
-  if (typeof size !== "number") {
-    throw new ShapeError(
-      `cannot slice axis ${ax} of [${x.join(", ")}]: its size is symbolic`,
-      "axis",
-    );
-  }
-  const start = a.start < 0 ? a.start + size : a.start;
-  if (start < 0 || start >= size) {
-    throw new ShapeError(
-      `start ${a.start} is out of range for axis ${ax} of size ${size}`,
-      "start",
-    );
-  }
-  const end = a.end === undefined ? size : a.end < 0 ? a.end + size : a.end;
-  if (end > size || end < 0) {
-    throw new ShapeError(`end ${a.end} is out of range for axis ${ax} of size ${size}`, "end");
-  }
-  if (end <= start) {
+  const start = position(a.start, size, "start");
+  const end = a.end === undefined ? size : position(a.end, size, "end");
+  // Numbers compare with numbers, and multiples of the batch with each other (and 0).
+  const within = (v: Dim, lo: number, hi: number, what: "start" | "end") => {
+    const above = compareDims(v, 0), below = compareDims(v, size);
+    if (above === undefined || below === undefined) {
+      throw new ShapeError(
+        `${what} ${v} does not fit axis ${ax} of size ${size}: slice a symbolic size with ` +
+          `symbolic positions (0, B, 2*B, ...) and a fixed one with integers`,
+        what,
+      );
+    }
+    if (above < lo || below > hi) {
+      throw new ShapeError(`${what} ${v} is out of range for axis ${ax} of size ${size}`, what);
+    }
+  };
+  within(start, 0, -1, "start");
+  within(end, 0, 0, "end");
+  const len = combineDims(end, start, -1);
+  if (len === undefined || len === 0 || compareDims(len, 0) !== 1) {
     throw new ShapeError(
       `slice [${a.start}, ${a.end}) of axis ${ax} (size ${size}) is empty`,
       "end",
     );
   }
-  return { ax, start, end, size };
+  return { ax, start, end, len };
 }
 
-/** outer x size x inner view of the input; the output has `len` instead of `size`. */
+/** outer x size x inner view of a concrete input; the output has `len` instead of `size`. */
 function view(a: Attrs, x: number[]) {
-  const { ax, start, end, size } = range(a, x);
+  const { ax, start, len } = range(a, x);
+  if (typeof start !== "number" || typeof len !== "number") {
+    throw new Error(`slice: symbolic start or end not bound to the batch`);
+  }
   return {
     ax,
     outer: numel(x.slice(0, ax)),
     inner: numel(x.slice(ax + 1)),
     start,
-    len: end - start,
-    size,
+    len,
+    size: x[ax],
   };
 }
+
+const bound = (v: number | string | undefined, batch: number) =>
+  typeof v === "string" ? bindDim(v, batch) : v;
 
 export const slice = defineOp<Attrs>({
   name: "slice",
@@ -67,9 +99,10 @@ export const slice = defineOp<Attrs>({
   attrs,
   arity: [1, 1],
   shape(a, [x]) {
-    const { ax, start, end } = range(a, x);
-    return x.map((d, j) => j === ax ? end - start : d);
+    const { ax, len } = range(a, x);
+    return x.map((d, j) => j === ax ? len : d);
   },
+  bind: (a, batch) => ({ ...a, start: bound(a.start, batch)!, end: bound(a.end, batch) }),
   forwardRef(a, [x]) {
     const { ax, outer, inner, start, len, size } = view(a, x.shape);
     const shape = x.shape.map((d, j) => j === ax ? len : d);

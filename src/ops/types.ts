@@ -124,6 +124,8 @@ export interface OpDef<A = any> {
   /** which inputs carry gradients (default: all) */
   differentiable?: (i: number) => boolean;
   shape(a: A, inputs: Shape[]): Shape;
+  /** attributes with symbolic sizes ("B"), bound when a program is built for a batch */
+  bind?(a: A, batch: number): A;
   params?(a: A, inputs: Shape[]): Record<string, ParamSpec>;
   /** multiply-accumulates for concrete shapes (0 if omitted) */
   macs?(a: A, inputs: number[][], output: number[]): number;

@@ -10,14 +10,14 @@ import { prepare, type Prepared } from "./launch.ts";
 export const optimizerSchema = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("adam"),
-    lr: z.number().positive().default(2e-4),
+    lr: z.number().min(0).default(2e-4).describe("0 freezes the player's networks"),
     beta1: z.number().min(0).lt(1).default(0.5),
     beta2: z.number().min(0).lt(1).default(0.999),
     eps: z.number().positive().default(1e-8),
   }).strict(),
   z.object({
     type: z.literal("sgd"),
-    lr: z.number().positive().default(0.01),
+    lr: z.number().min(0).default(0.01).describe("0 freezes the player's networks"),
     momentum: z.number().min(0).lt(1).default(0),
   }).strict(),
 ]);

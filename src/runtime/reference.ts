@@ -1,6 +1,6 @@
 // The float64 CPU executor: runs a Program's steps with each op's reference
 // implementation. Tests compare the GPU against it.
-import type { Program, Step } from "../compiler/program.ts";
+import { bindAttrs, type Program, type Step } from "../compiler/program.ts";
 import type { TypedNetwork } from "../compiler/ir.ts";
 import { OPS } from "../ops/registry.ts";
 import type { T64 } from "../ops/types.ts";
@@ -18,7 +18,7 @@ export function runReference(
     if (!data) throw new Error(`reference: tensor ${name} has no value`);
     return { shape: program.tensors.get(name)!.shape, data };
   };
-  const nodes = new Map(net.nodes.map((n) => [n.name, n]));
+  const nodes = new Map(bindAttrs(net, program.batch).nodes.map((n) => [n.name, n]));
   const params = (roles: Record<string, string>, prefix = "p.") =>
     Object.fromEntries(
       Object.entries(roles).filter(([r]) => r.startsWith(prefix)).map((

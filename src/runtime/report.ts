@@ -3,6 +3,7 @@
 // run's configuration and its evaluation results. No scripts, no external assets.
 import { basename, join } from "node:path";
 import { Buffer } from "node:buffer";
+import { NUM_POSES, yawOfPose } from "../data/pose.ts";
 
 export interface ReportOptions {
   /**
@@ -69,6 +70,16 @@ export function parseMetrics(text: string): Metrics {
       badLines++;
       continue;
     }
+    // train.ts logs the evaluation's rank1_* as a second line of the same step: merge
+    // it, or that step's losses would be superseded.
+    const prev = records.at(-1);
+    if (
+      prev?.step === rec.step &&
+      Object.keys(rec).every((k) => k === "step" || k === "time" || !(k in prev))
+    ) {
+      records[records.length - 1] = { ...prev, ...rec };
+      continue;
+    }
     // A resumed run restarts from its last checkpoint: what was logged after that
     // checkpoint by the earlier process is replaced by the new records.
     while (records.length && (records.at(-1)!.step as number) >= rec.step) records.pop();
@@ -119,6 +130,14 @@ function readText(path: string): string | undefined {
     return Deno.readTextFileSync(path);
   } catch {
     return undefined;
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
   }
 }
 
@@ -289,7 +308,8 @@ export function renderReport(runDir: string, options: ReportOptions = {}): strin
   }
 
   // Charts
-  const groups = groupSeries([...metrics.series.keys()]);
+  const skipped = uninformative(metrics.series);
+  const groups = groupSeries([...metrics.series.keys()].filter((k) => !skipped.has(k)));
   const charts: string[] = [];
   let chartId = 0;
   const addChart = (title: string, keys: string[], extra: Partial<ChartSpec> = {}) => {
@@ -310,6 +330,7 @@ export function renderReport(runDir: string, options: ReportOptions = {}): strin
       ? { y: threshold, label: `d_strength threshold ${fmtNum(threshold)}` }
       : undefined,
   });
+  addChart("Held-out rank-1", groups.rank1, { fixed: [0, 1] });
   addChart("Discriminator loss terms", groups.d);
   addChart("Generator loss terms", groups.g);
   const small = groups.other.map((k) =>
@@ -326,6 +347,13 @@ export function renderReport(runDir: string, options: ReportOptions = {}): strin
     body.push(`<h2>Training curves</h2>`);
     if (charts.length) body.push(`<section class="charts">${charts.join("")}</section>`);
     if (small.length) body.push(`<section class="charts small">${small.join("")}</section>`);
+    const counters = [...skipped].filter(([, why]) => why === COUNTER_NOTE).map(([k]) => k);
+    const constants = [...skipped].filter(([, why]) => why !== COUNTER_NOTE);
+    const why = [
+      counters.length ? `${counters.join(", ")} (${COUNTER_NOTE})` : "",
+      ...constants.map(([k, v]) => `${k} (${v})`),
+    ].filter(Boolean);
+    if (why.length) body.push(`<p class="muted">Not charted: ${esc(why.join("; "))}.</p>`);
   } else {
     body.push(
       `<h2>Training curves</h2><p class="empty">No metrics logged yet (metrics.jsonl is ${
@@ -352,9 +380,11 @@ export function renderReport(runDir: string, options: ReportOptions = {}): strin
   <div class="card-head"><h3>Latest${
       latestStep !== undefined ? ` <span class="muted">step ${fmtInt(latestStep)}</span>` : ""
     }</h3><span class="muted">each row: input face, then the generator's rotation to every pose</span></div>
-  <img src="${latest.uri}" width="${latest.width * scale}" height="${
+  <div class="grid" style="width:${latest.width * scale}px">${
+      yawHeader(latest)
+    }<img src="${latest.uri}" width="${latest.width * scale}" height="${
       latest.height * scale
-    }" alt="latest sample grid">
+    }" alt="latest sample grid"></div>
 </section>`);
     const earlier = evenlySpaced(samples.slice(0, -1), options.strip ?? 6);
     const thumbs = earlier.map((s) => ({ s, img: readPng(s.path) })).filter((t) => t.img);
@@ -376,17 +406,22 @@ export function renderReport(runDir: string, options: ReportOptions = {}): strin
   }
 
   // Evaluation
+  const evalPage = exists(join(runDir, "eval.html"))
+    ? `<p>Full evaluation, with ROC curves and frontalisation samples: <a href="eval.html">eval.html</a></p>`
+    : "";
   if (evalFile.value !== undefined) {
     body.push(
-      `<h2>Evaluation</h2><section class="card eval">${renderValue(evalFile.value, 0)}</section>`,
+      `<h2>Evaluation</h2>${evalPage}<section class="card eval">${
+        renderEval(evalFile.value)
+      }</section>`,
     );
   } else if (evalFile.error) {
     body.push(
-      `<h2>Evaluation</h2><p class="empty">eval.json could not be parsed: ${
+      `<h2>Evaluation</h2>${evalPage}<p class="empty">eval.json could not be parsed: ${
         esc(evalFile.error)
       }</p>`,
     );
-  }
+  } else if (evalPage) body.push(`<h2>Evaluation</h2>${evalPage}`);
 
   // Configuration
   const configText = configFile.value !== undefined
@@ -425,6 +460,34 @@ ${body.join("\n")}
 `;
 }
 
+/**
+ * Column labels over a sample grid (layout of gridRgba in samples.ts: input, then the
+ * 13 poses), placed in percent of its width so they follow the image's scaling; a
+ * plain caption when the image does not have that layout.
+ */
+function yawHeader(img: Image): string {
+  const gap = 2, cols = NUM_POSES + 1;
+  const size = (img.width - (cols + 2) * gap) / cols;
+  const yaws = Array.from({ length: NUM_POSES }, (_, p) => yawOfPose(p));
+  if (!Number.isInteger(size) || size < 1 || (img.height - gap) % (size + gap) !== 0) {
+    return `<p class="muted">columns: input, then yaw ${yaws.map((y) => `${y}°`).join(" ")} ` +
+      `(0° frontal)</p>`;
+  }
+  const label = (x: number, text: string, cls = "") =>
+    `<span${cls ? ` class="${cls}"` : ""} style="left:${(100 * x / img.width).toFixed(3)}%;width:${
+      (100 * size / img.width).toFixed(3)
+    }%">${text}</span>`;
+  return `<div class="yaws">${label(gap, "input", "input")}${
+    yaws.map((y, p) =>
+      label(
+        2 * gap + (p + 1) * (size + gap),
+        y === 0 ? "0°<small>frontal</small>" : `${y}°`,
+        y === 0 ? "frontal" : "",
+      )
+    ).join("")
+  }</div>`;
+}
+
 function tile(label: string, value: string, sub: string, pct?: number): string {
   const bar = pct !== undefined
     ? `<div class="bar"><div style="width:${pct.toFixed(1)}%"></div></div>`
@@ -436,6 +499,7 @@ function tile(label: string, value: string, sub: string, pct?: number): string {
 
 interface Groups {
   totals: string[];
+  rank1: string[];
   d: string[];
   g: string[];
   accuracy: string[];
@@ -446,9 +510,10 @@ const COUNTERS = new Set(["d_updated", "d_updates", "g_updates", "d_strength"]);
 
 /** Sorts series keys into the report's charts. */
 export function groupSeries(keys: string[]): Groups {
-  const g: Groups = { totals: [], d: [], g: [], accuracy: [], other: [] };
+  const g: Groups = { totals: [], rank1: [], d: [], g: [], accuracy: [], other: [] };
   for (const k of keys) {
     if (k === "d_loss" || k === "g_loss") g.totals.push(k);
+    else if (/^rank1_/.test(k)) g.rank1.push(k);
     else if (/^acc_/.test(k) || k === "d_strength" || /_acc$/.test(k)) g.accuracy.push(k);
     else if (COUNTERS.has(k)) g.other.push(k);
     else if (/^d_/.test(k)) g.d.push(k);
@@ -457,6 +522,29 @@ export function groupSeries(keys: string[]): Groups {
   }
   g.totals.sort();
   return g;
+}
+
+const COUNTER = /(^|_)(updates|steps?|iters?|iterations|epochs?|time|elapsed|seconds)$/;
+const COUNTER_NOTE = "counters that only grow";
+
+/**
+ * Series whose chart would say nothing, with why: counters that never decrease (a
+ * straight line up) and series that never change (their value is the whole story).
+ */
+export function uninformative(series: Map<string, Point[]>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [k, pts] of series) {
+    if (pts.length < 2) continue;
+    let min = Infinity, max = -Infinity, grows = true;
+    pts.forEach((p, i) => {
+      min = Math.min(min, p.value);
+      max = Math.max(max, p.value);
+      if (i && p.value < pts[i - 1].value) grows = false;
+    });
+    if (min === max) out.set(k, `${fmtNum(min)} throughout`);
+    else if (grows && COUNTER.test(k)) out.set(k, COUNTER_NOTE);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -763,7 +851,165 @@ function trim(v: number): string {
 }
 
 // ---------------------------------------------------------------------------
-// Generic JSON as tables (eval.json)
+// eval.json: the trainer's {step, adapter, rank1} or `deno task eval`'s
+// ModelEvalResult (evaluate.ts) as tables; keys of other shapes go to renderValue.
+
+type Obj = Record<string, unknown>;
+
+const rows = (v: unknown): Obj[] | undefined =>
+  Array.isArray(v) && v.length && v.every(isObject) ? v : undefined;
+
+const pct = (v: unknown) =>
+  typeof v === "number" && Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : "–";
+
+const fix = (d: number) => (v: unknown) =>
+  typeof v === "number" && Number.isFinite(v) ? v.toFixed(d) : "–";
+
+const deg = (v: unknown) => `${typeof v === "number" ? v : "?"}°`;
+
+/** A table; a cell is text (escaped here) or [text, class]. */
+function table(head: string[], body: (string | [string, string])[][], cls = "matrix"): string {
+  const td = (c: string | [string, string]) =>
+    typeof c === "string" || !c[1]
+      ? `<td class="num">${esc(typeof c === "string" ? c : c[0])}</td>`
+      : `<td class="num ${c[1]}">${esc(c[0])}</td>`;
+  return `<table class="${cls}"><thead><tr>${
+    head.map((h) => `<th>${esc(h)}</th>`).join("")
+  }</tr></thead><tbody>${
+    body.map((r, i) =>
+      `<tr${i === body.length - 1 && r[0] === "mean" ? ` class="mean"` : ""}><th>${
+        esc(String(r[0]))
+      }</th>${r.slice(1).map(td).join("")}</tr>`
+    ).join("")
+  }</tbody></table>`;
+}
+
+/** Marks the better of two numbers (`lower`: smaller is better) with class "better". */
+function pair(
+  a: unknown,
+  b: unknown,
+  f: (v: unknown) => string,
+  lower = false,
+): [string, string][] {
+  const ok = typeof a === "number" && typeof b === "number" && a !== b;
+  const aWins = ok && (lower ? a < b : a > b);
+  return [[f(a), aWins ? "better" : ""], [f(b), ok && !aWins ? "better" : ""]];
+}
+
+function rank1Table(r: Obj): string | undefined {
+  const per = rows(r.perPose);
+  if (!per) return undefined;
+  const mean = isObject(r.mean) ? r.mean : undefined;
+  const line = (label: string, p: Obj) => [label, ...pair(p.features, p.pixels, pct)];
+  const n = num(r.identities);
+  return `<h3 id="rank1">Rank-1 identification</h3><p class="muted">${
+    n === undefined ? "" : `${fmtInt(n)} held-out identities; `
+  }gallery: one frontal face each; probes: the other poses; bold: the better of the two</p>${
+    table(["yaw", "features", "raw pixels"], [
+      ...per.map((p) => line(deg(p.yaw), p)),
+      ...(mean ? [line("mean", mean)] : []),
+    ])
+  }`;
+}
+
+function verificationTable(v: Obj): string | undefined {
+  const protocols = Object.entries(v).filter(([, x]) =>
+    isObject(x) && Object.values(x).some((y) => isObject(y) && "auc" in y)
+  ) as [string, Obj][];
+  if (!protocols.length) return undefined;
+  const body: (string | [string, string])[][] = [];
+  for (const [name, p] of protocols) {
+    for (const [input, m] of Object.entries(p)) {
+      if (!isObject(m)) continue;
+      const acc = isObject(m.accuracy) ? m.accuracy : {};
+      body.push([
+        `${name.replace(/([a-z])([A-Z])/g, "$1–$2").toLowerCase()}, ${
+          input === "pixels" ? "raw pixels" : input
+        }`,
+        m.pairs === undefined ? "–" : scalar(m.pairs),
+        fix(3)(m.auc),
+        fix(3)(m.eer),
+        `${pct(acc.mean)}${typeof acc.std === "number" ? ` ± ${(100 * acc.std).toFixed(1)}` : ""}`,
+        fix(3)(m.threshold),
+      ]);
+    }
+  }
+  const t = num(v.threshold), ta = num(v.thresholdAccuracy);
+  return `<h3 id="verification">Verification</h3>${
+    str(v.protocol) ? `<p class="muted">${esc(v.protocol as string)}</p>` : ""
+  }${
+    t !== undefined
+      ? `<p>Calibrated threshold ${fix(3)(t)}${
+        ta !== undefined ? `: ${pct(ta)} of all pairs right` : ""
+      }</p>`
+      : ""
+  }${table(["protocol", "pairs", "AUC", "EER", "accuracy", "threshold"], body)}`;
+}
+
+function frontalizationTable(f: Obj): string | undefined {
+  const per = rows(f.perPose);
+  if (!per) return undefined;
+  const mean = isObject(f.mean) ? f.mean : undefined;
+  const all = mean ? [...per, mean] : per;
+  const withId = all.some((p) => "identityRank1" in p);
+  const line = (label: string, p: Obj) => {
+    const [l1, inL1] = pair(p.l1, p.inputL1, fix(4), true);
+    const [ss, inSs] = pair(p.ssim, p.inputSsim, fix(4));
+    return [label, l1, inL1, ss, inSs, ...(withId ? [pct(p.identityRank1)] : [])];
+  };
+  return `<h3 id="frontalization">Frontalisation</h3><p class="muted">${
+    str(f.metric) ? `${esc(f.metric as string)}. ` : ""
+  }Bold: the better of generated and input (L1 lower, SSIM higher).</p>${
+    table(
+      [
+        "yaw",
+        "L1 generated",
+        "L1 input",
+        "SSIM generated",
+        "SSIM input",
+        ...(withId ? ["rank-1 of the frontalised face"] : []),
+      ],
+      [...per.map((p) => line(deg(p.yaw), p)), ...(mean ? [line("mean", mean)] : [])],
+    )
+  }`;
+}
+
+function multiImageTable(m: Obj): string | undefined {
+  const per = rows(m.perN);
+  if (!per) return undefined;
+  return `<h3 id="multi-image">Several images per person</h3>${
+    str(m.protocol) ? `<p class="muted">${esc(m.protocol as string)}</p>` : ""
+  }${
+    table(
+      ["images", "confidence-weighted", "mean"],
+      per.map((x) => [scalar(x.n), ...pair(x.confidence, x.mean, pct)]),
+    )
+  }`;
+}
+
+const EVAL_TABLES: [string, (v: Obj) => string | undefined][] = [
+  ["rank1", rank1Table],
+  ["verification", verificationTable],
+  ["frontalization", frontalizationTable],
+  ["multiImage", multiImageTable],
+];
+
+function renderEval(v: unknown): string {
+  if (!isObject(v)) return renderValue(v, 0);
+  const rest: Obj = { ...v };
+  delete rest.report; // the link above
+  const tables: string[] = [];
+  for (const [key, render] of EVAL_TABLES) {
+    const html = isObject(v[key]) ? render(v[key] as Obj) : undefined;
+    if (html === undefined) continue;
+    tables.push(html);
+    delete rest[key];
+  }
+  return (Object.keys(rest).length ? renderValue(rest, 0) : "") + tables.join("");
+}
+
+// ---------------------------------------------------------------------------
+// Generic JSON as tables
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -936,6 +1182,14 @@ svg .ref-label { font-size:11px; fill:#3a4450; }
 .legend b { font-weight:600; font-variant-numeric:tabular-nums; color:var(--muted); }
 .sample-latest img { display:block; max-width:100%; height:auto; image-rendering:pixelated;
   border-radius:4px; background:#222; }
+.grid { max-width:100%; }
+.grid img { width:100%; }
+.yaws { position:relative; height:2.6em; font-size:11px; color:var(--muted);
+  font-variant-numeric:tabular-nums; }
+.yaws span { position:absolute; bottom:2px; text-align:center; white-space:nowrap; line-height:1.15; }
+.yaws .input { font-style:italic; }
+.yaws .frontal { color:var(--accent); font-weight:700; }
+.yaws small { display:block; font-size:9.5px; font-weight:600; }
 .strip { display:grid; grid-template-columns:repeat(6,1fr); gap:10px; margin-top:12px; }
 .strip figure { margin:0; background:var(--card); border:1px solid var(--line); border-radius:8px; padding:6px; }
 .strip img { display:block; width:100%; height:auto; image-rendering:pixelated; border-radius:3px; }
@@ -946,6 +1200,8 @@ table { border-collapse:collapse; margin:4px 0 10px; font-size:13px; }
 th, td { padding:5px 12px; border-bottom:1px solid var(--line); text-align:left; vertical-align:top; }
 thead th { color:var(--muted); font-weight:600; border-bottom:2px solid var(--line); }
 tbody th { font-weight:500; }
+td.better { font-weight:700; color:#1d6b41; }
+tr.mean th, tr.mean td { border-top:2px solid var(--line); font-weight:600; }
 td.num { text-align:right; font-variant-numeric:tabular-nums; font-family:ui-monospace,SFMono-Regular,Menlo,monospace; }
 .matrix thead th { text-align:right; }
 .nest { margin-left:0; }

@@ -27,7 +27,8 @@ async function train(args: string[]) {
     stdout: "piped",
     stderr: "piped",
   }).output();
-  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
 }
 
 function metrics(dir: string): Record<string, number>[] {
@@ -62,11 +63,19 @@ Deno.test("train: a run folder with config, metrics, samples, checkpoints, eval 
   assert.deepEqual(files(`${dir}/samples`), ["latest.png", "step-0000002.png", "step-0000004.png"]);
   const config = JSON.parse(Deno.readTextFileSync(`${dir}/config.json`));
   assert.equal(config.graph, "graphs/drgan-small.yaml");
+  // The run ends with the full evaluation: eval.json, eval.html and a summary printed.
   const ev = JSON.parse(Deno.readTextFileSync(`${dir}/eval.json`));
   assert.equal(ev.rank1.identities, 3);
   assert.equal(ev.rank1.perPose.length, 12);
+  assert.equal(ev.frontalization.perPose.length, 12);
+  assert.ok(ev.frontalization.mean.identityRank1 >= 0, "identity kept by the generator");
+  assert.ok(ev.verification.frontalProfile.features.auc >= 0);
+  assert.match(Deno.readTextFileSync(`${dir}/eval.html`), /Frontalisation/);
   assert.match(Deno.readTextFileSync(`${dir}/report.html`), /<svg/);
-  assert.match(r.stderr, /held-out rank-1/);
+  assert.match(r.stdout, /^rank-1 \(3 identities, gallery frontal\): features [\d.]+%/m);
+  assert.match(r.stdout, /per yaw \(features \/ pixels\): -90 [\d.]+%\/[\d.]+%/);
+  assert.match(r.stdout, /frontal-profile: AUC/);
+  assert.match(r.stdout, /frontalisation: L1 [\d.]+, SSIM [-\d.]+ \(input as is: L1/);
 
   // The same run in two parts: the steps after resuming give the same losses.
   const b = await train([

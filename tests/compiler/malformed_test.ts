@@ -494,12 +494,12 @@ const cases: Record<string, Case> = {
         "training:",
         "  step:",
         "    layers:",
-        "      acc_real_id: { in: [d_real.identt, identity] }",
+        "      real_id: { in: d.identt }",
       ),
     },
     errors: [[
-      "main.yaml:5:27",
-      /^unknown layer or input 'd_real\.identt' \(did you mean 'd_real\.identity'\?\)$/,
+      "main.yaml:5:22",
+      /^unknown layer or input 'd\.identt' \(did you mean 'd\.identity'\?\)$/,
     ]],
   },
   "training step feeding a network a tensor of the wrong shape": {

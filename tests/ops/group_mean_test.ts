@@ -21,5 +21,8 @@ Deno.test("group_mean: shapes, symbolic batch and errors", () => {
   assert.deepEqual(groupMean.shape(a, [[8, 3]]), [2, 3]);
   assert.throws(() => groupMean.shape(a, [[6, 3]]), /not a multiple of 4/);
   assert.throws(() => groupMean.shape(a, [["B", 3], ["B", 2]]), /weights/);
-  assert.throws(() => groupMean.shape(a, [["B/4", 3]]), /cannot group/);
+  // Grouping again divides again; a size that is not a multiple of the batch cannot group.
+  assert.deepEqual(groupMean.shape(a, [["B/4", 3]]), ["B/16", 3]);
+  assert.deepEqual(groupMean.shape(a, [["2*B", 3]]), ["B/2", 3]);
+  assert.throws(() => groupMean.shape(a, [["B+1", 3]]), /cannot group/);
 });

@@ -25,9 +25,12 @@ Deno.test("concat shape rule", () => {
     () => concat.shape(a, [["B", 3, 4], ["B", 5, 4], ["B", 1, 6]]),
     shapeErr(/input 2 has shape \[B, 1, 6\]/),
   );
+  // Symbolic sizes add up: real and generated faces in one batch.
+  assert.deepEqual(concat.shape({ axis: 0 }, [["B", 3], ["B", 3]]), ["2*B", 3]);
+  assert.deepEqual(concat.shape({ axis: 0 }, [["B", 3], ["B", 3], ["B/4", 3]]), ["9*B/4", 3]);
   assert.throws(
-    () => concat.shape({ axis: 0 }, [["B", 3], ["B", 3]]),
-    shapeErr(/symbolic/, "axis"),
+    () => concat.shape({ axis: 0 }, [["B", 3], [2, 3]]),
+    shapeErr(/B and 2 mix numbers and symbols/, "axis"),
   );
   assert.throws(() => concat.shape({ axis: 2 }, [["B", 3], ["B", 3]]), shapeErr(/axis 2/, "axis"));
 });
@@ -69,5 +72,19 @@ Deno.test("slice shape rule", () => {
   assert.throws(() => s({ start: 3, end: 3 }, ["B", 5]), shapeErr(/empty/, "end"));
   assert.throws(() => s({ start: 5 }, ["B", 5]), shapeErr(/start 5/, "start"));
   assert.throws(() => s({ end: 6 }, ["B", 5]), shapeErr(/end 6/, "end"));
-  assert.throws(() => s({ axis: 0 }, ["B", 5]), shapeErr(/symbolic/, "axis"));
+  // A symbolic axis takes symbolic positions: the halves of a joint batch.
+  assert.deepEqual(s({ axis: 0 }, ["B", 5]), ["B", 5]);
+  assert.deepEqual(s({ axis: 0, end: "B" }, ["2*B", 5]), ["B", 5]);
+  assert.deepEqual(s({ axis: 0, start: "B" }, ["2*B", 5]), ["B", 5]);
+  assert.deepEqual(s({ axis: 0, start: "2*B", end: "9*B/4" }, ["9*B/4", 5]), ["B/4", 5]);
+  assert.throws(() => s({ axis: 0, start: 1 }, ["B", 5]), shapeErr(/does not fit/, "start"));
+  assert.throws(() => s({ axis: 0, end: "C" }, ["2*B", 5]), shapeErr(/does not fit/, "end"));
+  assert.throws(() => s({ axis: 0, end: "3*B" }, ["2*B", 5]), shapeErr(/out of range/, "end"));
+  assert.throws(() => s({ axis: 0, start: "B", end: "B" }, ["2*B"]), shapeErr(/empty/, "end"));
+  assert.throws(() => s({ axis: 0, start: "B+1" }, ["2*B"]), shapeErr(/neither/, "start"));
+  assert.throws(() => s({ axis: 0, start: -1 }, ["B"]), shapeErr(/count back/, "start"));
+  assert.throws(() => s({ axis: 1, start: "B" }, ["B", 5]), shapeErr(/does not fit/, "start"));
+  // Bound for a batch, the positions are indices.
+  const a = slice.attrs.parse({ axis: 0, start: "B", end: "2*B" });
+  assert.deepEqual(slice.bind!(a, 8), { axis: 0, start: 8, end: 16 });
 });

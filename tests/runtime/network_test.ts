@@ -235,3 +235,46 @@ Deno.test("a plan with a tensor bigger than the adapter binds is refused before 
     (e: Error) => e.constructor.name === "PlanLimitError" && /smaller batch/.test(e.message),
   );
 });
+
+Deno.test("the joint-batch training step (concat on the batch, slices at B) matches float64", async () => {
+  // D's update: real and generated faces go through D as one batch [2B, ...]; the slices at
+  // B split its outputs again, and their gradients meet in D's parameters.
+  const step = model.step!;
+  const losses = ["d_real_id", "d_real_pose", "d_real_gan", "d_fake_gan"];
+  const program = buildProgram(step, {
+    batch: 2,
+    training: true,
+    backwardFrom: losses,
+    trains: (p) => p.startsWith("discriminator."),
+  });
+  assert.deepEqual(program.tensors.get("d_in")!.shape, [4, 3, 32, 32]);
+  assert.deepEqual(program.tensors.get("fake_fake")!.shape, [2, 1]);
+  const gpu = await getGpu();
+  const exec = await Executor.create(gpu, program, undefined, { plan: false });
+  const next = rng(11);
+  const values = new Map<string, Float64Array>();
+  for (const [name, data] of initParams(program, 5)) values.set(name, Float64Array.from(data));
+  for (const name of program.inputs) {
+    const n = numel(program.tensors.get(name)!.shape);
+    const classes = name === "identity" ? 40 : 13;
+    const label = ["identity", "pose", "target_pose"].includes(name);
+    values.set(
+      name,
+      Float64Array.from({ length: n }, () => label ? Math.floor(next() * classes) : 2 * next() - 1),
+    );
+  }
+  for (const t of losses) values.set(gradName(program.outputs[t]), Float64Array.of(1));
+  exec.poison(["activation", "grad", "scratch"]);
+  for (const [k, v] of values) exec.write(k, Float32Array.from(v));
+  exec.run({ backward: true });
+  const want = runReference(step, program, values, { backward: true });
+  const check = [
+    ...losses.map((t) => program.outputs[t]),
+    ...program.params.map(gradName).filter((g) => program.tensors.has(g)),
+  ];
+  const got = await exec.read(check);
+  exec.destroy();
+  const bad = check.map((n) => [n, relErr(got.get(n)!, want.get(n)!)] as const)
+    .filter(([, e]) => !(e < 1e-3));
+  assert.deepEqual(bad, [], `tensors off: ${bad.map(([n, e]) => `${n} ${e.toExponential(1)}`)}`);
+});

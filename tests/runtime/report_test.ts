@@ -9,6 +9,7 @@ import {
   niceTicks,
   parseMetrics,
   renderReport,
+  uninformative,
   writeReport,
 } from "../../src/runtime/report.ts";
 
@@ -82,18 +83,21 @@ function fakeRun(): string {
       time: step / 10,
       d_loss: 2 - step / 100,
       g_loss: 3 - step / 200,
-      d_real_id: 1,
-      g_gan: 0.5,
+      d_real_id: 1 + step / 1000,
+      g_gan: 0.5 - step / 1000,
       acc_real_id: step / 100,
       d_strength: 0.5 + step / 200,
-      steps_per_s: 10,
+      d_updates: step / 2,
+      g_updates: step,
+      d_updated: 1,
+      steps_per_s: 10 + step / 100,
       ...extra,
     });
   const lines = [
     rec(10),
     rec(20, { g_loss: null }), // JSON.stringify writes NaN as null
     "",
-    rec(30).replace('"d_real_id":1', '"d_real_id":NaN'),
+    rec(30).replace(/"d_real_id":[\d.]+/, '"d_real_id":NaN'),
     rec(40, { d_loss: 1.5 }),
     '{"step": 50, "time": 5, "d_lo', // cut short by a crash
   ];
@@ -129,6 +133,18 @@ Deno.test("writeReport builds a self-contained page from a run folder", () => {
     }
     assert.ok(html.includes("d_strength threshold 0.85"), "dashed threshold line from the config");
     assert.ok(html.includes('class="ref"'));
+    // counters and constants get a line, not a chart; rates and losses keep theirs
+    assert.ok(
+      html.includes(
+        "Not charted: d_updates, g_updates (counters that only grow); d_updated (1 throughout).",
+      ),
+    );
+    for (const k of ["d_updates", "g_updates", "d_updated"]) {
+      assert.ok(!html.includes(`aria-label="${k}"`), k);
+    }
+    assert.ok(html.includes('aria-label="steps_per_s"'));
+    // a latest.png that is not a sample grid's shape: columns named in a caption
+    assert.ok(html.includes("columns: input, then yaw -90° -75°"));
     // latest sample and the strip of earlier ones, as data URIs
     assert.ok(html.includes(`data:image/png;base64,${base64(tinyPng(4, 3, 40))}`));
     assert.ok(html.includes(`data:image/png;base64,${base64(tinyPng(4, 3, 10))}`));
@@ -208,6 +224,175 @@ Deno.test("writeReport renders eval.json as tables", () => {
   }
 });
 
+Deno.test("eval.json as the trainer writes it: rank-1 per yaw, no eval.html link", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "report_test_" });
+  try {
+    Deno.writeTextFileSync(
+      join(dir, "eval.json"),
+      JSON.stringify({
+        step: 500,
+        adapter: "fake",
+        rank1: {
+          identities: 40,
+          perPose: [
+            { yaw: -90, features: 0.475, pixels: 0.1 },
+            { yaw: 15, features: 0.2, pixels: 0.425 },
+          ],
+          mean: { features: 0.6, pixels: 0.23958 },
+        },
+      }),
+    );
+    const html = renderReport(dir);
+    assert.ok(html.includes('<h3 id="rank1">Rank-1 identification</h3>'));
+    assert.ok(html.includes("40 held-out identities"));
+    assert.ok(html.includes("<th>yaw</th><th>features</th><th>raw pixels</th>"));
+    assert.ok(
+      html.includes('<th>-90°</th><td class="num better">47.5%</td><td class="num">10.0%</td>'),
+    );
+    assert.ok(
+      html.includes('<th>15°</th><td class="num">20.0%</td><td class="num better">42.5%</td>'),
+    );
+    assert.ok(
+      html.includes(
+        '<tr class="mean"><th>mean</th><td class="num better">60.0%</td><td class="num">24.0%</td>',
+      ),
+    );
+    assert.ok(html.includes('<th>step</th><td class="num">500</td>'));
+    assert.ok(!html.includes("perPose"), "no generic dump of the known keys");
+    assert.ok(!html.includes("eval.html"), "no link without eval.html");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("eval.json from deno task eval: verification, frontalisation, multi-image, link", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "report_test_" });
+  const protocol = (auc: number, mean: number) => ({
+    pairs: 240,
+    same: 120,
+    different: 120,
+    auc,
+    eer: 0.1,
+    accuracy: { mean, std: 0.0565, folds: 10 },
+    threshold: 0.60196,
+    roc: { fpr: [0, 0.5, 1], tpr: [0, 0.9, 1] },
+  });
+  const record = {
+    step: 900,
+    report: "eval.html",
+    rank1: {
+      identities: 2,
+      perPose: [{ yaw: 90, features: 0.5, pixels: 0.5 }],
+      mean: { features: 0.5, pixels: 0.5 },
+    },
+    verification: {
+      protocol: "held-out identities",
+      threshold: 0.68033,
+      thresholdAccuracy: 0.91042,
+      frontalFrontal: { features: protocol(0.97951, 0.925), pixels: protocol(0.7322, 0.6375) },
+      frontalProfile: { features: protocol(0.96035, 0.9), pixels: protocol(0.687, 0.625) },
+    },
+    frontalization: {
+      metric: "generated frontal view against the true frontal",
+      perPose: [
+        {
+          yaw: -90,
+          l1: 0.157224,
+          ssim: 0.152655,
+          inputL1: 0.17378,
+          inputSsim: 0.170275,
+          identityRank1: 0.35,
+        },
+      ],
+      mean: {
+        l1: 0.15692,
+        ssim: 0.15214,
+        inputL1: 0.15929,
+        inputSsim: 0.26171,
+        identityRank1: 0.3,
+      },
+    },
+    multiImage: {
+      protocol: "n images per person",
+      perN: [{ n: 1, confidence: 0.5, mean: 0.5 }, { n: 3, confidence: 0.7, mean: 0.65 }],
+    },
+    notes: { x: 1 },
+  };
+  try {
+    Deno.writeTextFileSync(join(dir, "eval.json"), JSON.stringify(record));
+    Deno.writeTextFileSync(join(dir, "eval.html"), "<!doctype html>");
+    let html = renderReport(dir);
+    assert.ok(html.includes('<a href="eval.html">eval.html</a>'));
+    // verification: one row per protocol and input
+    assert.ok(html.includes('<h3 id="verification">Verification</h3>'));
+    assert.ok(html.includes("Calibrated threshold 0.680: 91.0% of all pairs right"));
+    assert.ok(
+      html.includes(
+        '<th>frontal–profile, features</th><td class="num">240</td><td class="num">0.960</td>' +
+          '<td class="num">0.100</td><td class="num">90.0% ± 5.7</td><td class="num">0.602</td>',
+      ),
+    );
+    assert.ok(html.includes("<th>frontal–frontal, raw pixels</th>"));
+    assert.ok(!html.includes("fpr"), "ROC points stay in eval.html");
+    // frontalisation: generated next to input, the better marked, identity rank-1 column
+    assert.ok(html.includes("<th>rank-1 of the frontalised face</th>"));
+    assert.ok(
+      html.includes(
+        '<th>-90°</th><td class="num better">0.1572</td><td class="num">0.1738</td>' +
+          '<td class="num">0.1527</td><td class="num better">0.1703</td><td class="num">35.0%</td>',
+      ),
+    );
+    assert.ok(
+      html.includes(
+        '<th>mean</th><td class="num better">0.1569</td><td class="num">0.1593</td>' +
+          '<td class="num">0.1521</td><td class="num better">0.2617</td><td class="num">30.0%</td>',
+      ),
+    );
+    // multi-image per n
+    assert.ok(html.includes('<h3 id="multi-image">Several images per person</h3>'));
+    assert.ok(
+      html.includes('<th>3</th><td class="num better">70.0%</td><td class="num">65.0%</td>'),
+    );
+    // unknown keys: the generic tables
+    assert.ok(html.includes("<th>x</th>"));
+    // without identityRank1 (older eval.json), no such column
+    for (const p of [...record.frontalization.perPose, record.frontalization.mean]) {
+      delete (p as { identityRank1?: number }).identityRank1;
+    }
+    Deno.writeTextFileSync(join(dir, "eval.json"), JSON.stringify(record));
+    Deno.removeSync(join(dir, "eval.html"));
+    html = renderReport(dir);
+    assert.ok(!html.includes("frontalised face"));
+    assert.ok(html.includes('<td class="num better">0.2617</td></tr>'));
+    assert.ok(!html.includes("eval.html"));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("the latest sample grid gets a header row: input, then the yaw of each column", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "report_test_" });
+  try {
+    Deno.mkdirSync(join(dir, "samples"));
+    // samples.ts layout at 4x4 faces, 2 rows: 14 columns, 2-pixel gaps, 2 more after the input
+    Deno.writeFileSync(join(dir, "samples", "latest.png"), tinyPng(14 * 4 + 32, 2 * 4 + 6));
+    const html = renderReport(dir);
+    const head = /<div class="yaws">(.*?)<\/div>/.exec(html)?.[1] ?? "";
+    const labels = [...head.matchAll(/<span[^>]*>(.*?)<\/span>/g)].map((m) => m[1]);
+    assert.deepEqual(labels, [
+      "input",
+      ...[-90, -75, -60, -45, -30, -15].map((y) => `${y}°`),
+      "0°<small>frontal</small>",
+      ...[15, 30, 45, 60, 75, 90].map((y) => `${y}°`),
+    ]);
+    assert.ok(head.includes('class="input" style="left:2.273%'));
+    assert.ok(head.includes('<span style="left:11.364%;width:4.545%">-90°'));
+    assert.ok(head.includes('<span class="frontal" style="left:52.273%'), "frontal column marked");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("a huge run is downsampled", () => {
   const dir = Deno.makeTempDirSync({ prefix: "report_test_" });
   try {
@@ -244,6 +429,13 @@ Deno.test("parseMetrics: resumed runs supersede, time adds up across resumes", (
   assert.equal(m.elapsed, 2 + 1.5);
   assert.equal(m.badLines, 0);
   assert.ok(!m.series.has("time") && !m.series.has("step"));
+  // train.ts writes the evaluation's rank-1 as a second line of a logged step: merged
+  const e = parseMetrics(
+    '{"step":10,"time":1,"d_loss":2}\n{"step":20,"time":2,"d_loss":1}\n' +
+      '{"step":20,"rank1_features":0.3}\n',
+  );
+  assert.deepEqual(e.series.get("d_loss")!.map((p) => p.step), [10, 20]);
+  assert.deepEqual(e.series.get("rank1_features")!.map((p) => p.step), [20]);
 });
 
 Deno.test("chart helpers", () => {
@@ -273,4 +465,26 @@ Deno.test("chart helpers", () => {
   assert.deepEqual(g.g, ["g_id"]);
   assert.deepEqual(g.accuracy, ["acc_fake_id", "d_strength"]);
   assert.deepEqual(g.other, ["steps_per_s"]);
+  assert.deepEqual(groupSeries(["rank1_features", "rank1_pixels"]).rank1, [
+    "rank1_features",
+    "rank1_pixels",
+  ]);
+  const series = (values: number[]) => values.map((value, i) => ({ step: 10 * i, value }));
+  const skip = uninformative(
+    new Map([
+      ["g_updates", series([1, 2, 3])],
+      ["d_updates", series([1, 1, 2])],
+      ["d_updated", series([1, 1, 1])],
+      ["d_updated_varies", series([1, 0, 1])],
+      ["steps_per_s", series([1, 2, 3])],
+      ["rank1_features", series([0.1, 0.2])],
+      ["d_loss", series([0.7])],
+      ["time_left", series([3, 2, 1])],
+    ]),
+  );
+  assert.deepEqual([...skip], [
+    ["g_updates", "counters that only grow"],
+    ["d_updates", "counters that only grow"],
+    ["d_updated", "1 throughout"],
+  ]);
 });
