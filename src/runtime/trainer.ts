@@ -22,7 +22,15 @@ export interface Batch {
 }
 
 /** The step graph's inputs the trainer knows how to fill. */
-export const STEP_INPUTS = ["image", "identity", "pose", "target_pose", "target_code", "noise"];
+export const STEP_INPUTS = [
+  "image",
+  "identity",
+  "pose",
+  "pose_code",
+  "target_pose",
+  "target_code",
+  "noise",
+];
 
 export interface Player {
   name: "d" | "g";
@@ -135,7 +143,7 @@ export class Trainer {
       players.push({ name, program, exec, optimizer, losses, updates: 0 });
     }
     const shapeOf = (n: string) => step.inputs.find((i) => i.name === n)?.shape;
-    const poses = Number(shapeOf("target_code")?.[1] ?? 0);
+    const poses = Number(shapeOf("target_code")?.[1] ?? shapeOf("pose_code")?.[1] ?? 0);
     const noiseSize = Number(shapeOf("noise")?.[1] ?? 0);
     const t = new Trainer(gpu, model, cfg, shared, players, poses, noiseSize);
     t.owned = [...buffers, params.buffer, grads.buffer, state.buffer];
@@ -206,12 +214,16 @@ export class Trainer {
       targetPose[b] = t;
       code[b * this.poses + t] = 1;
     }
+    // One-hot of the input's own pose: rendering at it reconstructs the input.
+    const poseCode = new Float32Array(B * this.poses);
+    batch.pose.forEach((p, b) => (poseCode[b * this.poses + p] = 1));
     const noise = new Float32Array(B * this.noiseSize);
     for (let i = 0; i < noise.length; i++) noise[i] = 2 * this.rng.next() - 1;
     const inputs: Record<string, Float32Array> = {
       image: batch.image,
       identity: batch.identity,
       pose: batch.pose,
+      pose_code: poseCode,
       target_pose: targetPose,
       target_code: code,
       noise,

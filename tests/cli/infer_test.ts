@@ -95,6 +95,12 @@ Deno.test("infer: --features (with --fuse) writes JSON; --verify prints similari
   assert.equal(j.model.featureSize, 40);
   assert.equal(j.fused.mode, "mean");
   assert.equal(j.fused.feature.length, 40);
+  // Training ended with an evaluation: verify takes its threshold from that calibration.
+  const c = await infer("--model", run, "--verify", a, b);
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stdout, /eval\.json, calibrated on held-out synthetic pairs at step 2\)/);
+  // A model without an evaluation uses the default (the eval test below writes it again).
+  Deno.removeSync(join(run, "eval.json"));
   const v = await infer("--model", run, "--verify", a, b);
   assert.equal(v.code, 0, v.stderr);
   assert.match(

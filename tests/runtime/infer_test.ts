@@ -59,6 +59,11 @@ async function tinyRun(): Promise<string> {
     stderr: "piped",
   }).output();
   if (out.code !== 0) throw new Error(new TextDecoder().decode(out.stderr));
+  // Training ends with the full evaluation; these tests start from one without the
+  // verification calibration (the default threshold) and put one in where they need it.
+  const evalPath = join(root, "tiny", "eval.json");
+  const { verification: _, ...rest } = JSON.parse(Deno.readTextFileSync(evalPath));
+  Deno.writeTextFileSync(evalPath, JSON.stringify(rest));
   return join(root, "tiny");
 }
 
