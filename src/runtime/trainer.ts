@@ -206,26 +206,22 @@ export class Trainer {
   iterate(batch: Batch): { dUpdated: boolean } {
     const B = this.cfg.batch;
     const targetPose = new Float32Array(B);
-    const code = new Float32Array(B * this.poses);
     let t = 0;
     for (let b = 0; b < B; b++) {
       // One target per group: multi-image mode renders the group's fused feature at it.
       if (b % this.cfg.group === 0) t = this.rng.int(this.poses);
       targetPose[b] = t;
-      code[b * this.poses + t] = 1;
     }
-    // One-hot of the input's own pose: rendering at it reconstructs the input.
-    const poseCode = new Float32Array(B * this.poses);
-    batch.pose.forEach((p, b) => (poseCode[b * this.poses + p] = 1));
     const noise = new Float32Array(B * this.noiseSize);
     for (let i = 0; i < noise.length; i++) noise[i] = 2 * this.rng.next() - 1;
     const inputs: Record<string, Float32Array> = {
       image: batch.image,
       identity: batch.identity,
       pose: batch.pose,
-      pose_code: poseCode,
+      // The input's own pose as a code: rendering at it reconstructs the input.
+      pose_code: oneHot(batch.pose, this.poses),
       target_pose: targetPose,
-      target_code: code,
+      target_code: oneHot(targetPose, this.poses),
       noise,
     };
     const step = this.model.step!;
@@ -272,6 +268,13 @@ export class Trainer {
     }
     return out;
   }
+}
+
+/** Rows of one-hot codes of `classes` class indices. */
+export function oneHot(indices: Float32Array, classes: number): Float32Array {
+  const out = new Float32Array(indices.length * classes);
+  indices.forEach((k, b) => (out[b * classes + k] = 1));
+  return out;
 }
 
 /**

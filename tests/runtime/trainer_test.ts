@@ -7,7 +7,7 @@ import { buildProgram } from "../../src/compiler/program.ts";
 import { getGpu } from "../../src/runtime/device.ts";
 import { Executor } from "../../src/runtime/executor.ts";
 import { initParams } from "../../src/runtime/params.ts";
-import { Trainer } from "../../src/runtime/trainer.ts";
+import { oneHot, Trainer } from "../../src/runtime/trainer.ts";
 import { trainingConfig } from "../../src/runtime/train_config.ts";
 import { openTrainData } from "../../src/runtime/train_data.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../src/runtime/checkpoint.ts";
@@ -18,8 +18,8 @@ import { rng } from "../../src/util/rng.ts";
 const TINY = ["size=16", "width=0.125", "Nd=5", "training.batch=8", "training.optimizer.lr=0.002"]
   .map(parseOverride);
 
-async function tiny(graph = "graphs/drgan-small.yaml") {
-  const model = loadModel(graph, TINY);
+async function tiny(graph = "graphs/drgan-small.yaml", more: string[] = []) {
+  const model = loadModel(graph, [...TINY, ...more.map(parseOverride)]);
   const cfg = trainingConfig(model);
   const trainer = await Trainer.create(await getGpu(), model, cfg);
   const data = await openTrainData(model, cfg, {});
@@ -128,5 +128,17 @@ Deno.test("a short DR-GAN run: D's real/fake losses leave ln 2", async () => {
     m.d_real_gan < 0.5 * Math.LN2 && m.d_fake_gan < 0.5 * Math.LN2,
     `d_real_gan ${m.d_real_gan}, d_fake_gan ${m.d_fake_gan} after 30 steps`,
   );
+  trainer.destroy();
+});
+
+Deno.test("the reconstruction variant: pose_code renders the input's own pose and g_rec falls", async () => {
+  assert.deepEqual([...oneHot(Float32Array.of(2, 0), 3)], [0, 0, 1, 1, 0, 0]);
+  const { trainer, data } = await tiny("graphs/drgan-small-rec.yaml");
+  const batch = await data.batch(0);
+  trainer.iterate(batch);
+  const first = (await trainer.metrics()).g_rec;
+  for (let i = 0; i < 30; i++) trainer.iterate(batch);
+  const last = (await trainer.metrics()).g_rec;
+  assert.ok(last < first - 0.05, `g_rec ${first} -> ${last}`);
   trainer.destroy();
 });
