@@ -8,11 +8,13 @@ import { planReport } from "../compiler/plan_report.ts";
 import { trainingConfig } from "../runtime/train_config.ts";
 import { playerOutputs } from "../runtime/trainer.ts";
 import { parseArgs, runMain, UsageError } from "./args.ts";
+import { batchUnit } from "../ops/dim.ts";
 
 const USAGE =
   `usage: deno task check GRAPH.yaml [--stage shapes|plan] [--batch N] [--train] [--unfused]
   [--set NAME=VALUE ...] [--debug]
-  --stage plan prints the inference plan of each network (batch --batch, default 1), or
+  --stage plan prints the inference plan of each network (batch --batch, default 1, or the
+  smallest batch its grouping ops divide), or
   with --train the training step of each player (batch from the graph's training section)`;
 
 const STAGES = ["shapes", "plan"];
@@ -54,7 +56,13 @@ runMain(USAGE, (argv) => {
     return;
   }
   for (const net of model.networks) {
-    const program = buildProgram(net, { batch, training: false, fuse: !args.bools.unfused });
+    // Grouping ops ("B/4") need a batch they divide: by default the smallest one.
+    const unit = batchUnit([...net.shapes.values()].flat());
+    const b = args.numbers.batch ?? unit;
+    if (b % unit !== 0) {
+      throw new UsageError(`--batch ${b}: ${net.name} groups rows by ${unit}; give a multiple`);
+    }
+    const program = buildProgram(net, { batch: b, training: false, fuse: !args.bools.unfused });
     console.log(planReport(net.name, program) + "\n");
   }
 });

@@ -87,3 +87,13 @@ export function perSample(d: Dim): number {
   const s = parseDim(d);
   return s ? s.num / s.den : 1;
 }
+
+/** The smallest batch every one of these sizes binds to a whole number. */
+export function batchUnit(dims: Dim[]): number {
+  let unit = 1;
+  for (const d of dims) {
+    const s = parseDim(d);
+    if (s) unit = (unit * s.den) / gcd(unit, s.den);
+  }
+  return unit;
+}

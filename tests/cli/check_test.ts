@@ -132,3 +132,13 @@ Deno.test("check: --debug is accepted", async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /parameters: 2,861,984 /);
 });
+
+Deno.test("check: --stage plan of a grouping op picks a batch it divides, and refuses one it does not", async () => {
+  const r = await check("graphs/ops/group_mean.yaml", "--stage", "plan");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /batch 4, inference/);
+  const bad = await check("graphs/ops/group_mean.yaml", "--stage", "plan", "--batch", "6");
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^error: --batch 6: group_mean groups rows by 4; give a multiple\n/);
+  noStack(bad);
+});
