@@ -182,7 +182,9 @@ runMain(USAGE, async (argv) => {
         if (gpu.description.includes("[software]") && eta > 3600) {
           console.error(
             `\nwarning: ${formatDuration(eta)} to go on the software adapter; ` +
-              `try graphs/drgan-small.yaml or a GPU`,
+              (size > 32
+                ? `try graphs/drgan-small.yaml or a GPU`
+                : `--max-minutes M stops earlier`),
           );
         }
       }
