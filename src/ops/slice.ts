@@ -40,7 +40,7 @@ function position(v: number | string, size: Dim, what: "start" | "end"): Dim {
 }
 
 /** Normalised axis and range; throws on an empty or out-of-range slice. */
-function range(a: Attrs, x: Shape): { ax: number; start: Dim; end: Dim; len: Dim } {
+function range(a: Attrs, x: Shape): { ax: number; start: Dim; len: Dim } {
   const ax = a.axis < 0 ? a.axis + x.length : a.axis;
   if (ax < 0 || ax >= x.length) {
     throw new ShapeError(`axis ${a.axis} is out of range for input [${x.join(", ")}]`, "axis");
@@ -65,13 +65,13 @@ function range(a: Attrs, x: Shape): { ax: number; start: Dim; end: Dim; len: Dim
   within(start, 0, -1, "start");
   within(end, 0, 0, "end");
   const len = combineDims(end, start, -1);
-  if (len === undefined || len === 0 || compareDims(len, 0) !== 1) {
+  if (len === undefined || compareDims(len, 0) !== 1) {
     throw new ShapeError(
       `slice [${a.start}, ${a.end}) of axis ${ax} (size ${size}) is empty`,
       "end",
     );
   }
-  return { ax, start, end, len };
+  return { ax, start, len };
 }
 
 /** outer x size x inner view of a concrete input; the output has `len` instead of `size`. */
