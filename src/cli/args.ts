@@ -66,6 +66,11 @@ export function parseArgs(argv: string[], spec: ArgSpec): Args {
  */
 export async function runMain(usage: string, fn: (argv: string[]) => unknown): Promise<void> {
   const debug = Deno.args.includes("--debug");
+  // --help (or -h) anywhere: the usage on stdout, success, nothing else run.
+  if (Deno.args.some((a) => a === "--help" || a === "-h")) {
+    console.log(usage);
+    return;
+  }
   try {
     await fn(Deno.args);
   } catch (e) {

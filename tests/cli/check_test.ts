@@ -142,3 +142,17 @@ Deno.test("check: --stage plan of a grouping op picks a batch it divides, and re
   assert.match(bad.stderr, /^error: --batch 6: group_mean groups rows by 4; give a multiple\n/);
   noStack(bad);
 });
+
+Deno.test("every command: --help prints its usage on stdout and exits 0", async () => {
+  for (const cmd of ["check", "train", "infer", "eval", "exec", "import", "profile", "tune"]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--allow-env", `src/cli/${cmd}.ts`, "--help"],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, `${cmd}: ${new TextDecoder().decode(out.stderr)}`);
+    assert.match(text, new RegExp(`^usage: deno task ${cmd}`), cmd);
+  }
+});
