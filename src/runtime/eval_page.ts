@@ -4,6 +4,9 @@ import { Buffer } from "node:buffer";
 import { yawOfPose } from "../data/pose.ts";
 import type { ModelEvalResult } from "./evaluate.ts";
 
+/** Probe poses of the frontalisation picture: yaw -90, -45, 45, 90. */
+export const SAMPLE_POSES = [0, 3, 9, 12];
+
 function esc(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
     .replace(/"/g, "&quot;");
@@ -180,8 +183,10 @@ export function renderEvalPage(
       sections.push(
         `<figure class="card sample"><img alt="frontalisation samples" src="data:image/png;base64,${
           Buffer.from(sample).toString("base64")
-        }"><figcaption>per row: the true frontal face, then input and generated frontal view at ` +
-          `yaw ${[0, 3, 9, 12].map(yawOfPose).join(", ")}</figcaption></figure>`,
+        }"><figcaption>per row one held-out person; for each probe yaw (${
+          SAMPLE_POSES.map(yawOfPose).join(", ")
+        }): the input, the generated frontal view, and the true one (the input's scene at yaw ` +
+          `0)</figcaption></figure>`,
       );
     }
   }

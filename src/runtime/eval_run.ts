@@ -3,9 +3,8 @@
 // n = 1..6 images. Writes RUN/eval.json and RUN/eval.html and refreshes report.html.
 // `deno task eval` and the end of `deno task train` both run it.
 import { join } from "node:path";
-import { FRONTAL_POSE } from "../data/pose.ts";
-import { evaluateModel, heldOutFaces, type ModelEvalResult } from "./evaluate.ts";
-import { renderEvalPage } from "./eval_page.ts";
+import { evaluateModel, frontalTruth, heldOutFaces, type ModelEvalResult } from "./evaluate.ts";
+import { renderEvalPage, SAMPLE_POSES } from "./eval_page.ts";
 import { FaceModel, imagesToPNG, resolveModel, writeFileAtomic } from "./infer.ts";
 import { trainingConfig } from "./train_config.ts";
 import { writeReport } from "./report.ts";
@@ -64,18 +63,20 @@ export async function evaluateRun(
     report: "eval.html",
     ...result,
   };
-  // A small picture of frontalisation: per identity the true frontal face, then
-  // input and generated frontal view at four yaws.
+  // A small picture of frontalisation: per identity and probe yaw, the input, the
+  // generated frontal view and the true one (the input's scene at yaw 0).
   let sample: Uint8Array | undefined;
   if (r.decoder) {
     const faces = heldOutFaces(seed, Math.min(4, N), model.size);
-    const poses = [0, 3, 9, 12];
-    const out = await model.frontalize(faces.flatMap((row) => poses.map((p) => row[p])));
+    const out = await model.frontalize(faces.flatMap((row) => SAMPLE_POSES.map((p) => row[p])));
     sample = imagesToPNG(
-      faces.map((row, j) => [
-        row[FRONTAL_POSE],
-        ...poses.flatMap((p, k) => [row[p], out[j * poses.length + k]]),
-      ]),
+      faces.map((row, j) =>
+        SAMPLE_POSES.flatMap((p, k) => [
+          row[p],
+          out[j * SAMPLE_POSES.length + k],
+          frontalTruth(seed, j, p, model.size),
+        ])
+      ),
       model.size,
     );
   }

@@ -32,6 +32,11 @@ export function heldOutFaces(
   );
 }
 
+/** The true frontal view of held-out probe (j, pose): the probe's own scene at yaw 0. */
+export function frontalTruth(seed: number, j: number, pose: number, size: number) {
+  return render(seed, j, pose, 0, 1, size, true);
+}
+
 /** Held-out identity j in one photo; `frontal` turns the same scene's camera to yaw 0. */
 function render(
   seed: number,
@@ -481,7 +486,7 @@ export async function evaluateModel(
       row.forEach((im, p) => {
         if (p === FRONTAL_POSE) return;
         inputs.push(im);
-        truth.push(render(seed, j, p, 0, 1, size, true));
+        truth.push(frontalTruth(seed, j, p, size));
         yaw.push(yawOfPose(p));
         who.push(j);
       })
