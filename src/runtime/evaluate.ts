@@ -96,7 +96,6 @@ export function cosine(a: Float32Array, b: Float32Array): number {
   return ab / Math.sqrt(aa * bb + 1e-30);
 }
 
-/** Fraction of probes whose most similar gallery entry is their own identity. */
 /** Index of the gallery feature most similar to `probe` (cosine). */
 export function nearest(gallery: Float32Array[], probe: Float32Array): number {
   let best = -1, bestSim = -Infinity;
@@ -107,6 +106,7 @@ export function nearest(gallery: Float32Array[], probe: Float32Array): number {
   return best;
 }
 
+/** Fraction of probes whose most similar gallery entry is their own identity. */
 export function rank1(gallery: Float32Array[], probes: Float32Array[]): number {
   return probes.filter((p, truth) => nearest(gallery, p) === truth).length / probes.length;
 }
