@@ -217,6 +217,7 @@ runMain(USAGE, async (argv) => {
   const { result, seconds } = await evaluateRun({
     run: runDir,
     log: (line) => console.error(line),
+    report: false, // written below, with the evaluation's metrics line
   });
   const r = result.rank1;
   const line = { step: trainer.step, rank1_features: r.mean.features, rank1_pixels: r.mean.pixels };

@@ -37,21 +37,23 @@ export function formatDim(s: SymDim): Dim {
   return `${s.num === 1 ? "" : `${s.num}*`}${s.name}${s.den === 1 ? "" : `/${s.den}`}`;
 }
 
-/** A number as a multiple of a symbol (only 0 is both). */
-function asSym(d: Dim, like: string): SymDim | undefined {
-  if (d === 0) return { name: like, num: 0, den: 1 };
-  return parseDim(d);
+/** Both as multiples of one symbol (0 counts as any symbol's); undefined when they are not. */
+function sameSymbol(a: Dim, b: Dim): [SymDim, SymDim] | undefined {
+  const name = (parseDim(a) ?? parseDim(b))?.name ?? "";
+  const as = (d: Dim) => d === 0 ? { name, num: 0, den: 1 } : parseDim(d);
+  const x = as(a), y = as(b);
+  return x && y && x.name === y.name ? [x, y] : undefined;
 }
 
 /** a + b (k = 1) or a - b (k = -1); undefined when they mix numbers and symbols or two symbols. */
 export function combineDims(a: Dim, b: Dim, k: 1 | -1 = 1): Dim | undefined {
   if (typeof a === "number" && typeof b === "number") return a + k * b;
-  const name = (parseDim(a) ?? parseDim(b))?.name ?? "";
-  const x = asSym(a, name), y = asSym(b, name);
-  if (!x || !y || x.name !== y.name) return undefined;
+  const pair = sameSymbol(a, b);
+  if (!pair) return undefined;
+  const [x, y] = pair;
   const num = x.num * y.den + k * y.num * x.den;
   if (num < 0) return undefined;
-  return formatDim(sym(name, num, x.den * y.den));
+  return formatDim(sym(x.name, num, x.den * y.den));
 }
 
 /** a / n for a positive integer n; undefined when a number does not divide. */
@@ -64,10 +66,8 @@ export function divideDim(a: Dim, n: number): Dim | undefined {
 /** Sign of a - b when comparable (both numbers, or multiples of one symbol, 0 included). */
 export function compareDims(a: Dim, b: Dim): number | undefined {
   if (typeof a === "number" && typeof b === "number") return Math.sign(a - b);
-  const name = (parseDim(a) ?? parseDim(b))?.name ?? "";
-  const x = asSym(a, name), y = asSym(b, name);
-  if (!x || !y || x.name !== y.name) return undefined;
-  return Math.sign(x.num * y.den - y.num * x.den);
+  const pair = sameSymbol(a, b);
+  return pair && Math.sign(pair[0].num * pair[1].den - pair[1].num * pair[0].den);
 }
 
 /** The size for a batch: every symbol stands for the batch. */

@@ -21,6 +21,8 @@ export interface EvalRunOptions {
   batch?: number;
   /** progress lines */
   log?: (line: string) => void;
+  /** refresh report.html (default true; a caller about to write it itself says false) */
+  report?: boolean;
 }
 
 export async function evaluateRun(
@@ -82,10 +84,12 @@ export async function evaluateRun(
   }
   writeFileAtomic(join(run, "eval.json"), JSON.stringify(record, null, 2) + "\n");
   writeFileAtomic(join(run, "eval.html"), renderEvalPage(record, result, sample));
-  try {
-    writeReport(run);
-  } catch (e) {
-    log(`note: report.html not refreshed (${(e as Error).message})`);
+  if (opts.report !== false) {
+    try {
+      writeReport(run);
+    } catch (e) {
+      log(`note: report.html not refreshed (${(e as Error).message})`);
+    }
   }
   return { result, seconds };
 }
