@@ -25,19 +25,19 @@ export {
   type VerifyResult,
   WEIGHTS_FORMAT,
   writeFileAtomic,
-} from "./src/runtime/infer.ts";
+} from "./src/infer/infer.ts";
 export {
   evaluateModel,
   type ModelEvalOptions,
   type ModelEvalResult,
   type Recognizer,
-} from "./src/runtime/evaluate.ts";
+} from "./src/eval/evaluate.ts";
 export {
   exportEncoderOnnx,
   exportOnnx,
   ONNX_OPS,
   ONNX_OPSET,
   type OnnxExportOptions,
-} from "./src/runtime/onnx_export.ts";
-export { describeAdapter, getGpu, type Gpu, NoAdapterError } from "./src/runtime/device.ts";
+} from "./src/formats/onnx_export.ts";
+export { describeAdapter, getGpu, type Gpu, NoAdapterError } from "./src/engine/device.ts";
 export { FRONTAL_POSE, NUM_POSES, poseOfYaw, yawOfPose } from "./src/data/pose.ts";

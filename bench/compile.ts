@@ -3,7 +3,7 @@
 //
 // What "cache" means here. Deno's WebGPU has no persistent pipeline cache, so a fresh
 // process compiles every pipeline again. What exists:
-//   1. our in-process cache (src/runtime/pipelines.ts): identical WGSL compiles once
+//   1. our in-process cache (src/engine/pipelines.ts): identical WGSL compiles once
 //      per device; a second Executor/Trainer.create in the same process hits it.
 //   2. Mesa's on-disk shader cache (~/.cache/mesa_shader_cache, or
 //      MESA_SHADER_CACHE_DIR) below WebGPU: the driver's own, outside our control;
@@ -17,11 +17,11 @@
 // Child mode (one plan, JSON on the last line):
 //   deno run -A bench/compile.ts --child --variant small --plan train [--set K=V ...]
 import { parseArgs } from "node:util";
-import { getGpu } from "../src/runtime/device.ts";
-import { Trainer } from "../src/runtime/trainer.ts";
-import { trainingConfig } from "../src/runtime/train_config.ts";
-import { openTrainData } from "../src/runtime/train_data.ts";
-import type { Program } from "../src/compiler/program.ts";
+import { getGpu } from "../src/engine/device.ts";
+import { Trainer } from "../src/train/trainer.ts";
+import { trainingConfig } from "../src/train/config.ts";
+import { openTrainData } from "../src/train/data.ts";
+import type { Program } from "../src/plan/program.ts";
 import type { Dispatch } from "../src/ops/types.ts";
 import { type BenchRecord, fmt, type Variant, variantModel, VARIANTS } from "./record.ts";
 import { type Context, recorder } from "./train.ts";
@@ -181,7 +181,7 @@ export async function benchCompile(ctx: Context, v: Variant, plan: Plan): Promis
         `${label}, warm (in-process pipeline cache)`,
         w / 1000,
         "s",
-        `second create in the cold process: every pipeline a hit in src/runtime/pipelines.ts; ` +
+        `second create in the cold process: every pipeline a hit in src/engine/pipelines.ts; ` +
           `what remains is planning, WGSL generation, buffers and bind groups; ${lazy(cold, true)}`,
       ),
     ];

@@ -8,11 +8,11 @@
 // before). Prints D's real/fake loss d_real + d_fake (chance: 2 ln 2 = 1.386) over the
 // steps. The graphs are bench/diagnose/*.yaml.
 import { parseArgs } from "node:util";
-import { loadModel } from "../src/compiler/model.ts";
-import { getGpu } from "../src/runtime/device.ts";
-import { Trainer } from "../src/runtime/trainer.ts";
-import { trainingConfig } from "../src/runtime/train_config.ts";
-import { openTrainData } from "../src/runtime/train_data.ts";
+import { loadModel } from "../src/lang/model.ts";
+import { getGpu } from "../src/engine/device.ts";
+import { Trainer } from "../src/train/trainer.ts";
+import { trainingConfig } from "../src/train/config.ts";
+import { openTrainData } from "../src/train/data.ts";
 
 export const FAKES = ["noise", "generator"] as const;
 export type Fakes = typeof FAKES[number];

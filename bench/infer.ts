@@ -1,10 +1,10 @@
 // One inference pass of a variant: the encoder's identity features for a batch, with
 // an inference plan (batch norm with running statistics, planned buffers), as
-// src/runtime/infer.ts builds it.
-import { buildProgram, type Program } from "../src/compiler/program.ts";
-import type { Model } from "../src/compiler/ir.ts";
-import { Executor } from "../src/runtime/executor.ts";
-import { initParams } from "../src/runtime/params.ts";
+// src/infer/infer.ts builds it.
+import { buildProgram, type Program } from "../src/plan/program.ts";
+import type { Model } from "../src/lang/ir.ts";
+import { Executor } from "../src/engine/executor.ts";
+import { initParams } from "../src/train/params.ts";
 import { numel } from "../src/ops/wgsl.ts";
 import { Rng } from "../src/util/rng.ts";
 import {

@@ -23,10 +23,10 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { getGpu } from "../src/runtime/device.ts";
-import { mergeLimits } from "../src/compiler/merge.ts";
-import { trainingConfig } from "../src/runtime/train_config.ts";
-import { openTrainData } from "../src/runtime/train_data.ts";
+import { getGpu } from "../src/engine/device.ts";
+import { mergeLimits } from "../src/plan/merge.ts";
+import { trainingConfig } from "../src/train/config.ts";
+import { openTrainData } from "../src/train/data.ts";
 import { type BenchRecord, fmt, median, recordProblems, variantModel, VARIANTS } from "./record.ts";
 import { benchTrain, type Context, recorder } from "./train.ts";
 import { benchInfer } from "./infer.ts";
@@ -434,7 +434,7 @@ ${opt.note ? `\n**Note:** ${opt.note}\n` : ""}${
 - **Fused vs unfused**: \`Trainer.create(gpu, model, cfg, { fuse: false })\` builds the plans
   with \`buildProgram(..., { fuse: false })\`; the default stays fused.
 - **Compile time**: Deno's WebGPU has no persistent pipeline cache. "Warm" is our
-  in-process cache (src/runtime/pipelines.ts: identical WGSL compiles once per device),
+  in-process cache (src/engine/pipelines.ts: identical WGSL compiles once per device),
   hit by a second create in the same process. Below WebGPU, Mesa keeps its own on-disk
   shader cache; each plan runs in two fresh processes on one new MESA_SHADER_CACHE_DIR:
   the first fully cold, the second with that cache warm. Mesa's software adapter finishes
@@ -444,7 +444,7 @@ ${opt.note ? `\n**Note:** ${opt.note}\n` : ""}${
   ${"`"}@tensorflow/tfjs@4.22.0${"`"} + ${"`"}tfjs-backend-webgpu${"`"} in Deno on \`navigator.gpu\`
   (bench/peers/tfjs_drgan.ts; tfjs-cpu only if WebGPU fails, labelled so) and PyTorch on the CPU
   (bench/peers/torch_drgan.py). onnxruntime-web ${"`"}1.30.0${"`"} runs the encoder pass from the ONNX
-  file our exporter writes (src/runtime/onnx_export.ts), on its WebGPU EP in Deno (input and
+  file our exporter writes (src/formats/onnx_export.ts), on its WebGPU EP in Deno (input and
   outputs on the GPU) and its wasm EP with 1 and 2 threads (bench/peers/ort_encoder.ts).
   Ratios are our ms / theirs: below 1, we are faster.
   The tfjs paper-scale iteration is not run on a software adapter (minutes per iteration).

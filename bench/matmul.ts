@@ -12,7 +12,7 @@
 // workgroup sizes and thread orders, then the leaders at 1024^3 and as the GEMM
 // of the paper's biggest conv layer. The adapter is noisy when shared: medians.
 import { parseArgs } from "node:util";
-import type { Gpu } from "../src/runtime/device.ts";
+import type { Gpu } from "../src/engine/device.ts";
 import { Rng } from "../src/util/rng.ts";
 import {
   describe,
@@ -356,7 +356,7 @@ if (import.meta.main) {
     console.error("usage: deno task bench:matmul [--quick] [--budget SECONDS]");
     Deno.exit(1);
   }
-  const { getGpu } = await import("../src/runtime/device.ts");
+  const { getGpu } = await import("../src/engine/device.ts");
   const gpu = await getGpu();
   console.log(`adapter: ${gpu.description}`);
   const res = await sweep(gpu, { quick: opt.quick!, budget, log: (l) => console.log(l) });

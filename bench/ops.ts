@@ -9,14 +9,14 @@
 // in one command buffer, one submit and one onSubmittedWorkDone wait; the figure
 // is the median over samples. Dispatch overhead is included, as in training.
 import { parseArgs } from "node:util";
-import { loadModel } from "../src/compiler/model.ts";
-import { parseOverride } from "../src/compiler/files.ts";
+import { loadModel } from "../src/lang/model.ts";
+import { parseOverride } from "../src/lang/files.ts";
 import { OPS } from "../src/ops/registry.ts";
 import type { BackwardCtx, Dispatch, KernelCtx, OpDef } from "../src/ops/types.ts";
 import { numel } from "../src/ops/wgsl.ts";
-import { getGpu } from "../src/runtime/device.ts";
-import { createStorage, upload } from "../src/runtime/buffers.ts";
-import { encode, prepare, type Prepared } from "../src/runtime/launch.ts";
+import { getGpu } from "../src/engine/device.ts";
+import { createStorage, upload } from "../src/engine/buffers.ts";
+import { encode, prepare, type Prepared } from "../src/engine/launch.ts";
 import { Rng } from "../src/util/rng.ts";
 
 const { values: opt } = parseArgs({

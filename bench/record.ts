@@ -1,8 +1,8 @@
 // What every benchmark of `deno task bench` produces, and the timing loop they share.
-import { loadModel } from "../src/compiler/model.ts";
-import { parseOverride } from "../src/compiler/files.ts";
-import type { Model } from "../src/compiler/ir.ts";
-import type { Gpu } from "../src/runtime/device.ts";
+import { loadModel } from "../src/lang/model.ts";
+import { parseOverride } from "../src/lang/files.ts";
+import type { Model } from "../src/lang/ir.ts";
+import type { Gpu } from "../src/engine/device.ts";
 
 /** One figure of bench/results.json. */
 export interface BenchRecord {

@@ -1,15 +1,15 @@
 // One DR-GAN training iteration (a D update and a G update, as Trainer.iterate does
 // them) of a variant: time, estimated GFLOP/s, dispatches and planned memory, for
 // fused and unfused plans.
-import type { Model } from "../src/compiler/ir.ts";
-import { bindShape, gradName, type Program } from "../src/compiler/program.ts";
-import { planMemory, poolSlots, tensorBytes } from "../src/compiler/memory.ts";
-import { mergeLimits, setMixedMerging } from "../src/compiler/merge.ts";
+import type { Model } from "../src/lang/ir.ts";
+import { bindShape, gradName, type Program } from "../src/plan/program.ts";
+import { planMemory, poolSlots, tensorBytes } from "../src/plan/memory.ts";
+import { mergeLimits, setMixedMerging } from "../src/plan/merge.ts";
 import { OPS } from "../src/ops/registry.ts";
-import type { Gpu } from "../src/runtime/device.ts";
-import { Trainer } from "../src/runtime/trainer.ts";
-import { trainingConfig } from "../src/runtime/train_config.ts";
-import { openTrainData } from "../src/runtime/train_data.ts";
+import type { Gpu } from "../src/engine/device.ts";
+import { Trainer } from "../src/train/trainer.ts";
+import { trainingConfig } from "../src/train/config.ts";
+import { openTrainData } from "../src/train/data.ts";
 import {
   type BenchRecord,
   describeTiming,

@@ -6,8 +6,8 @@ import { fileURLToPath as fromFileUrl } from "node:url";
 import { encoderProgram } from "../infer.ts";
 import { type BenchRecord, fmt, type Variant, variantModel } from "../record.ts";
 import { type Context, recorder } from "../train.ts";
-import { initParams } from "../../src/runtime/params.ts";
-import { exportOnnx } from "../../src/runtime/onnx_export.ts";
+import { initParams } from "../../src/train/params.ts";
+import { exportOnnx } from "../../src/formats/onnx_export.ts";
 import { numel } from "../../src/ops/wgsl.ts";
 import { type PeerInputs, ratio, runJson, skipped } from "./run.ts";
 
@@ -80,7 +80,7 @@ export async function benchOrt(ctx: Context, v: Variant, p: PeerInputs): Promise
         `${label} encoder features`,
         j.infer_ms,
         "ms",
-        `deno run bench/peers/ort_encoder.ts, ONNX from src/runtime/onnx_export.ts; ${io}; ` +
+        `deno run bench/peers/ort_encoder.ts, ONNX from src/formats/onnx_export.ts; ${io}; ` +
           `median of ${j.samples_ms.length} samples of ${j.per} (ms ${
             j.samples_ms.map((x) => fmt(x)).join(", ")
           }); session ${fmt(j.session_ms)} ms${check}`,

@@ -2,7 +2,7 @@
 // each on the same DR-GAN variant as ours, and turns their JSON into records with
 // our time / theirs next to them.
 import { fileURLToPath as fromFileUrl } from "node:url";
-import type { Model } from "../../src/compiler/ir.ts";
+import type { Model } from "../../src/lang/ir.ts";
 import { type BenchRecord, fmt, type Variant, variantModel } from "../record.ts";
 import { type Context, recorder } from "../train.ts";
 

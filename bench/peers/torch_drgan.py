@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch (CPU) peer of the DR-GAN benchmark: one training iteration (a D update
-and a G update, as src/runtime/trainer.ts does) and one encoder inference pass.
+and a G update, as src/train/trainer.ts does) and one encoder inference pass.
 
 Written from the architecture's facts, not from our graphs:
   encoder (CASIA-Net): 3x3 convolutions without bias, batch norm, ELU; stride 2 uses

@@ -1,11 +1,10 @@
 // Command-line parsing and the one place that turns errors into messages and exit codes.
-import { GraphError } from "../compiler/diagnostics.ts";
-import { didYouMean } from "../compiler/suggest.ts";
+import { GraphError } from "../lang/diagnostics.ts";
+import { didYouMean } from "../lang/suggest.ts";
 
-export class UsageError extends Error {}
+import { UsageError, UserError } from "../errors.ts";
 
-/** An error whose message is complete for a user: printed without a stack trace. */
-export class UserError extends Error {}
+export { UsageError, UserError };
 
 export interface ArgSpec {
   strings?: string[];
@@ -80,7 +79,7 @@ export async function runMain(usage: string, fn: (argv: string[]) => unknown): P
       if (n > 1) console.error(`${n} errors`);
     } else if (e instanceof UsageError) {
       console.error(`error: ${e.message}\n${usage}`);
-    } else if (e instanceof Error && (e instanceof UserError || isUserFacing(e))) {
+    } else if (e instanceof UserError) {
       console.error(`error: ${e.message}`);
     } else {
       console.error(`internal error: ${(e as Error)?.message ?? e}`);
@@ -89,18 +88,4 @@ export async function runMain(usage: string, fn: (argv: string[]) => unknown): P
     if (debug) console.error((e as Error)?.stack);
     Deno.exit(1);
   }
-}
-
-/** Errors that other modules define for bad input (safetensors, images, no adapter). */
-function isUserFacing(e: Error): boolean {
-  return [
-    "SafetensorsError",
-    "NoAdapterError",
-    "DataError",
-    "CheckpointError",
-    "InferError",
-    "ImportError",
-    "NoTimestampsError",
-    "PlanLimitError",
-  ].includes(e.constructor.name);
 }

@@ -1,12 +1,12 @@
 // `deno task check GRAPH.yaml`: validates a graph and prints what the compiler
 // decided at a stage: shapes (a Keras-style summary) or plan (dispatches, buffers).
-import { loadModel } from "../compiler/model.ts";
-import { parseOverride } from "../compiler/files.ts";
-import { summarise } from "../compiler/summary.ts";
-import { buildProgram } from "../compiler/program.ts";
-import { planReport } from "../compiler/plan_report.ts";
-import { trainingConfig } from "../runtime/train_config.ts";
-import { playerOutputs } from "../runtime/trainer.ts";
+import { loadModel } from "../lang/model.ts";
+import { parseOverride } from "../lang/files.ts";
+import { summarise } from "../lang/summary.ts";
+import { buildProgram } from "../plan/program.ts";
+import { planReport } from "../plan/plan_report.ts";
+import { trainingConfig } from "../train/config.ts";
+import { playerOutputs } from "../train/trainer.ts";
 import { parseArgs, runMain, UsageError } from "./args.ts";
 import { batchUnit } from "../ops/dim.ts";
 

@@ -1,9 +1,9 @@
 // `deno task eval --model runs/NAME`: the trained model on held-out synthetic
-// identities (src/runtime/eval_run.ts). Writes runs/NAME/eval.json (the `rank1` key as
+// identities (src/eval/run.ts). Writes runs/NAME/eval.json (the `rank1` key as
 // training writes it, plus the rest), eval.html with the ROC curves, and refreshes
 // report.html.
 import { join } from "node:path";
-import { evalSummary, evaluateRun } from "../runtime/eval_run.ts";
+import { evalSummary, evaluateRun } from "../eval/run.ts";
 import { parseArgs, runMain, UsageError } from "./args.ts";
 
 const USAGE = `usage: deno task eval --model RUN_DIR [--identities N] [--checkpoint C.safetensors]

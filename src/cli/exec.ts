@@ -1,20 +1,20 @@
 // `deno task exec GRAPH.yaml --inputs in.safetensors [--weights w.safetensors]
 //   [--train] [--grad upstream.safetensors] --out out.safetensors`
-import { loadModel } from "../compiler/model.ts";
-import { parseOverride } from "../compiler/files.ts";
-import { buildProgram, gradName, type Program } from "../compiler/program.ts";
-import { didYouMean } from "../compiler/suggest.ts";
-import type { TypedNetwork } from "../compiler/ir.ts";
+import { loadModel } from "../lang/model.ts";
+import { parseOverride } from "../lang/files.ts";
+import { buildProgram, gradName, type Program } from "../plan/program.ts";
+import { didYouMean } from "../lang/suggest.ts";
+import type { TypedNetwork } from "../lang/ir.ts";
 import { numel } from "../ops/wgsl.ts";
-import { getGpu } from "../runtime/device.ts";
-import { Executor } from "../runtime/executor.ts";
-import { initParams } from "../runtime/params.ts";
+import { getGpu } from "../engine/device.ts";
+import { Executor } from "../engine/executor.ts";
+import { initParams } from "../train/params.ts";
 import {
   readSafetensors,
   type Tensor,
   toFloat32,
   writeSafetensors,
-} from "../runtime/safetensors.ts";
+} from "../formats/safetensors.ts";
 import { parseArgs, runMain, UsageError, UserError } from "./args.ts";
 
 const USAGE = `usage: deno task exec GRAPH.yaml --inputs IN.safetensors --out OUT.safetensors

@@ -2,10 +2,10 @@
 // a PyTorch state_dict (saved with safetensors) renamed through a YAML name map and
 // checked against the graph, written as a model folder (or one .safetensors file)
 // that `deno task infer --model DIR` and `deno task eval --model DIR` open.
-import { loadModel } from "../compiler/model.ts";
-import { parseOverride } from "../compiler/files.ts";
-import { readSafetensors } from "../runtime/safetensors.ts";
-import { importWeights, readNameMap, writeImported } from "../runtime/import_weights.ts";
+import { loadModel } from "../lang/model.ts";
+import { parseOverride } from "../lang/files.ts";
+import { readSafetensors } from "../formats/safetensors.ts";
+import { importWeights, readNameMap, writeImported } from "../formats/import_weights.ts";
 import { parseArgs, runMain, UsageError } from "./args.ts";
 
 const USAGE = `usage: deno task import GRAPH.yaml --weights STATE_DICT.safetensors --map MAP.yaml

@@ -13,8 +13,8 @@ import {
   poseRangeMessage,
   resolveModel,
   writeFileAtomic,
-} from "../runtime/infer.ts";
-import { exportEncoderOnnx, ONNX_OPSET } from "../runtime/onnx_export.ts";
+} from "../infer/infer.ts";
+import { exportEncoderOnnx, ONNX_OPSET } from "../formats/onnx_export.ts";
 import { parseArgs, runMain, UsageError, UserError } from "./args.ts";
 
 const USAGE =

@@ -1,13 +1,13 @@
 // `deno task profile GRAPH.yaml`: where one training iteration's GPU time goes,
 // per kernel kind and per dispatch, from timestamp queries.
-import { loadModel } from "../compiler/model.ts";
-import { parseOverride } from "../compiler/files.ts";
-import { getGpu } from "../runtime/device.ts";
-import { Trainer } from "../runtime/trainer.ts";
-import { trainingConfig } from "../runtime/train_config.ts";
-import { openTrainData } from "../runtime/train_data.ts";
-import { byKind, timeDispatches } from "../runtime/profile.ts";
-import type { Prepared } from "../runtime/launch.ts";
+import { loadModel } from "../lang/model.ts";
+import { parseOverride } from "../lang/files.ts";
+import { getGpu } from "../engine/device.ts";
+import { Trainer } from "../train/trainer.ts";
+import { trainingConfig } from "../train/config.ts";
+import { openTrainData } from "../train/data.ts";
+import { byKind, timeDispatches } from "../engine/profile.ts";
+import type { Prepared } from "../engine/launch.ts";
 import { parseArgs, runMain, UsageError } from "./args.ts";
 
 const USAGE =

@@ -1,17 +1,17 @@
 // `deno task train GRAPH.yaml`: trains a GAN composition on the built-in data (or a
 // manifest), writing runs/<name>/ with config, metrics, samples, checkpoints, report.
 import { basename, join } from "node:path";
-import { loadModel } from "../compiler/model.ts";
-import { parseOverride } from "../compiler/files.ts";
-import { getGpu } from "../runtime/device.ts";
-import { Trainer } from "../runtime/trainer.ts";
-import { trainingConfig } from "../runtime/train_config.ts";
-import { loadCheckpoint, saveCheckpoint } from "../runtime/checkpoint.ts";
-import { gridRgba, Sampler } from "../runtime/samples.ts";
-import { openTrainData } from "../runtime/train_data.ts";
-import { writeReport } from "../runtime/report.ts";
-import { evalSummary, evaluateRun } from "../runtime/eval_run.ts";
-import { evaluateRank1, FeatureExtractor, heldOutFaces } from "../runtime/evaluate.ts";
+import { loadModel } from "../lang/model.ts";
+import { parseOverride } from "../lang/files.ts";
+import { getGpu } from "../engine/device.ts";
+import { Trainer } from "../train/trainer.ts";
+import { trainingConfig } from "../train/config.ts";
+import { loadCheckpoint, saveCheckpoint } from "../formats/checkpoint.ts";
+import { gridRgba, Sampler } from "../train/samples.ts";
+import { openTrainData } from "../train/data.ts";
+import { writeReport } from "../eval/report.ts";
+import { evalSummary, evaluateRun } from "../eval/run.ts";
+import { evaluateRank1, FeatureExtractor, heldOutFaces } from "../eval/evaluate.ts";
 import { encodePNG } from "../data/png.ts";
 import { formatDuration, Progress } from "./progress.ts";
 import { parseArgs, runMain, UsageError, UserError } from "./args.ts";

@@ -1,15 +1,15 @@
 // `deno task tune GRAPH.yaml`: measures the register blocks of every conv kernel the
 // graph's plans use on this machine's adapter and caches the fastest; every later
-// plan built on the same adapter uses them (src/runtime/tune_cache.ts).
-import { loadModel } from "../compiler/model.ts";
-import { parseOverride } from "../compiler/files.ts";
-import { buildProgram } from "../compiler/program.ts";
-import type { Model } from "../compiler/ir.ts";
+// plan built on the same adapter uses them (src/tune/cache.ts).
+import { loadModel } from "../lang/model.ts";
+import { parseOverride } from "../lang/files.ts";
+import { buildProgram } from "../plan/program.ts";
+import type { Model } from "../lang/ir.ts";
 import { type ConvGeom, type ConvKernel, setConvPlanner } from "../ops/conv_common.ts";
-import { trainingConfig } from "../runtime/train_config.ts";
-import { playerOutputs } from "../runtime/trainer.ts";
-import { getGpu } from "../runtime/device.ts";
-import { describeGeom, formatBlock, tuneKernel, type TuneResult } from "../runtime/autotune.ts";
+import { trainingConfig } from "../train/config.ts";
+import { playerOutputs } from "../train/trainer.ts";
+import { getGpu } from "../engine/device.ts";
+import { describeGeom, formatBlock, tuneKernel, type TuneResult } from "../tune/autotune.ts";
 import { isTile, TILE_CANDIDATES } from "../ops/conv_tiled.ts";
 import {
   adapterKey,
@@ -18,8 +18,8 @@ import {
   type MergeChoice,
   saveCache,
   tuneCacheDir,
-} from "../runtime/tune_cache.ts";
-import { measureMerging } from "../runtime/merge_tune.ts";
+} from "../tune/cache.ts";
+import { measureMerging } from "../tune/merge.ts";
 import { parseArgs, runMain, UsageError, UserError } from "./args.ts";
 
 const USAGE =

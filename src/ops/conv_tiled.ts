@@ -2,7 +2,7 @@
 // GPUs want (each value loaded from a storage buffer once per workgroup, then
 // read many times from workgroup memory), where the register-blocked kernels of
 // conv_common.ts suit a software adapter that pays dearly for barriers. Which
-// one runs is measured per adapter by the autotuner (src/runtime/autotune.ts).
+// one runs is measured per adapter by the autotuner (src/tune/autotune.ts).
 //
 // All three kernels are C[m, n] = sum_k A(m, k) * B(k, n), with the operands
 // gathered from the tensors on the fly (no im2col buffer):

@@ -2,7 +2,7 @@
 // exercise the ragged edges (blocks not dividing M or N, K and N not multiples of 4,
 // K-loop remainders), and the --quick sweep the bench's matmul section runs.
 import assert from "node:assert/strict";
-import { getGpu } from "../../src/runtime/device.ts";
+import { getGpu } from "../../src/engine/device.ts";
 import {
   bind,
   measure,

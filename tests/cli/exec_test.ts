@@ -1,10 +1,10 @@
 // `deno task exec` end to end: a graph run on the GPU from safetensors files, its
 // outputs and gradients checked against the float64 reference; bad input rejected.
 import assert from "node:assert/strict";
-import { loadModel } from "../../src/compiler/model.ts";
-import { buildProgram, gradName } from "../../src/compiler/program.ts";
-import { runReference } from "../../src/runtime/reference.ts";
-import { readSafetensors, writeSafetensors } from "../../src/runtime/safetensors.ts";
+import { loadModel } from "../../src/lang/model.ts";
+import { buildProgram, gradName } from "../../src/plan/program.ts";
+import { runReference } from "../../src/engine/reference.ts";
+import { readSafetensors, writeSafetensors } from "../../src/formats/safetensors.ts";
 import { numel } from "../../src/ops/wgsl.ts";
 import { rng } from "../../src/util/rng.ts";
 import { relErr } from "../ops/harness.ts";

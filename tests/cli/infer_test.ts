@@ -4,7 +4,7 @@
 // narrow permissions.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { heldOutFaces } from "../../src/runtime/evaluate.ts";
+import { heldOutFaces } from "../../src/eval/evaluate.ts";
 import { decodePNG, encodePNG } from "../../src/data/png.ts";
 import { fromCHW } from "../../src/data/image.ts";
 
@@ -231,7 +231,6 @@ Deno.test("deployment: dist/infer.js bundled into one file, run on an exported m
     "bundle",
     "--platform",
     "deno",
-    "--keep-names",
     "-o",
     js,
     "src/cli/infer.ts",

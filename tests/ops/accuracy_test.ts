@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { accuracy } from "../../src/ops/accuracy.ts";
-import { getGpu } from "../../src/runtime/device.ts";
-import { createStorage, fill, readBack, upload } from "../../src/runtime/buffers.ts";
-import { prepare, submit } from "../../src/runtime/launch.ts";
+import { getGpu } from "../../src/engine/device.ts";
+import { createStorage, fill, readBack, upload } from "../../src/engine/buffers.ts";
+import { prepare, submit } from "../../src/engine/launch.ts";
 
 async function run(
   attrs: Record<string, unknown>,

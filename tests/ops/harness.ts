@@ -2,9 +2,9 @@
 // reference's backward against central finite differences.
 import assert from "node:assert/strict";
 import type { OpDef, T64 } from "../../src/ops/types.ts";
-import { getGpu } from "../../src/runtime/device.ts";
-import { createStorage, fill, readBack, upload } from "../../src/runtime/buffers.ts";
-import { prepare, submit } from "../../src/runtime/launch.ts";
+import { getGpu } from "../../src/engine/device.ts";
+import { createStorage, fill, readBack, upload } from "../../src/engine/buffers.ts";
+import { prepare, submit } from "../../src/engine/launch.ts";
 import { numel } from "../../src/ops/wgsl.ts";
 import { normal, rng } from "../../src/util/rng.ts";
 

@@ -1,0 +1,92 @@
+// Adapter and device acquisition, shared by every command and test.
+import { UserError } from "../errors.ts";
+import { DEFAULT_TARGET, GPU_TARGET, setConvTarget } from "../ops/conv_common.ts";
+import { installTunedFor } from "../tune/cache.ts";
+
+export class NoAdapterError extends UserError {}
+
+export interface Gpu {
+  adapter: GPUAdapter;
+  device: GPUDevice;
+  /** e.g. "llvmpipe (LLVM 15.0.6, 256 bits) [fallback]" — quoted next to every figure */
+  description: string;
+  /** conv block choices loaded from the `deno task tune` cache (0: the cost model's) */
+  tuned: number;
+}
+
+let shared: Promise<Gpu> | undefined;
+
+/** One device per process: pipelines compiled once are reused by every caller. */
+export function getGpu(): Promise<Gpu> {
+  shared ??= openGpu();
+  return shared;
+}
+
+async function openGpu(): Promise<Gpu> {
+  quietGlProbe();
+  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+  const adapter = gpu ? await gpu.requestAdapter({ powerPreference: "high-performance" }) : null;
+  if (!adapter) {
+    throw new NoAdapterError(
+      "no WebGPU adapter found. Install a GPU driver with Vulkan support, or on a machine " +
+        "without a GPU the software adapter: apt-get install -y mesa-vulkan-drivers",
+    );
+  }
+  // The defaults (8 storage buffers per stage, 128 MiB bindings) are below what
+  // fused kernels need; ask for what the adapter has.
+  const l = adapter.limits;
+  const device = await adapter.requestDevice({
+    // Timestamps for `deno task profile`; nothing else depends on them.
+    requiredFeatures: adapter.features.has("timestamp-query") ? ["timestamp-query"] : [],
+    requiredLimits: {
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
+      maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    },
+  });
+  // The cost model's constants were fitted on llvmpipe; on hardware its starting point
+  // is one that fills a GPU (both are replaced by measurements where the cache has them).
+  setConvTarget(isSoftware(adapter) ? DEFAULT_TARGET : GPU_TARGET);
+  // Conv blocks measured on this adapter by `deno task tune`, for every plan built from now on.
+  const tuned = installTunedFor(adapter.info);
+  // A validation error voids a whole submit: the step silently computes nothing. Say so.
+  let reported = 0;
+  device.addEventListener("uncapturederror", (e) => {
+    if (reported++ < 3) {
+      console.error(`WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`);
+    }
+  });
+  device.lost.then((info) => {
+    if (info.reason !== "destroyed") console.error(`GPU device lost: ${info.message}`);
+  });
+  return { adapter, device, description: describeAdapter(adapter), tuned };
+}
+
+/** A CPU implementation of WebGPU (llvmpipe, SwiftShader): the adapter says it is a fallback. */
+function isSoftware(adapter: GPUAdapter): boolean {
+  return (adapter.info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
+}
+
+export function describeAdapter(adapter: GPUAdapter): string {
+  const i = adapter.info;
+  const name = i.description || [i.vendor, i.architecture, i.device].filter(Boolean).join(" ");
+  return `${name || "unknown adapter"}${isSoftware(adapter) ? " [software]" : ""}`;
+}
+
+/**
+ * wgpu's GL probe prints "XDG_RUNTIME_DIR is invalid" on headless Linux; a private
+ * runtime dir silences it. Best effort: without permission the warning just stays.
+ */
+function quietGlProbe(): void {
+  try {
+    if (Deno.build.os !== "linux" || Deno.env.get("XDG_RUNTIME_DIR")) return;
+    Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync({ prefix: "xdg-" }));
+  } catch {
+    // no env or write permission: harmless
+  }
+}

@@ -1,0 +1,139 @@
+// The whole evaluation of a run folder: held-out rank-1 per probe pose against raw
+// pixels, CFP-style verification, frontalisation and, for multi-image graphs, fusing
+// n = 1..6 images. Writes RUN/eval.json and RUN/eval.html and refreshes report.html.
+// `deno task eval` and the end of `deno task train` both run it.
+import { join } from "node:path";
+import { evaluateModel, frontalTruth, heldOutFaces, type ModelEvalResult } from "./evaluate.ts";
+import { renderEvalPage, SAMPLE_POSES } from "./page.ts";
+import { FaceModel, imagesToPNG, resolveModel, writeFileAtomic } from "../infer/infer.ts";
+import { trainingConfig } from "../train/config.ts";
+import { writeReport } from "./report.ts";
+
+export interface EvalRunOptions {
+  run: string;
+  graph?: string;
+  checkpoint?: string;
+  set?: string[];
+  /** held-out identities (default: the graph's training.eval.identities) */
+  identities?: number;
+  folds?: number;
+  maxImages?: number;
+  batch?: number;
+  /** progress lines */
+  log?: (line: string) => void;
+  /** refresh report.html (default true; a caller about to write it itself says false) */
+  report?: boolean;
+}
+
+export async function evaluateRun(
+  opts: EvalRunOptions,
+): Promise<{ result: ModelEvalResult; seconds: number }> {
+  const log = opts.log ?? (() => {});
+  const { run } = opts;
+  const r = resolveModel({ run, graph: opts.graph, checkpoint: opts.checkpoint, set: opts.set });
+  let seed = 1, defaultIds = 40;
+  try {
+    const cfg = trainingConfig(r.model);
+    seed = cfg.seed;
+    defaultIds = cfg.eval.identities;
+  } catch {
+    // a graph without a training section: the defaults
+  }
+  const N = opts.identities ?? Math.max(2, defaultIds);
+  const model = await FaceModel.fromResolved(r, { batch: opts.batch ?? 13 });
+  log(
+    `evaluating ${r.checkpoint} (step ${r.step ?? "?"}) on ${N} held-out identities, ` +
+      `${model.gpu.description}`,
+  );
+  const t0 = performance.now();
+  const result = await evaluateModel(model, {
+    seed,
+    identities: N,
+    folds: opts.folds ?? 10,
+    maxImages: model.multi ? opts.maxImages ?? 6 : 0,
+    stage: (what) => log(`  ${what}...`),
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const record = {
+    step: r.step ?? null,
+    adapter: model.gpu.description,
+    checkpoint: r.checkpoint,
+    evaluated: new Date().toISOString(),
+    seconds: Number(seconds.toFixed(1)),
+    seed,
+    fusion: model.multi ? "confidence" : "mean",
+    report: "eval.html",
+    ...result,
+  };
+  // A small picture of frontalisation: per identity and probe yaw, the input, the
+  // generated frontal view and the true one (the input's scene at yaw 0).
+  let sample: Uint8Array | undefined;
+  if (r.decoder) {
+    const faces = heldOutFaces(seed, Math.min(4, N), model.size);
+    const out = await model.frontalize(faces.flatMap((row) => SAMPLE_POSES.map((p) => row[p])));
+    sample = imagesToPNG(
+      faces.map((row, j) =>
+        SAMPLE_POSES.flatMap((p, k) => [
+          row[p],
+          out[j * SAMPLE_POSES.length + k],
+          frontalTruth(seed, j, p, model.size),
+        ])
+      ),
+      model.size,
+    );
+  }
+  writeFileAtomic(join(run, "eval.json"), JSON.stringify(record, null, 2) + "\n");
+  writeFileAtomic(join(run, "eval.html"), renderEvalPage(record, result, sample));
+  if (opts.report !== false) {
+    try {
+      writeReport(run);
+    } catch (e) {
+      log(`note: report.html not refreshed (${(e as Error).message})`);
+    }
+  }
+  return { result, seconds };
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/** The evaluation in a few lines for the terminal. */
+export function evalSummary(r: ModelEvalResult, seconds: number): string {
+  const v = r.verification;
+  const line = (name: string, p: typeof v.frontalFrontal) =>
+    `  ${name}: AUC ${p.features.auc.toFixed(3)} (pixels ${p.pixels.auc.toFixed(3)}), ` +
+    `EER ${pct(p.features.eer)}, accuracy ${pct(p.features.accuracy.mean)} ` +
+    `± ${pct(p.features.accuracy.std)} over ${p.features.accuracy.folds} folds ` +
+    `(${p.features.pairs} pairs)`;
+  const out = [
+    `rank-1 (${r.rank1.identities} identities, gallery frontal): features ` +
+    `${pct(r.rank1.mean.features)}, raw pixels ${pct(r.rank1.mean.pixels)}`,
+    `  per yaw (features / pixels): ` +
+    r.rank1.perPose.map((p) => `${p.yaw} ${pct(p.features)}/${pct(p.pixels)}`).join(", "),
+    `verification (threshold ${v.threshold.toFixed(4)}, accuracy ${pct(v.thresholdAccuracy)} ` +
+    `on all pairs):`,
+    line("frontal-frontal", v.frontalFrontal),
+    line("frontal-profile", v.frontalProfile),
+  ];
+  if (r.frontalization) {
+    const m = r.frontalization.mean;
+    out.push(
+      `frontalisation: L1 ${m.l1.toFixed(4)}, SSIM ${m.ssim.toFixed(3)} ` +
+        `(input as is: L1 ${m.inputL1.toFixed(4)}, SSIM ${m.inputSsim.toFixed(3)}); ` +
+        `identity kept (re-encoded rank-1) ${pct(m.identityRank1)}`,
+      `  per yaw (L1 vs input, SSIM vs input, identity): ` +
+        r.frontalization.perPose.map((p) =>
+          `${p.yaw} ${p.l1.toFixed(3)}/${p.inputL1.toFixed(3)} ` +
+          `${p.ssim.toFixed(2)}/${p.inputSsim.toFixed(2)} ${pct(p.identityRank1)}`
+        ).join(", "),
+    );
+  }
+  if (r.multiImage) {
+    out.push(
+      `multi-image rank-1, n = 1..${r.multiImage.perN.length}: confidence ` +
+        r.multiImage.perN.map((x) => pct(x.confidence)).join(" ") + "; mean " +
+        r.multiImage.perN.map((x) => pct(x.mean)).join(" "),
+    );
+  }
+  out.push(`(${seconds.toFixed(1)} s)`);
+  return out.join("\n");
+}

@@ -1,0 +1,247 @@
+// Weights trained elsewhere: a PyTorch state_dict saved as safetensors
+// (`safetensors.torch.save_file(model.state_dict(), "sd.safetensors")`) renamed to this
+// project's parameter names through a small YAML name map, every shape checked.
+// PyTorch's layouts are the ones the graphs use (conv [out, in, kh, kw], transposed
+// conv [in, out, kh, kw], linear [out, in]), so tensors are copied, never transposed.
+//
+// The map: one `from: to` per line, tried in order, the first match wins; `*` matches
+// any run of characters (dots too) and the n-th `*` of the target takes what the
+// n-th `*` of the source matched; a null target skips the tensor. Quote patterns that
+// start with `*` (YAML reads a bare `*x` as an alias):
+//
+//   "G.enc.*.0.weight": "encoder.*.conv.weight"
+//   "*.num_batches_tracked": null
+import { UserError } from "../errors.ts";
+import { dirname, join } from "node:path";
+import type { Model } from "../lang/ir.ts";
+import { buildProgram } from "../plan/program.ts";
+import { formatLoc } from "../lang/diagnostics.ts";
+import { locOf, parseYaml } from "../lang/source.ts";
+import { closest } from "../lang/suggest.ts";
+import { type Tensor, toFloat32, writeSafetensors } from "./safetensors.ts";
+import { listProblems, WEIGHTS_FORMAT } from "../infer/infer.ts";
+
+export class ImportError extends UserError {}
+
+export interface Rule {
+  from: string;
+  to: string | null;
+  re: RegExp;
+  /** file:line:col of the rule */
+  at: string;
+}
+
+function patternRe(p: string): RegExp {
+  const body = p.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("(.+?)");
+  return new RegExp(`^${body}$`);
+}
+
+const stars = (s: string) => s.split("*").length - 1;
+
+/** Parses a name map; every bad rule is reported, one line each. */
+export function parseNameMap(text: string, file: string): Rule[] {
+  const doc = parseYaml(text, file);
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    throw new ImportError(`${file}: a name map is a YAML mapping of "from: to" patterns`);
+  }
+  const rules: Rule[] = [];
+  const problems: string[] = [];
+  for (const [from, to] of Object.entries(doc as Record<string, unknown>)) {
+    const at = formatLoc(locOf(doc, from, "key"));
+    if (to !== null && typeof to !== "string") {
+      problems.push(`${at}: the target of "${from}" must be a name pattern or null`);
+      continue;
+    }
+    if (!from) {
+      problems.push(`${at}: empty pattern`);
+      continue;
+    }
+    if (to !== null && stars(to) > stars(from)) {
+      problems.push(
+        `${at}: "${to}" has ${stars(to)} '*' but "${from}" only ${stars(from)} to fill them`,
+      );
+      continue;
+    }
+    rules.push({ from, to, re: patternRe(from), at });
+  }
+  if (!rules.length && !problems.length) problems.push(`${file}: the map has no rules`);
+  if (problems.length) {
+    throw new ImportError(listProblems(`${file} is not a usable name map`, problems, 10));
+  }
+  return rules;
+}
+
+export function readNameMap(path: string): Rule[] {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    throw new ImportError(`${path}: cannot read the name map (${(e as Error).message})`);
+  }
+  return parseNameMap(text, path);
+}
+
+/** The rule for a source name and the name it maps to (null: skipped); undefined: no rule. */
+export function mapName(
+  rules: Rule[],
+  name: string,
+): { rule: Rule; to: string | null } | undefined {
+  for (const rule of rules) {
+    const m = rule.re.exec(name);
+    if (!m) continue;
+    if (rule.to === null) return { rule, to: null };
+    let i = 1;
+    return { rule, to: rule.to.replace(/\*/g, () => m[i++]) };
+  }
+  return undefined;
+}
+
+/** Every parameter (trainable and running statistics) of every network, with its shape. */
+export function graphParams(model: Model): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const net of model.networks) {
+    const p = buildProgram(net, { batch: 1, training: false });
+    for (const name of p.params) out.set(name, p.tensors.get(name)!.shape);
+  }
+  return out;
+}
+
+export interface ImportResult {
+  weights: Map<string, { shape: number[]; data: Float32Array }>;
+  mapped: { from: string; to: string }[];
+  skipped: string[];
+  /** networks that received tensors (each one complete) */
+  networks: string[];
+  /** rules that matched no tensor (probably a typo; not an error) */
+  unused: Rule[];
+}
+
+const FLOATS = ["F32", "F16", "BF16", "F64"];
+const fmt = (s: number[]) => `[${s.join(", ")}]`;
+
+/**
+ * Renames and checks a state_dict against the graph: every source tensor mapped or
+ * skipped, every target a parameter of the graph with the same shape, no target twice,
+ * and every network that receives a tensor receives all its parameters (the encoder
+ * at least). All problems are reported together, one line each.
+ */
+export function importWeights(
+  model: Model,
+  source: Map<string, Tensor>,
+  rules: Rule[],
+  sourceName = "state_dict",
+): ImportResult {
+  const want = graphParams(model);
+  const problems: string[] = [];
+  const weights = new Map<string, { shape: number[]; data: Float32Array }>();
+  const from = new Map<string, string>();
+  const used = new Set<Rule>();
+  const mapped: { from: string; to: string }[] = [], skipped: string[] = [];
+  for (const [name, t] of source) {
+    const hit = mapName(rules, name);
+    if (!hit) {
+      problems.push(
+        `"${name}" ${fmt(t.shape)} matches no rule (map it, or skip it with a null target)`,
+      );
+      continue;
+    }
+    used.add(hit.rule);
+    if (hit.to === null) {
+      skipped.push(name);
+      continue;
+    }
+    const to = hit.to, shape = want.get(to);
+    const what = `"${name}" -> "${to}" (${hit.rule.at})`;
+    if (!shape) {
+      const near = closest(to, want.keys());
+      problems.push(
+        `${what}: not a parameter of ${model.file}${near ? `; did you mean "${near}"?` : ""}`,
+      );
+    } else if (from.has(to)) {
+      problems.push(`${what}: "${from.get(to)}" maps there too`);
+    } else if (t.shape.join(",") !== shape.join(",")) {
+      problems.push(`${what}: shape ${fmt(t.shape)}, the graph needs ${fmt(shape)}`);
+    } else if (!FLOATS.includes(t.dtype)) {
+      problems.push(`${what}: dtype ${t.dtype}, expected floating point`);
+    } else {
+      const data = toFloat32(t);
+      if (!data.every(Number.isFinite)) problems.push(`${what}: holds NaN or infinite values`);
+      else {
+        weights.set(to, { shape, data: data.slice() });
+        mapped.push({ from: name, to });
+      }
+    }
+    from.set(to, name);
+  }
+  const netOf = (p: string) => p.slice(0, p.indexOf("."));
+  const touched = new Set([...from.keys()].filter((t) => want.has(t)).map(netOf));
+  const networks = model.networks.map((n) => n.name).filter((n) => touched.has(n));
+  if (!networks.includes("encoder") && model.networks.some((n) => n.name === "encoder")) {
+    problems.push(`no tensor maps to the encoder (encoder.*): nothing to recognise faces with`);
+  }
+  for (const [name, shape] of want) {
+    if (networks.includes(netOf(name)) && !from.has(name)) {
+      problems.push(`"${name}" ${fmt(shape)} receives no tensor`);
+    }
+  }
+  if (problems.length) {
+    throw new ImportError(
+      listProblems(`${sourceName} does not fit ${model.file}`, problems, 10),
+    );
+  }
+  return { weights, mapped, skipped, networks, unused: rules.filter((r) => !used.has(r)) };
+}
+
+/**
+ * Writes imported weights: a `.safetensors` file, or a model folder (config.json and
+ * checkpoints/step-0000000.safetensors) that `FaceModel.load({ run })` and
+ * `deno task infer --model` open. Nothing is written half.
+ */
+export function writeImported(
+  out: string,
+  result: ImportResult,
+  info: { graph: string; overrides: string[]; source: string; map: string },
+): string {
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [name, w] of result.weights) tensors[name] = w;
+  const meta = {
+    format: WEIGHTS_FORMAT,
+    graph: info.graph,
+    overrides: JSON.stringify(info.overrides),
+    step: "0",
+    source: info.source,
+    map: info.map,
+  };
+  if (out.endsWith(".safetensors")) {
+    writeSafetensors(out, tensors, meta);
+    return out;
+  }
+  try {
+    Deno.statSync(out);
+    throw new ImportError(`${out} exists already; choose a new folder (or a .safetensors file)`);
+  } catch (e) {
+    if (e instanceof ImportError) throw e;
+  }
+  const tmp = `${out}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    Deno.mkdirSync(join(tmp, "checkpoints"), { recursive: true });
+    writeSafetensors(join(tmp, "checkpoints", "step-0000000.safetensors"), tensors, meta);
+    const config = {
+      graph: info.graph,
+      name: out.split("/").filter(Boolean).at(-1),
+      overrides: info.overrides,
+      imported: { source: info.source, map: info.map, at: new Date().toISOString() },
+    };
+    Deno.writeTextFileSync(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
+    Deno.mkdirSync(dirname(out) || ".", { recursive: true });
+    Deno.renameSync(tmp, out);
+  } catch (e) {
+    try {
+      Deno.removeSync(tmp, { recursive: true });
+    } catch {
+      // nothing made
+    }
+    throw new ImportError(`cannot write ${out} (${(e as Error).message})`);
+  }
+  return join(out, "checkpoints", "step-0000000.safetensors");
+}

@@ -1,0 +1,161 @@
+// Training batches: the built-in synthetic faces, or a folder of real images with a
+// manifest. Each step's batch is a pure function of (seed, step), so a resumed run
+// sees exactly the batches it would have seen.
+import type { Model } from "../lang/ir.ts";
+import { identityFromSeed, identityNumber } from "../data/identity.ts";
+import { FRONTAL_POSE, mirrorPose, NUM_POSES } from "../data/pose.ts";
+import { hashInts, Random } from "../data/random.ts";
+import { renderFace } from "../data/synthetic.ts";
+import { NUM_LIGHTS, viewFor } from "../data/view.ts";
+import { formatSummary, loadFolder } from "../data/folder.ts";
+import { augmentCHW, paddingFor } from "../data/image.ts";
+import type { Dataset } from "../data/dataset.ts";
+import type { Batch } from "./trainer.ts";
+import type { TrainingConfig } from "./config.ts";
+import { UserError } from "../errors.ts";
+
+export interface TrainData {
+  describe: string;
+  batch(step: number): Promise<Batch>;
+  /** fixed faces for sample grids */
+  sampleFaces(n: number): Float32Array<ArrayBuffer>;
+}
+
+/** Variants per (identity, pose, light): background and jitter differ between them. */
+const VARIANTS = 4;
+
+function graphSizes(model: Model) {
+  const image = model.step!.inputs.find((i) => i.name === "image");
+  const size = Number(image?.shape[2]);
+  const nd = Number(model.params.Nd), np = Number(model.params.Np);
+  if (!Number.isInteger(nd) || nd < 1) {
+    throw new UserError(`${model.file}: parameter Nd is not set`);
+  }
+  if (np !== NUM_POSES) {
+    throw new UserError(
+      `${model.file}: the data has ${NUM_POSES} pose classes, the graph Np = ${np}`,
+    );
+  }
+  return { size, nd };
+}
+
+export async function openTrainData(
+  model: Model,
+  cfg: TrainingConfig,
+  opts: { manifest?: string; skipBad?: boolean },
+): Promise<TrainData> {
+  const { size, nd } = graphSizes(model);
+  return opts.manifest
+    ? await folderData(opts.manifest, size, nd, cfg, opts.skipBad ?? false)
+    : syntheticData(size, nd, cfg);
+}
+
+function syntheticData(size: number, nd: number, cfg: TrainingConfig): TrainData {
+  const seed = cfg.seed;
+  const identities = Array.from(
+    { length: nd },
+    (_, j) => identityFromSeed(seed, identityNumber("train", j)),
+  );
+  const plane = 3 * size * size;
+  const render = (
+    j: number,
+    p: number,
+    light: number,
+    variant: number,
+    out: Float32Array,
+    at: number,
+  ) =>
+    renderFace(
+      identities[j],
+      viewFor(seed, identityNumber("train", j), p, light, variant),
+      size,
+      out,
+      at,
+    );
+  return {
+    describe: `synthetic faces, ${nd} training identities x ${NUM_POSES} poses x ` +
+      `${NUM_LIGHTS} lights, ${size}x${size}, seed ${seed}`,
+    batch(step: number): Promise<Batch> {
+      const B = cfg.batch;
+      const r = new Random(hashInts(seed, step, 0xba7c));
+      const image = new Float32Array(B * plane);
+      const identity = new Float32Array(B), pose = new Float32Array(B);
+      let j = 0;
+      for (let b = 0; b < B; b++) {
+        // Groups of cfg.group images of one identity (multi-image mode); 1 = independent.
+        if (b % cfg.group === 0) j = r.int(nd);
+        const p = r.int(NUM_POSES);
+        render(j, p, r.int(NUM_LIGHTS), r.int(VARIANTS), image, b * plane);
+        identity[b] = j;
+        pose[b] = p;
+      }
+      return Promise.resolve({ image, identity, pose });
+    },
+    sampleFaces(n: number) {
+      const out = new Float32Array(n * plane);
+      const poses = [FRONTAL_POSE, 2, 10, 0, 12, 4, 8];
+      for (let i = 0; i < n; i++) render(i % nd, poses[i % poses.length], 0, 0, out, i * plane);
+      return out;
+    },
+  };
+}
+
+/**
+ * A user's images: the paper's augmentation (pad to 110/96 of the size, random crop)
+ * and mirroring, which negates yaw and so maps pose class k to 12 - k.
+ */
+async function folderData(
+  manifest: string,
+  size: number,
+  nd: number,
+  cfg: TrainingConfig,
+  skipBad: boolean,
+): Promise<TrainData> {
+  const folder = await loadFolder(manifest, { imageSize: size, skipBad });
+  const set: Dataset = folder.set;
+  if (set.numIdentities !== nd) {
+    throw new UserError(
+      `${manifest}: ${set.numIdentities} identities, but the graph has Nd = ${nd} ` +
+        `(add --set Nd=${set.numIdentities})`,
+    );
+  }
+  const plane = 3 * size * size;
+  const pad = paddingFor(size);
+  const byIdentity: number[][] = Array.from({ length: nd }, () => []);
+  for (let i = 0; i < set.size; i++) byIdentity[set.labels(i).identity].push(i);
+  const scratch = new Float32Array(plane);
+  return {
+    describe: formatSummary(folder.summary),
+    batch(step: number): Promise<Batch> {
+      const B = cfg.batch;
+      const r = new Random(hashInts(cfg.seed, step, 0xf01d));
+      const image = new Float32Array(B * plane);
+      const identity = new Float32Array(B), pose = new Float32Array(B);
+      let person: number[] = [];
+      for (let b = 0; b < B; b++) {
+        // Groups of cfg.group images of one identity (multi-image mode); 1 = independent.
+        if (b % cfg.group === 0) person = byIdentity[set.labels(r.int(set.size)).identity];
+        const i = cfg.group === 1 ? r.int(set.size) : person[r.int(person.length)];
+        const labels = set.labels(i);
+        const mirror = r.next() < 0.5;
+        set.read(i, scratch, 0);
+        augmentCHW(
+          scratch,
+          0,
+          size,
+          { dx: r.int(2 * pad + 1), dy: r.int(2 * pad + 1), pad, mirror },
+          image,
+          b * plane,
+        );
+        identity[b] = labels.identity;
+        pose[b] = mirror ? mirrorPose(labels.pose) : labels.pose;
+      }
+      return Promise.resolve({ image, identity, pose });
+    },
+    sampleFaces(n: number) {
+      const out = new Float32Array(n * plane);
+      for (let k = 0; k < n; k++) set.read(Math.floor((k * set.size) / n), out, k * plane);
+      return out;
+    },
+  };
+}

@@ -1,0 +1,115 @@
+// Sample grids during training: input faces, and each rotated by the generator to
+// every pose (the frontal column is the frontalised face). Uses inference plans
+// that share the trainer's parameter buffers.
+import type { Model } from "../lang/ir.ts";
+import { buildProgram } from "../plan/program.ts";
+import type { Gpu } from "../engine/device.ts";
+import { Executor } from "../engine/executor.ts";
+import { Rng } from "../util/rng.ts";
+import type { Region } from "../engine/buffers.ts";
+
+export class Sampler {
+  private constructor(
+    private encoder: Executor,
+    private decoder: Executor,
+    readonly faces: number,
+    readonly poses: number,
+    readonly size: number,
+    private noise: Float32Array<ArrayBuffer>,
+  ) {}
+
+  static async create(
+    gpu: Gpu,
+    model: Model,
+    shared: Map<string, Region>,
+    faces: number,
+  ): Promise<Sampler> {
+    const enc = model.networks.find((n) => n.name === "encoder");
+    const dec = model.networks.find((n) => n.name === "decoder");
+    if (!enc || !dec) {
+      throw new Error(`${model.file}: samples need networks 'encoder' and 'decoder'`);
+    }
+    const shape = (net: typeof dec, name: string) => net.inputs.find((i) => i.name === name)?.shape;
+    const poses = Number(shape(dec, "pose")?.[1]);
+    const nz = Number(shape(dec, "noise")?.[1]);
+    const size = Number(enc.inputs[0].shape[2]);
+    const encoder = await Executor.create(
+      gpu,
+      buildProgram(enc, { batch: faces, training: false }),
+      shared,
+    );
+    const decoder = await Executor.create(
+      gpu,
+      buildProgram(dec, { batch: faces * poses, training: false }),
+      shared,
+    );
+    // One fixed noise draw, so grids of different steps are comparable.
+    const r = new Rng(12345);
+    const noise = Float32Array.from({ length: faces * poses * nz }, () => 2 * r.next() - 1);
+    return new Sampler(encoder, decoder, faces, poses, size, noise);
+  }
+
+  /** `images`: faces x [3, size, size]; returns faces*poses generated images, face-major. */
+  async rotate(images: Float32Array<ArrayBuffer>): Promise<Float32Array> {
+    const input = this.encoder.program.inputs[0];
+    this.encoder.write(input, images);
+    this.encoder.run();
+    const feature = this.encoder.program.outputs.feature;
+    const f = (await this.encoder.read([feature])).get(feature)!;
+    const nf = f.length / this.faces;
+    const P = this.poses;
+    const features = new Float32Array(this.faces * P * nf);
+    const code = new Float32Array(this.faces * P * P);
+    for (let i = 0; i < this.faces; i++) {
+      for (let p = 0; p < P; p++) {
+        features.set(f.subarray(i * nf, (i + 1) * nf), (i * P + p) * nf);
+        code[(i * P + p) * P + p] = 1;
+      }
+    }
+    this.decoder.write("feature", features);
+    this.decoder.write("pose", code);
+    this.decoder.write("noise", this.noise);
+    this.decoder.run();
+    const out = this.decoder.program.outputs.image;
+    return (await this.decoder.read([out])).get(out)!;
+  }
+}
+
+/**
+ * Lays out rows of NCHW images in [-1, 1] as one RGBA picture: each row starts with
+ * `first[row]`, then its generated images; 2-pixel gaps.
+ */
+export function gridRgba(
+  first: Float32Array,
+  rest: Float32Array,
+  rows: number,
+  perRow: number,
+  size: number,
+): { width: number; height: number; rgba: Uint8Array } {
+  const gap = 2, cols = perRow + 1;
+  const width = cols * size + (cols + 1) * gap + gap; // wider gap after the input column
+  const height = rows * size + (rows + 1) * gap;
+  const rgba = new Uint8Array(width * height * 4).fill(255);
+  const plane = size * size;
+  const put = (src: Float32Array, index: number, x0: number, y0: number) => {
+    const base = index * 3 * plane;
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const o = ((y0 + y) * width + x0 + x) * 4;
+        for (let c = 0; c < 3; c++) {
+          const v = src[base + c * plane + y * size + x];
+          rgba[o + c] = Math.max(0, Math.min(255, Math.round((v + 1) * 127.5)));
+        }
+        rgba[o + 3] = 255;
+      }
+    }
+  };
+  for (let r = 0; r < rows; r++) {
+    const y0 = gap + r * (size + gap);
+    put(first, r, gap, y0);
+    for (let c = 0; c < perRow; c++) {
+      put(rest, r * perRow + c, 2 * gap + (c + 1) * (size + gap), y0);
+    }
+  }
+  return { width, height, rgba };
+}

@@ -1,0 +1,236 @@
+// Measures the cost model's best few register blocks of one conv kernel, and the
+// workgroup-memory tiles of conv_tiled.ts, on the device and picks the fastest:
+// the model's constants were measured on one software adapter (where barriers are
+// slow), and what is fast elsewhere has to be measured, not guessed.
+import {
+  type Block,
+  candidateBlocks,
+  type ConvBlock,
+  convGather,
+  type ConvGeom,
+  type ConvKernel,
+  convScatter,
+  convWeightGrad,
+  type TileBlock,
+  type WeightBlock,
+} from "../ops/conv_common.ts";
+import { TILE_CANDIDATES } from "../ops/conv_tiled.ts";
+import type { Dispatch } from "../ops/types.ts";
+import { rng } from "../util/rng.ts";
+import { createStorage, readBack, upload } from "../engine/buffers.ts";
+import { encode, prepare, type Prepared } from "../engine/launch.ts";
+
+export interface TuneOptions {
+  /** candidates measured, the model's pick included */
+  top?: number;
+  /** timed submits per candidate, interleaved across candidates */
+  rounds?: number;
+  /** about how long one timed submit should run: short kernels are dispatched repeatedly */
+  targetMs?: number;
+  /** a candidate must beat the model's pick by this fraction: timing noise changes nothing */
+  margin?: number;
+}
+
+export interface Measured {
+  block: ConvBlock;
+  /**
+   * median time per dispatch over the timed rounds it ran (fewer when dropped as
+   * clearly slower; when dropped at its first run, that run, compile included);
+   * Infinity when its output disagreed
+   */
+  ms: number;
+  /** wall time of the first run: pipeline compile and submit latency included */
+  firstMs: number;
+  /** dropped after its first run (over 4x the model pick's): `ms` is an upper bound */
+  screened: boolean;
+  /** relative difference of its output from the model pick's */
+  err: number;
+}
+
+export interface TuneResult {
+  kind: ConvKernel;
+  geom: ConvGeom;
+  model: ConvBlock;
+  /** per dispatch; when another block won, from the fresh runs that confirmed it */
+  modelMs: number;
+  block: ConvBlock;
+  ms: number;
+  candidates: Measured[];
+  /** candidates whose output differs from the model pick's: kernel generator bugs */
+  mismatches: Measured[];
+}
+
+/** Any block computes the same sums; only the order of float32 additions may differ. */
+const TOLERANCE = 1e-3;
+
+/** The kernel's dispatches with role names the tuner binds ("out" is the result). */
+function generate(kind: ConvKernel, g: ConvGeom, b: ConvBlock) {
+  if (kind === "gather") {
+    const io = { from: "src", to: "out", weight: "w", accumulate: false };
+    return { dispatches: [convGather("tune.gather", g, io, b as Block | TileBlock)], scratch: {} };
+  }
+  if (kind === "scatter") {
+    const io = { from: "dst", to: "out", weight: "w", accumulate: false };
+    return {
+      dispatches: [convScatter("tune.scatter", g, io, b as Block | TileBlock)],
+      scratch: {},
+    };
+  }
+  const roles = { src: "src", dst: "dst", dw: "out" };
+  const k = convWeightGrad("tune.wgrad", g, roles, false, b as WeightBlock | TileBlock);
+  return { dispatches: k.dispatches, scratch: k.scratch ?? {} };
+}
+
+function relErr(a: Float32Array, b: Float32Array): number {
+  let num = 0, den = 1e-3;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    num = Number.isNaN(d) ? Infinity : Math.max(num, d);
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / den;
+}
+
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * Wall time of `n` back-to-back runs in one submit, until the queue is idle. That
+ * includes a fixed latency per submit (~11 ms on llvmpipe, more than a small conv
+ * kernel takes), which callers measure with n = 0 and subtract.
+ */
+async function timed(device: GPUDevice, steps: Prepared[], n: number): Promise<number> {
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  for (let i = 0; i < n; i++) encode(pass, steps);
+  pass.end();
+  const buf = enc.finish();
+  const t0 = performance.now();
+  device.queue.submit([buf]);
+  await device.queue.onSubmittedWorkDone();
+  return performance.now() - t0;
+}
+
+/**
+ * Runs the model's `top` best blocks of a kernel on random data, checks they all
+ * agree with the model's pick, and returns the fastest (the model's pick unless
+ * another beats it by `margin`).
+ */
+export async function tuneKernel(
+  device: GPUDevice,
+  kind: ConvKernel,
+  g: ConvGeom,
+  opts: TuneOptions = {},
+): Promise<TuneResult> {
+  const { top = 4, rounds = 5, targetMs = 40, margin = 0.03 } = opts;
+  // The tiles fit WebGPU's default limits, which every adapter offers.
+  const blocks: ConvBlock[] = [...candidateBlocks(kind, g, Math.max(1, top)), ...TILE_CANDIDATES];
+  const kernels = blocks.map((b) => generate(kind, g, b));
+  const sizes: Record<string, number> = {
+    src: g.b * g.srcC * g.srcH * g.srcW,
+    dst: g.b * g.dstC * g.dstH * g.dstW,
+    w: g.dstC * g.srcC * g.kh * g.kw,
+  };
+  const outSize = kind === "gather" ? sizes.dst : kind === "scatter" ? sizes.src : sizes.w;
+  const next = rng(0x7e57);
+  const owned: GPUBuffer[] = [];
+  const buffer = (n: number, label: string, random: boolean) => {
+    const b = createStorage(device, n, label);
+    owned.push(b);
+    if (random) upload(device, b, Float32Array.from({ length: n }, () => 2 * next() - 1));
+    return b;
+  };
+  try {
+    const inputs = new Map(Object.entries(sizes).map(([r, n]) => [r, buffer(n, r, true)]));
+    // Scratch is only written and read within one run: one buffer serves every candidate.
+    const scratch = Math.max(0, ...kernels.map((k) => k.scratch.dw_part ?? 0));
+    if (scratch) inputs.set("t.dw_part", buffer(scratch, "t.dw_part", false));
+    const outs = kernels.map((_, i) => buffer(outSize, `out${i}`, false));
+    const steps = await Promise.all(
+      kernels.map((k: { dispatches: Dispatch[] }, i) =>
+        prepare(device, k.dispatches, (role) => {
+          const b = role === "out" ? outs[i] : inputs.get(role);
+          if (!b) throw new Error(`tuner: kernel binds unknown role ${role}`);
+          return b;
+        })
+      ),
+    );
+    // First runs compile (llvmpipe compiles at the first dispatch), then check outputs.
+    const firstMs: number[] = [];
+    for (const s of steps) firstMs.push(await timed(device, s, 1));
+    const got = await readBack(device, outs.map((b) => ({ buffer: b, elements: outSize })));
+    const err = got.map((o) => relErr(o, got[0]));
+    const live = blocks.map((_, i) => i).filter((i) => err[i] < TOLERANCE);
+    // Runs per submit so that the work, not the submit's latency, dominates.
+    const latency = await timed(device, [], 0);
+    const per = Math.max((await timed(device, steps[0], 8) - latency) / 8, 1e-3);
+    const n = Math.max(2, Math.min(256, Math.ceil(targetMs / per)));
+    const times: number[][] = blocks.map(() => []);
+    // A first run (compile included) over 4x the model pick's is a clear loser: on a
+    // software adapter, a workgroup-memory tile can be 10x slower, and timing it for
+    // several rounds would cost more than the whole rest of the tuning.
+    const first = (i: number) => Math.max(firstMs[i] - latency, 0);
+    for (const i of live) if (i && first(i) > 4 * first(0) + 5) times[i].push(first(i));
+    const screened = live.filter((i) => times[i].length);
+    let running = live.filter((i) => !times[i].length);
+    for (let r = 0; r < rounds; r++) {
+      const idle = await timed(device, [], 0);
+      // Interleaved, so that load from other processes hits every candidate alike.
+      for (const i of running) times[i].push((await timed(device, steps[i], n) - idle) / n);
+      if (r < 2) {
+        // Clearly slower after one round, or two: not worth more device time.
+        const fastest = Math.min(...running.map((i) => median(times[i])));
+        running = running.filter((i) => i === 0 || median(times[i]) < (r ? 1.5 : 2) * fastest);
+      }
+    }
+    const ms = blocks.map((_, i) => (times[i].length ? median(times[i]) : Infinity));
+    let pick = 0;
+    for (const i of running) if (ms[i] < ms[pick]) pick = i;
+    let [modelMs, pickMs] = [ms[0], ms[pick]];
+    if (pick !== 0) {
+      // The fastest of several noisy medians flatters itself: fresh runs of the winner
+      // against the model's pick decide, and give the times reported.
+      const fresh: [number[], number[]] = [[], []];
+      for (let r = 0; r < rounds; r++) {
+        const idle = await timed(device, [], 0);
+        fresh[0].push((await timed(device, steps[0], n) - idle) / n);
+        fresh[1].push((await timed(device, steps[pick], n) - idle) / n);
+      }
+      [modelMs, pickMs] = fresh.map(median);
+      if (pickMs > modelMs * (1 - margin)) [pick, pickMs] = [0, modelMs];
+    }
+    const candidates = blocks.map((block, i) => ({
+      block,
+      ms: ms[i],
+      firstMs: firstMs[i],
+      screened: screened.includes(i),
+      err: err[i],
+    }));
+    return {
+      kind,
+      geom: g,
+      model: blocks[0],
+      modelMs,
+      block: blocks[pick],
+      ms: pickMs,
+      candidates,
+      mismatches: candidates.filter((c) => !(c.err < TOLERANCE)),
+    };
+  } finally {
+    for (const b of owned) b.destroy();
+  }
+}
+
+/** `{ch:4,nb:2,py:2,px:8}` -> "ch4 nb2 py2 px8": for progress lines. */
+export function formatBlock(b: ConvBlock): string {
+  return Object.entries(b).map(([k, v]) => `${k}${v}`).join(" ");
+}
+
+/** "b16 3x64x64 -> 32x32x32 k3x3 s2", in the kernel's direction: for progress lines. */
+export function describeGeom(kind: ConvKernel, g: ConvGeom): string {
+  const src = `${g.srcC}x${g.srcH}x${g.srcW}`, dst = `${g.dstC}x${g.dstH}x${g.dstW}`;
+  const arrow = kind === "scatter" ? `${dst} -> ${src}` : `${src} -> ${dst}`;
+  return `b${g.b} ${arrow} k${g.kh}x${g.kw} s${g.s}`;
+}

@@ -1,0 +1,216 @@
+// Importing a PyTorch-style state_dict through a YAML name map: a fake state_dict
+// with PyTorch names (Sequential indices, num_batches_tracked, an F16 tensor), every
+// shape checked, one line per problem, and `deno task import` end to end.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { loadModel } from "../../src/lang/model.ts";
+import { parseOverride } from "../../src/lang/files.ts";
+import {
+  graphParams,
+  ImportError,
+  importWeights,
+  mapName,
+  parseNameMap,
+  writeImported,
+} from "../../src/formats/import_weights.ts";
+import { resolveModel } from "../../src/infer/infer.ts";
+import {
+  parseSafetensors,
+  serializeSafetensors,
+  type Tensor,
+  writeSafetensors,
+} from "../../src/formats/safetensors.ts";
+
+const GRAPH = "graphs/drgan-small.yaml";
+const SET = ["size=16", "width=0.125", "Nd=5"];
+const model = loadModel(GRAPH, SET.map(parseOverride));
+
+const MAP = `# a PyTorch DR-GAN generator's names -> this project's
+"*.num_batches_tracked": null
+"G.enc.*.0.weight": "encoder.*.conv.weight"
+"G.enc.*.1.*": "encoder.*.bn.*"
+"G.dec.fc.*": "decoder.fc.*"
+"G.dec.fconv11.weight": "decoder.fconv11.weight"
+"G.dec.*.0.weight": "decoder.*.deconv.weight"
+"G.dec.*.1.*": "decoder.*.bn.*"
+`;
+
+/** Our name -> the name a PyTorch module with Sequential(conv, bn) blocks would use. */
+function torchName(ours: string): string {
+  const [net, ...rest] = ours.split(".");
+  const prefix = net === "encoder" ? "G.enc" : "G.dec";
+  const path = rest.join(".")
+    .replace(/\.(conv|deconv)\.weight$/, ".0.weight")
+    .replace(/\.bn\./, ".1.");
+  return `${prefix}.${path}`;
+}
+
+/** A state_dict of the generator as PyTorch would save it (through safetensors bytes). */
+function fakeStateDict(): Map<string, Tensor> {
+  const out: Record<
+    string,
+    { dtype?: "F16" | "I64" | "F32"; shape: number[]; data: Float32Array | BigInt64Array }
+  > = {};
+  let k = 0;
+  for (const [name, shape] of graphParams(model)) {
+    if (name.startsWith("discriminator.")) continue;
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = Float32Array.from({ length: n }, (_, i) => Math.sin(++k + i) / 4);
+    out[torchName(name)] = { shape, data, ...(name.endsWith("fc.bias") ? { dtype: "F16" } : {}) };
+    if (name.endsWith("bn.running_var")) {
+      out[torchName(name).replace("running_var", "num_batches_tracked")] = {
+        dtype: "I64",
+        shape: [],
+        data: BigInt64Array.of(7n),
+      };
+    }
+  }
+  return parseSafetensors(serializeSafetensors(out), "sd.safetensors").tensors;
+}
+
+Deno.test("name maps: wildcards fill in order, null skips, first match wins, bad rules listed", () => {
+  const rules = parseNameMap(MAP, "map.yaml");
+  assert.equal(mapName(rules, "G.enc.conv11.1.running_mean")!.to, "encoder.conv11.bn.running_mean");
+  assert.equal(mapName(rules, "G.dec.fconv11.weight")!.to, "decoder.fconv11.weight");
+  assert.equal(mapName(rules, "G.enc.conv11.1.num_batches_tracked")!.to, null);
+  assert.equal(mapName(rules, "D.fc.weight"), undefined);
+  assert.equal(rules[1].at, "map.yaml:3:1");
+  assert.throws(
+    () => parseNameMap(`a: 3\n"x.*": "y.*.*"\n`, "m.yaml"),
+    (e: Error) =>
+      e instanceof ImportError &&
+      /m\.yaml is not a usable name map \(2 problems\):\n {2}- m\.yaml:1:1: the target of "a" must be a name pattern or null\n {2}- m\.yaml:2:1: "y\.\*\.\*" has 2 '\*' but "x\.\*" only 1/
+        .test(e.message),
+  );
+  assert.throws(() => parseNameMap("- a\n", "l.yaml"), /l\.yaml: a name map is a YAML mapping/);
+});
+
+Deno.test("a PyTorch-style state_dict imports with every shape checked, into a loadable model folder", async () => {
+  const sd = fakeStateDict();
+  const r = importWeights(model, sd, parseNameMap(MAP, "map.yaml"), "sd.safetensors");
+  assert.deepEqual(r.networks, ["encoder", "decoder"]);
+  assert.equal(r.mapped.length, 70 + 68);
+  assert.equal(r.skipped.length, 27, "one num_batches_tracked per batch norm");
+  assert.deepEqual(r.unused, []);
+  const w = r.weights.get("encoder.conv23.bn.running_var")!;
+  assert.deepEqual(w.data, sd.get("G.enc.conv23.1.running_var")!.data);
+  // F16 is widened to f32.
+  const bias = r.weights.get("decoder.fc.bias")!.data;
+  assert.ok(Math.abs(bias[0] - (sd.get("G.dec.fc.bias")!.data as Float32Array)[0]) < 1e-6);
+
+  const out = join(await Deno.makeTempDir(), "imported");
+  writeImported(out, r, {
+    graph: GRAPH,
+    overrides: SET,
+    source: "sd.safetensors",
+    map: "map.yaml",
+  });
+  const loaded = resolveModel({ run: out });
+  assert.equal(loaded.step, 0);
+  for (const [name, t] of r.weights) assert.deepEqual(loaded.weights.get(name)!.data, t.data);
+  assert.throws(
+    () => writeImported(out, r, { graph: GRAPH, overrides: SET, source: "s", map: "m" }),
+    /exists already/,
+  );
+});
+
+Deno.test("every mismatch is one line: shape, unmapped, unknown target with a suggestion, duplicate, missing", () => {
+  const sd = fakeStateDict();
+  sd.set("G.enc.conv12.0.weight", {
+    dtype: "F32",
+    shape: [9, 4, 3, 3],
+    data: new Float32Array(324),
+  });
+  sd.set("G.head.weight", { dtype: "F32", shape: [2], data: new Float32Array(2) });
+  sd.set("G.enc.conv99.0.weight", { dtype: "F32", shape: [1], data: new Float32Array(1) });
+  sd.delete("G.dec.fconv21.1.bias");
+  const rules = parseNameMap(
+    MAP + `"G.dec.fcc.*": "decoder.fc.*"\n"G.enc.conv11.1.bias": "decoder.fc.bias"\n`,
+    "map.yaml",
+  );
+  sd.set("G.dec.fcc.weight", sd.get("G.dec.fc.weight")!);
+  assert.throws(
+    () => importWeights(model, sd, rules, "sd.safetensors"),
+    (e: Error) => {
+      assert.ok(e instanceof ImportError);
+      const lines = e.message.split("\n");
+      assert.match(
+        lines[0],
+        /^sd\.safetensors does not fit graphs\/drgan-small\.yaml \(5 problems\):$/,
+      );
+      const body = lines.slice(1).join("\n");
+      assert.match(
+        body,
+        /"G\.enc\.conv12\.0\.weight" -> "encoder\.conv12\.conv\.weight" \(map\.yaml:3:1\): shape \[9, 4, 3, 3\], the graph needs \[8, 4, 3, 3\]/,
+      );
+      assert.match(body, /"G\.head\.weight" \[2\] matches no rule/);
+      assert.match(
+        body,
+        /"G\.enc\.conv99\.0\.weight" -> "encoder\.conv99\.conv\.weight" .*: not a parameter of graphs\/drgan-small\.yaml; did you mean/,
+      );
+      assert.match(
+        body,
+        /"G\.dec\.fcc\.weight" -> "decoder\.fc\.weight" .*: "G\.dec\.fc\.weight" maps there too/,
+      );
+      assert.match(body, /"decoder\.fconv21\.bn\.bias" \[8\] receives no tensor/);
+      assert.equal(lines.length, 6);
+      return true;
+    },
+  );
+  // A decoder-less state_dict is fine for the encoder alone; one without the encoder is not.
+  const encOnly = new Map([...fakeStateDict()].filter(([k]) => k.startsWith("G.enc")));
+  assert.deepEqual(importWeights(model, encOnly, parseNameMap(MAP, "m")).networks, ["encoder"]);
+  const decOnly = new Map([...fakeStateDict()].filter(([k]) => k.startsWith("G.dec")));
+  assert.throws(
+    () => importWeights(model, decOnly, parseNameMap(MAP, "m")),
+    /no tensor maps to the encoder/,
+  );
+});
+
+Deno.test("deno task import: writes a model folder; a bad map exits 1 with the problems, writes nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  const sdPath = join(dir, "sd.safetensors"), mapPath = join(dir, "map.yaml");
+  writeSafetensors(sdPath, fakeStateDict());
+  Deno.writeTextFileSync(mapPath, MAP);
+  const cli = async (...args: string[]) => {
+    const o = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--allow-write", "--allow-env", "src/cli/import.ts", ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return { code: o.code, stderr: new TextDecoder().decode(o.stderr) };
+  };
+  const common = [
+    GRAPH,
+    ...SET.flatMap((s) => ["--set", s]),
+    "--weights",
+    sdPath,
+    "--map",
+    mapPath,
+  ];
+  const ok = await cli(...common, "--out", join(dir, "model"));
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stderr, /imported 138 tensors into encoder, decoder \(skipped 27\)/);
+  assert.ok(Deno.statSync(join(dir, "model", "checkpoints", "step-0000000.safetensors")).isFile);
+
+  Deno.writeTextFileSync(mapPath, MAP.replace('"G.dec.*.1.*": "decoder.*.bn.*"\n', ""));
+  const bad = await cli(...common, "--out", join(dir, "model2"));
+  assert.equal(bad.code, 1);
+  assert.match(
+    bad.stderr,
+    /^error: .*sd\.safetensors does not fit .*\(\d+ problems\):\n {2}- "G\.dec\./,
+  );
+  assert.doesNotMatch(bad.stderr, /\n\s+at /, "no stack trace");
+  assert.throws(() => Deno.statSync(join(dir, "model2")));
+  const other = await cli(
+    ...common.slice(0, -4),
+    "--weights",
+    mapPath,
+    "--map",
+    mapPath,
+    "--out",
+    join(dir, "m3"),
+  );
+  assert.equal(other.code, 1);
+  assert.match(other.stderr, /^error: .*map\.yaml: header length .*\n$/);
+});
