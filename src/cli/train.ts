@@ -6,7 +6,7 @@ import { parseOverride } from "../lang/files.ts";
 import { getGpu } from "../engine/device.ts";
 import { Trainer } from "../train/trainer.ts";
 import { trainingConfig } from "../train/config.ts";
-import { loadCheckpoint, saveCheckpoint } from "../formats/checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import { gridRgba, Sampler } from "../train/samples.ts";
 import { openTrainData } from "../train/data.ts";
 import { writeReport } from "../eval/report.ts";

@@ -10,7 +10,7 @@ import { initParams } from "../../src/train/params.ts";
 import { oneHot, Trainer } from "../../src/train/trainer.ts";
 import { trainingConfig } from "../../src/train/config.ts";
 import { openTrainData } from "../../src/train/data.ts";
-import { loadCheckpoint, saveCheckpoint } from "../../src/formats/checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.ts";
 import { readSafetensors } from "../../src/formats/safetensors.ts";
 import { numel } from "../../src/ops/wgsl.ts";
 import { rng } from "../../src/util/rng.ts";

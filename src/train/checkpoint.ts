@@ -4,8 +4,8 @@
 import { UserError } from "../errors.ts";
 import { numel } from "../ops/wgsl.ts";
 import { readBack } from "../engine/buffers.ts";
-import { readSafetensors, toFloat32, writeSafetensors } from "./safetensors.ts";
-import type { Trainer } from "../train/trainer.ts";
+import { readSafetensors, toFloat32, writeSafetensors } from "../formats/safetensors.ts";
+import type { Trainer } from "./trainer.ts";
 
 export class CheckpointError extends UserError {}
 
