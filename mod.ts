@@ -24,8 +24,8 @@ export {
   type Threshold,
   type VerifyResult,
   WEIGHTS_FORMAT,
-  writeFileAtomic,
-} from "./src/infer/infer.ts";
+} from "./src/infer/mod.ts";
+export { writeFileAtomic } from "./src/formats/atomic.ts";
 export {
   evaluateModel,
   type ModelEvalOptions,

@@ -1,6 +1,6 @@
 // One inference pass of a variant: the encoder's identity features for a batch, with
 // an inference plan (batch norm with running statistics, planned buffers), as
-// src/infer/infer.ts builds it.
+// src/infer/face_model.ts builds it.
 import { buildProgram, type Program } from "../src/plan/program.ts";
 import type { Model } from "../src/lang/ir.ts";
 import { Executor } from "../src/engine/executor.ts";

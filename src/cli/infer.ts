@@ -12,8 +12,8 @@ import {
   poseFromYaw,
   poseRangeMessage,
   resolveModel,
-  writeFileAtomic,
-} from "../infer/infer.ts";
+} from "../infer/mod.ts";
+import { writeFileAtomic } from "../formats/atomic.ts";
 import { exportEncoderOnnx, ONNX_OPSET } from "../formats/onnx_export.ts";
 import { parseArgs, runMain, UsageError, UserError } from "./args.ts";
 

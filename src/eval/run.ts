@@ -5,7 +5,8 @@
 import { join } from "node:path";
 import { evaluateModel, frontalTruth, heldOutFaces, type ModelEvalResult } from "./evaluate.ts";
 import { renderEvalPage, SAMPLE_POSES } from "./page.ts";
-import { FaceModel, imagesToPNG, resolveModel, writeFileAtomic } from "../infer/infer.ts";
+import { FaceModel, imagesToPNG, resolveModel } from "../infer/mod.ts";
+import { writeFileAtomic } from "../formats/atomic.ts";
 import { trainingConfig } from "../train/config.ts";
 import { writeReport } from "./report.ts";
 

@@ -19,7 +19,7 @@ import { formatLoc } from "../lang/diagnostics.ts";
 import { locOf, parseYaml } from "../lang/source.ts";
 import { closest } from "../lang/suggest.ts";
 import { type Tensor, toFloat32, writeSafetensors } from "./safetensors.ts";
-import { listProblems, WEIGHTS_FORMAT } from "../infer/infer.ts";
+import { listProblems, WEIGHTS_FORMAT } from "../infer/weights.ts";
 
 export class ImportError extends UserError {}
 

@@ -7,7 +7,9 @@ import { buildProgram } from "../plan/program.ts";
 import type { Shape } from "../ops/types.ts";
 import { float32LE, int64LE, ProtoWriter } from "./protobuf.ts";
 import { type AttrValue, LOWER, type OnnxNode } from "./onnx_ops.ts";
-import { InferError, type LoadOptions, resolveModel, writeFileAtomic } from "../infer/infer.ts";
+import { InferError } from "../infer/errors.ts";
+import { type LoadOptions, resolveModel } from "../infer/resolve.ts";
+import { writeFileAtomic } from "./atomic.ts";
 
 export const ONNX_OPSET = 17;
 /** IR version 8 is the one that goes with opset 17 (ONNX 1.12). */

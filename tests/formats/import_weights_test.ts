@@ -13,7 +13,7 @@ import {
   parseNameMap,
   writeImported,
 } from "../../src/formats/import_weights.ts";
-import { resolveModel } from "../../src/infer/infer.ts";
+import { resolveModel } from "../../src/infer/mod.ts";
 import {
   parseSafetensors,
   serializeSafetensors,

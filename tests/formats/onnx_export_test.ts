@@ -11,7 +11,7 @@ import { buildProgram, type Program } from "../../src/plan/program.ts";
 import { numel } from "../../src/ops/wgsl.ts";
 import { runReference } from "../../src/engine/reference.ts";
 import { exportOnnx } from "../../src/formats/onnx_export.ts";
-import { InferError, resolveModel } from "../../src/infer/infer.ts";
+import { InferError, resolveModel } from "../../src/infer/mod.ts";
 import { getGpu, NoAdapterError } from "../../src/engine/device.ts";
 import { Executor } from "../../src/engine/executor.ts";
 import { Rng } from "../../src/util/rng.ts";

@@ -1,0 +1,292 @@
+// `FaceModel`: a resolved model on the GPU. The encoder and decoder get inference
+// plans (batch norm with its running statistics, no backward pass, planned buffers)
+// over one parameter arena; images go through in fixed-size batches, so pipelines are
+// compiled once per model.
+import { buildProgram, type Program } from "../plan/program.ts";
+import { type Arena, createArena } from "../engine/arena.ts";
+import type { Region } from "../engine/buffers.ts";
+import { getGpu, type Gpu } from "../engine/device.ts";
+import { Executor } from "../engine/executor.ts";
+import { cosine, type Recognizer, weightedMean } from "../eval/evaluate.ts";
+import { Rng } from "../util/rng.ts";
+import { InferError } from "./errors.ts";
+import { poseRangeMessage } from "./pose.ts";
+import type { Threshold } from "./run_folder.ts";
+import { type LoadOptions, type Resolved, resolveModel } from "./resolve.ts";
+
+export interface FuseResult {
+  feature: Float32Array;
+  /** "confidence": sum(w_i f_i) / sum(w_i) with the encoder's confidences; "mean": plain mean */
+  mode: "confidence" | "mean";
+  weights: number[];
+}
+
+export interface VerifyResult {
+  similarity: number;
+  same: boolean;
+  threshold: number;
+  thresholdSource: string;
+}
+
+export class FaceModel implements Recognizer {
+  private constructor(
+    readonly gpu: Gpu,
+    readonly resolved: Resolved,
+    readonly batch: number,
+    private arena: Arena,
+    private enc: Executor,
+    private dec: Executor | undefined,
+    private noiseCode: Float32Array,
+  ) {}
+
+  /** Loads a model: `{ run }`, or `{ graph, checkpoint }`, with optional overrides. */
+  static async load(opts: LoadOptions): Promise<FaceModel> {
+    const batch = opts.batch ?? 8;
+    if (!Number.isInteger(batch) || batch < 1 || batch > 4096) {
+      throw new InferError(`batch must be an integer from 1 to 4096, got ${batch}`);
+    }
+    return await FaceModel.fromResolved(resolveModel(opts), { ...opts, batch });
+  }
+
+  static async fromResolved(r: Resolved, opts: LoadOptions = {}): Promise<FaceModel> {
+    const batch = opts.batch ?? 8;
+    const gpu = opts.gpu ?? await getGpu();
+    const outputs = r.multi ? ["feature", "confidence"] : ["feature"];
+    const encP = buildProgram(r.encoder, { batch, training: false, outputs });
+    const decP = r.decoder && buildProgram(r.decoder, { batch, training: false });
+    const params = [encP, ...(decP ? [decP] : [])].flatMap((p: Program) =>
+      p.params.map((name) => p.tensors.get(name)!)
+    );
+    const arena = createArena(gpu.device, params, "inference parameters");
+    for (const [name, region] of arena.regions) {
+      const w = r.weights.get(name)!;
+      gpu.device.queue.writeBuffer(
+        region.buffer,
+        region.offset,
+        w.data as Float32Array<ArrayBuffer>,
+      );
+    }
+    const shared = new Map<string, Region>(arena.regions);
+    const [enc, dec] = await Promise.all([
+      Executor.create(gpu, encP, shared),
+      decP ? Executor.create(gpu, decP, shared) : undefined,
+    ]);
+    const rng = new Rng(opts.noiseSeed ?? 12345);
+    const noise = Float32Array.from({ length: r.noise }, () => 2 * rng.next() - 1);
+    return new FaceModel(gpu, r, batch, arena, enc, dec, noise);
+  }
+
+  /** Image side in pixels: images are Float32Array [3, size, size] in [-1, 1]. */
+  get size(): number {
+    return this.resolved.size;
+  }
+
+  /** Number of pose classes the decoder renders. */
+  get poses(): number {
+    return this.resolved.poses;
+  }
+
+  /** The frontal pose class (6 of 13: yaw 0). */
+  get frontalPose(): number {
+    return (this.resolved.poses - 1) >> 1;
+  }
+
+  get featureSize(): number {
+    return this.resolved.featureSize;
+  }
+
+  /** Whether the graph has a decoder (rotate, frontalize, render). */
+  get canRotate(): boolean {
+    return !!this.dec;
+  }
+
+  /** Whether the encoder has a confidence output (multi-image mode). */
+  get multi(): boolean {
+    return this.resolved.multi;
+  }
+
+  get threshold(): Threshold {
+    return this.resolved.threshold;
+  }
+
+  /** A plain summary: graph, checkpoint, sizes, adapter, threshold. */
+  describe(): Record<string, unknown> {
+    const r = this.resolved;
+    return {
+      graph: r.graph,
+      overrides: r.overrides,
+      checkpoint: r.checkpoint,
+      step: r.step ?? null,
+      size: r.size,
+      poses: r.poses,
+      featureSize: r.featureSize,
+      multi: r.multi,
+      fusion: r.multi ? "confidence" : "mean",
+      decoder: !!r.decoder,
+      batch: this.batch,
+      adapter: this.gpu.description,
+      threshold: r.threshold,
+    };
+  }
+
+  private checkImages(images: Float32Array[], what = "image"): void {
+    if (!Array.isArray(images)) throw new InferError(`expected an array of images`);
+    const n = 3 * this.size * this.size;
+    images.forEach((im, i) => {
+      if (!(im instanceof Float32Array)) {
+        throw new InferError(`${what} ${i}: expected a Float32Array (CHW, values in [-1, 1])`);
+      }
+      if (im.length !== n) {
+        const side = Math.sqrt(im.length / 3);
+        const guess = Number.isInteger(side) ? ` (3x${side}x${side})` : "";
+        throw new InferError(
+          `${what} ${i} has ${im.length} values${guess}; this model takes ` +
+            `3x${this.size}x${this.size} = ${n} (CHW, values in [-1, 1])`,
+        );
+      }
+      if (!im.every(Number.isFinite)) {
+        throw new InferError(`${what} ${i} holds NaN or infinite values`);
+      }
+    });
+  }
+
+  /** Features (and confidences in multi-image mode) of any number of images. */
+  async encode(
+    images: Float32Array[],
+  ): Promise<{ features: Float32Array[]; confidences?: number[] }> {
+    this.checkImages(images);
+    const p = this.enc.program, plane = 3 * this.size * this.size;
+    const input = p.inputs[0], feature = p.outputs.feature, conf = p.outputs.confidence;
+    const features: Float32Array[] = [], confidences: number[] = [];
+    for (let i = 0; i < images.length; i += this.batch) {
+      const n = Math.min(this.batch, images.length - i);
+      const chunk = new Float32Array(this.batch * plane);
+      for (let k = 0; k < n; k++) chunk.set(images[i + k], k * plane);
+      this.enc.write(input, chunk);
+      this.enc.run();
+      const got = await this.enc.read(conf ? [feature, conf] : [feature]);
+      const f = got.get(feature)!, nf = this.featureSize;
+      for (let k = 0; k < n; k++) features.push(f.slice(k * nf, (k + 1) * nf));
+      if (conf) {
+        const c = got.get(conf)!;
+        for (let k = 0; k < n; k++) confidences.push(c[k]);
+      }
+    }
+    return conf ? { features, confidences } : { features };
+  }
+
+  /** The identity feature of each image (featureSize values: 320 at full width). */
+  async features(images: Float32Array[]): Promise<Float32Array[]> {
+    return (await this.encode(images)).features;
+  }
+
+  /** One feature for several images of one person: confidence-weighted, or the mean. */
+  async fuse(images: Float32Array[]): Promise<FuseResult> {
+    if (!images?.length) throw new InferError("fuse needs at least one image");
+    const { features, confidences } = await this.encode(images);
+    const weights = confidences ?? features.map(() => 1);
+    return {
+      feature: weightedMean(features, weights),
+      mode: confidences ? "confidence" : "mean",
+      weights,
+    };
+  }
+
+  /** A pose class, checked: an integer in [0, poses). */
+  checkPose(pose: number): number {
+    if (!Number.isInteger(pose) || pose < 0 || pose >= this.poses) {
+      throw new InferError(poseRangeMessage(String(pose), this.poses));
+    }
+    return pose;
+  }
+
+  /** Renders features at poses (one pose for all, or one per feature). */
+  async render(features: Float32Array[], pose: number | number[]): Promise<Float32Array[]> {
+    const dec = this.dec;
+    if (!dec) throw new InferError(`${this.resolved.graph} has no decoder: it cannot render faces`);
+    const poses = typeof pose === "number" ? features.map(() => pose) : pose;
+    if (poses.length !== features.length) {
+      throw new InferError(`${poses.length} poses for ${features.length} images`);
+    }
+    poses.forEach((p) => this.checkPose(p));
+    features.forEach((f, i) => {
+      if (!(f instanceof Float32Array) || f.length !== this.featureSize) {
+        throw new InferError(`feature ${i}: expected ${this.featureSize} values`);
+      }
+    });
+    const B = this.batch, P = this.poses, nf = this.featureSize, nz = this.noiseCode.length;
+    const plane = 3 * this.size * this.size;
+    const out: Float32Array[] = [];
+    const image = dec.program.outputs.image;
+    const noise = new Float32Array(B * nz);
+    for (let k = 0; k < B; k++) noise.set(this.noiseCode, k * nz);
+    for (let i = 0; i < features.length; i += B) {
+      const n = Math.min(B, features.length - i);
+      const f = new Float32Array(B * nf), code = new Float32Array(B * P);
+      for (let k = 0; k < n; k++) {
+        f.set(features[i + k], k * nf);
+        code[k * P + poses[i + k]] = 1;
+      }
+      dec.write("feature", f);
+      dec.write("pose", code);
+      dec.write("noise", noise);
+      dec.run();
+      const got = (await dec.read([image])).get(image)!;
+      for (let k = 0; k < n; k++) out.push(got.slice(k * plane, (k + 1) * plane));
+    }
+    return out;
+  }
+
+  /** Each image rotated to `pose` (a class, or one per image): CHW in [-1, 1]. */
+  async rotate(images: Float32Array[], pose: number | number[]): Promise<Float32Array[]> {
+    if (!this.dec) {
+      throw new InferError(`${this.resolved.graph} has no decoder: it cannot rotate faces`);
+    }
+    if (typeof pose === "number") this.checkPose(pose);
+    else pose.forEach((p) => this.checkPose(p));
+    return this.render(await this.features(images), pose);
+  }
+
+  /** Each image rotated to the frontal pose. */
+  frontalize(images: Float32Array[]): Promise<Float32Array[]> {
+    return this.rotate(images, this.frontalPose);
+  }
+
+  /** Every image at every pose: result[i][p]. */
+  async rotateAll(images: Float32Array[]): Promise<Float32Array[][]> {
+    const f = await this.features(images);
+    const all = f.flatMap((x) => Array.from({ length: this.poses }, () => x));
+    const poses = f.flatMap(() => Array.from({ length: this.poses }, (_, p) => p));
+    const out = await this.render(all, poses);
+    return f.map((_, i) => out.slice(i * this.poses, (i + 1) * this.poses));
+  }
+
+  /**
+   * Are `a` and `b` the same person? Each side is an image or several images of one
+   * person (fused). Cosine similarity against the threshold.
+   */
+  async verify(
+    a: Float32Array | Float32Array[],
+    b: Float32Array | Float32Array[],
+    threshold?: number,
+  ): Promise<VerifyResult> {
+    const side = async (x: Float32Array | Float32Array[]) =>
+      Array.isArray(x) ? (await this.fuse(x)).feature : (await this.features([x]))[0];
+    const [fa, fb] = [await side(a), await side(b)];
+    const similarity = cosine(fa, fb);
+    const t = threshold ?? this.threshold.value;
+    return {
+      similarity,
+      same: similarity >= t,
+      threshold: t,
+      thresholdSource: threshold === undefined ? this.threshold.source : "given",
+    };
+  }
+
+  /** Frees the GPU buffers of this model (the device stays open). */
+  destroy(): void {
+    this.enc.destroy();
+    this.dec?.destroy();
+    this.arena.buffer.destroy();
+  }
+}

@@ -1,0 +1,83 @@
+// Run folders and model folders as `deno task train` and `--export` leave them:
+// config.json (graph and overrides), checkpoints/step-N.safetensors, eval.json (the
+// calibrated verification threshold). One reader for training's --resume and for
+// loading a model, with one set of errors.
+import { join } from "node:path";
+import { exists, fsReason, isDir } from "../util/fs.ts";
+import { InferError } from "./errors.ts";
+
+export interface Threshold {
+  value: number;
+  /** where the value comes from, for the user */
+  source: string;
+}
+
+export interface RunConfig {
+  graph: string;
+  overrides: string[];
+}
+
+export function readRunConfig(runDir: string): RunConfig {
+  const path = join(runDir, "config.json");
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    if (isDir(runDir)) {
+      throw new InferError(`${runDir} is not a run folder (no config.json)`);
+    }
+    throw new InferError(`cannot open the run folder ${runDir} (${fsReason(e)})`);
+  }
+  try {
+    const c = JSON.parse(text);
+    if (
+      typeof c.graph !== "string" || !Array.isArray(c.overrides) ||
+      !c.overrides.every((o: unknown) => typeof o === "string")
+    ) throw new Error();
+    return c;
+  } catch {
+    throw new InferError(`${path} is damaged: expected the run's graph and overrides`);
+  }
+}
+
+/** The run's newest `checkpoints/step-N.safetensors`. */
+export function latestCheckpoint(runDir: string): string | undefined {
+  const dir = join(runDir, "checkpoints");
+  try {
+    return [...Deno.readDirSync(dir)]
+      .filter((e) => e.isFile && /^step-\d+\.safetensors$/.test(e.name))
+      .map((e) => join(dir, e.name))
+      .sort()
+      .at(-1);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A run's graph path is relative to where training ran; an exported model's to its folder. */
+export function runGraph(runDir: string, graph: string): string {
+  if (graph.startsWith("/")) return graph;
+  const inside = join(runDir, graph);
+  return exists(inside) ? inside : graph;
+}
+
+export function readThreshold(runDir: string | undefined, step: number | undefined): Threshold {
+  const fallback = (why: string) => ({ value: 0.5, source: `default 0.5 (${why})` });
+  if (!runDir) return fallback("no run folder");
+  const path = join(runDir, "eval.json");
+  let ev: { step?: unknown; verification?: { threshold?: unknown } };
+  try {
+    ev = JSON.parse(Deno.readTextFileSync(path));
+  } catch {
+    return fallback(`no readable ${path}; deno task eval calibrates one`);
+  }
+  const t = ev?.verification?.threshold;
+  if (typeof t !== "number" || !Number.isFinite(t)) {
+    return fallback(`${path} has no calibration; deno task eval writes one`);
+  }
+  const at = typeof ev.step === "number" ? ` at step ${ev.step}` : "";
+  const stale = typeof ev.step === "number" && step !== undefined && ev.step !== step
+    ? `; the checkpoint loaded is step ${step}`
+    : "";
+  return { value: t, source: `${path}, calibrated on held-out synthetic pairs${at}${stale}` };
+}
