@@ -13,6 +13,15 @@ import { writeReport } from "../eval/report.ts";
 import { evalSummary, evaluateRun } from "../eval/run.ts";
 import { evaluateRank1, FeatureExtractor, heldOutFaces } from "../eval/evaluate.ts";
 import { encodePNG } from "../data/png.ts";
+import { writeFileAtomic } from "../formats/atomic.ts";
+import { exists } from "../util/fs.ts";
+import {
+  checkpointPath,
+  latestCheckpoint,
+  listCheckpoints,
+  readRunConfig,
+  requireCheckpoint,
+} from "../infer/run_folder.ts";
 import { formatDuration, Progress } from "./progress.ts";
 import { parseArgs, runMain, UsageError, UserError } from "./args.ts";
 
@@ -31,7 +40,7 @@ runMain(USAGE, async (argv) => {
   let overrides = args.multi.set;
   if (resume) {
     // A resumed run uses the graph and overrides it was started with.
-    const saved = readConfig(resume);
+    const saved = readRunConfig(resume);
     if (graph && graph !== saved.graph) {
       throw new UsageError(`${resume} was trained with ${saved.graph}, not ${graph}`);
     }
@@ -99,8 +108,7 @@ runMain(USAGE, async (argv) => {
   const size = Number(model.step!.inputs.find((i) => i.name === "image")!.shape[2]);
   const heldOut = heldOutFaces(cfg.seed, cfg.eval.identities, size);
   if (resume) {
-    const last = latestCheckpoint(runDir);
-    if (!last) throw new UserError(`${runDir} has no checkpoint to resume from`);
+    const last = requireCheckpoint(runDir);
     loadCheckpoint(trainer, last);
     console.error(`resumed from ${last} at step ${trainer.step}`);
   }
@@ -115,14 +123,12 @@ runMain(USAGE, async (argv) => {
   let warned = false;
 
   const checkpoint = async () => {
-    const path = join(
-      runDir,
-      "checkpoints",
-      `step-${String(trainer.step).padStart(7, "0")}.safetensors`,
-    );
+    const path = checkpointPath(runDir, trainer.step);
     await saveCheckpoint(trainer, path);
     lastGood = path;
-    prune(join(runDir, "checkpoints"), cfg.keep_checkpoints);
+    for (const old of listCheckpoints(runDir).slice(0, -cfg.keep_checkpoints)) {
+      Deno.removeSync(old);
+    }
   };
   const sample = async () => {
     if (!sampler) return;
@@ -130,8 +136,8 @@ runMain(USAGE, async (argv) => {
     const g = gridRgba(faces, rotated, sampler.faces, sampler.poses, sampler.size);
     const png = encodePNG(g.rgba, g.width, g.height, 4);
     const name = `step-${String(trainer.step).padStart(7, "0")}.png`;
-    Deno.writeFileSync(join(runDir, "samples", name), png);
-    Deno.writeFileSync(join(runDir, "samples", "latest.png"), png);
+    writeFileAtomic(join(runDir, "samples", name), png);
+    writeFileAtomic(join(runDir, "samples", "latest.png"), png);
   };
 
   const evaluate = async () => {
@@ -228,65 +234,16 @@ runMain(USAGE, async (argv) => {
   console.error(`wrote ${runDir}/report.html and eval.html (resume with --resume ${runDir})`);
 });
 
-interface SavedConfig {
-  graph: string;
-  overrides: string[];
-  manifest?: string;
-  skipBad?: boolean;
-}
-
-function readConfig(runDir: string): SavedConfig {
-  const path = join(runDir, "config.json");
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch {
-    throw new UserError(`${runDir} is not a run folder (no config.json)`);
-  }
-  try {
-    const c = JSON.parse(text);
-    if (typeof c.graph !== "string" || !Array.isArray(c.overrides)) throw new Error();
-    return c;
-  } catch {
-    throw new UserError(`${path} is damaged: expected the run's graph and overrides`);
-  }
-}
-
 function freshRunDir(root: string, name: string): string {
   if (!/^[\w.-]+$/.test(name)) {
     throw new UsageError(`--name may use letters, digits, '.', '-', '_'`);
   }
   for (let i = 1;; i++) {
     const dir = join(root, i === 1 ? name : `${name}-${i}`);
-    try {
-      Deno.statSync(dir);
-    } catch {
-      return dir;
-    }
+    if (!exists(dir)) return dir;
   }
-}
-
-function checkpoints(dir: string): string[] {
-  try {
-    return [...Deno.readDirSync(dir)]
-      .filter((e) => e.isFile && /^step-\d+\.safetensors$/.test(e.name))
-      .map((e) => join(dir, e.name))
-      .sort();
-  } catch {
-    return [];
-  }
-}
-
-function latestCheckpoint(runDir: string): string | undefined {
-  return checkpoints(join(runDir, "checkpoints")).at(-1);
-}
-
-function prune(dir: string, keep: number) {
-  for (const f of checkpoints(dir).slice(0, -keep)) Deno.removeSync(f);
 }
 
 function writeJson(path: string, value: unknown) {
-  const tmp = `${path}.tmp`;
-  Deno.writeTextFileSync(tmp, JSON.stringify(value, null, 2) + "\n");
-  Deno.renameSync(tmp, path);
+  writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
 }

@@ -4,6 +4,7 @@
 import { basename, join } from "node:path";
 import { Buffer } from "node:buffer";
 import { NUM_POSES, yawOfPose } from "../data/pose.ts";
+import { writeFileAtomic } from "../formats/atomic.ts";
 
 export interface ReportOptions {
   /**
@@ -21,20 +22,7 @@ export interface ReportOptions {
 
 /** Builds `runDir/report.html` from the run's files, replacing the old one atomically. */
 export function writeReport(runDir: string, options: ReportOptions = {}): void {
-  const html = renderReport(runDir, options);
-  const path = join(runDir, "report.html");
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  try {
-    Deno.writeTextFileSync(tmp, html);
-    Deno.renameSync(tmp, path);
-  } catch (e) {
-    try {
-      Deno.removeSync(tmp);
-    } catch {
-      // nothing to clean up
-    }
-    throw e;
-  }
+  writeFileAtomic(join(runDir, "report.html"), renderReport(runDir, options));
 }
 
 // ---------------------------------------------------------------------------

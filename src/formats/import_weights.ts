@@ -12,7 +12,7 @@
 //   "G.enc.*.0.weight": "encoder.*.conv.weight"
 //   "*.num_batches_tracked": null
 import { UserError } from "../errors.ts";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { Model } from "../lang/ir.ts";
 import { buildProgram } from "../plan/program.ts";
 import { formatLoc } from "../lang/diagnostics.ts";
@@ -20,6 +20,8 @@ import { locOf, parseYaml } from "../lang/source.ts";
 import { closest } from "../lang/suggest.ts";
 import { type Tensor, toFloat32, writeSafetensors } from "./safetensors.ts";
 import { listProblems, WEIGHTS_FORMAT } from "../infer/weights.ts";
+import { writeDirAtomic } from "./atomic.ts";
+import { checkpointPath } from "../infer/run_folder.ts";
 
 export class ImportError extends UserError {}
 
@@ -222,10 +224,9 @@ export function writeImported(
   } catch (e) {
     if (e instanceof ImportError) throw e;
   }
-  const tmp = `${out}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  try {
+  writeDirAtomic(out, (tmp) => {
     Deno.mkdirSync(join(tmp, "checkpoints"), { recursive: true });
-    writeSafetensors(join(tmp, "checkpoints", "step-0000000.safetensors"), tensors, meta);
+    writeSafetensors(checkpointPath(tmp, 0), tensors, meta);
     const config = {
       graph: info.graph,
       name: out.split("/").filter(Boolean).at(-1),
@@ -233,15 +234,6 @@ export function writeImported(
       imported: { source: info.source, map: info.map, at: new Date().toISOString() },
     };
     Deno.writeTextFileSync(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
-    Deno.mkdirSync(dirname(out) || ".", { recursive: true });
-    Deno.renameSync(tmp, out);
-  } catch (e) {
-    try {
-      Deno.removeSync(tmp, { recursive: true });
-    } catch {
-      // nothing made
-    }
-    throw new ImportError(`cannot write ${out} (${(e as Error).message})`);
-  }
-  return join(out, "checkpoints", "step-0000000.safetensors");
+  });
+  return checkpointPath(out, 0);
 }

@@ -5,6 +5,7 @@
 // Typed arrays use the host byte order; every platform Deno and WebGPU run on is little-endian,
 // so the file's bytes are viewed or copied without swapping.
 import { UserError } from "../errors.ts";
+import { WriteError, writeFileAtomic } from "./atomic.ts";
 
 export type DType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
 
@@ -392,18 +393,10 @@ export function writeSafetensors(
   metadata?: Record<string, string>,
 ): void {
   const bytes = encode(tensors, metadata, path);
-  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   try {
-    Deno.writeFileSync(tmp, bytes);
-    Deno.renameSync(tmp, path);
+    writeFileAtomic(path, bytes);
   } catch (e) {
-    try {
-      Deno.removeSync(tmp);
-    } catch {
-      // The temporary file was never created.
-    }
-    throw new SafetensorsError(path, `cannot write the file (${(e as Error).message})`, {
-      cause: e,
-    });
+    const why = e instanceof WriteError ? e.reason : (e as Error).message;
+    throw new SafetensorsError(path, `cannot write the file (${why})`, { cause: e });
   }
 }

@@ -5,6 +5,7 @@ import { parse as parseYamlText } from "yaml";
 import { writeSafetensors } from "../formats/safetensors.ts";
 import { writeDirAtomic } from "../formats/atomic.ts";
 import { exists } from "../util/fs.ts";
+import { checkpointPath } from "./run_folder.ts";
 import { InferError } from "./errors.ts";
 import { type LoadOptions, resolveModel } from "./resolve.ts";
 import { WEIGHTS_FORMAT } from "./weights.ts";
@@ -63,7 +64,7 @@ export function exportModel(opts: LoadOptions, out: string): { files: string[]; 
       Deno.copyFileSync(f, to);
     }
     const step = r.step ?? 0;
-    const ckpt = join(tmp, "checkpoints", `step-${String(step).padStart(7, "0")}.safetensors`);
+    const ckpt = checkpointPath(tmp, step);
     const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
     for (const [name, w] of r.weights) tensors[name] = w;
     writeSafetensors(ckpt, tensors, {

@@ -5,7 +5,16 @@
 // face rotation and frontalisation, and verification. Also image loading and the
 // export of a self-contained model folder. This file is the folder's public surface.
 export { InferError } from "./errors.ts";
-export { latestCheckpoint, readRunConfig, type RunConfig, type Threshold } from "./run_folder.ts";
+export {
+  checkpointPath,
+  latestCheckpoint,
+  listCheckpoints,
+  readRunConfig,
+  requireCheckpoint,
+  type RunConfig,
+  RunFolderError,
+  type Threshold,
+} from "./run_folder.ts";
 export { CHECKPOINT_FORMAT, checkWeights, listProblems, WEIGHTS_FORMAT } from "./weights.ts";
 export { type LoadOptions, type Resolved, resolveModel } from "./resolve.ts";
 export { FaceModel, type FuseResult, type VerifyResult } from "./face_model.ts";

@@ -9,9 +9,9 @@ import type { Gpu } from "../engine/device.ts";
 import { readSafetensors } from "../formats/safetensors.ts";
 import { InferError } from "./errors.ts";
 import {
-  latestCheckpoint,
   readRunConfig,
   readThreshold,
+  requireCheckpoint,
   runGraph,
   type Threshold,
 } from "./run_folder.ts";
@@ -63,10 +63,7 @@ export function resolveModel(opts: LoadOptions): Resolved {
     const cfg = readRunConfig(run);
     graph ??= runGraph(run, cfg.graph);
     overrides = [...cfg.overrides, ...overrides];
-    checkpoint ??= latestCheckpoint(run);
-    if (!checkpoint) {
-      throw new InferError(`${run} has no checkpoint (checkpoints/step-*.safetensors)`);
-    }
+    checkpoint ??= requireCheckpoint(run);
   }
   if (!graph) throw new InferError("give a run folder, or a graph file with a checkpoint");
   if (!checkpoint) throw new InferError(`${graph}: give the checkpoint to load with it`);

@@ -12,11 +12,19 @@ export interface Threshold {
   source: string;
 }
 
+/** A folder that is not a usable run or model folder. */
+export class RunFolderError extends InferError {}
+
+/** What config.json holds that a reader needs (training writes more, for the report). */
 export interface RunConfig {
   graph: string;
   overrides: string[];
+  /** the image manifest training read, if not the built-in synthetic faces */
+  manifest?: string;
+  skipBad?: boolean;
 }
 
+/** The run's config.json, checked: the graph and overrides it was started with. */
 export function readRunConfig(runDir: string): RunConfig {
   const path = join(runDir, "config.json");
   let text: string;
@@ -24,34 +32,54 @@ export function readRunConfig(runDir: string): RunConfig {
     text = Deno.readTextFileSync(path);
   } catch (e) {
     if (isDir(runDir)) {
-      throw new InferError(`${runDir} is not a run folder (no config.json)`);
+      throw new RunFolderError(`${runDir} is not a run folder (no config.json)`);
     }
-    throw new InferError(`cannot open the run folder ${runDir} (${fsReason(e)})`);
+    throw new RunFolderError(`cannot open the run folder ${runDir} (${fsReason(e)})`);
   }
   try {
     const c = JSON.parse(text);
     if (
       typeof c.graph !== "string" || !Array.isArray(c.overrides) ||
-      !c.overrides.every((o: unknown) => typeof o === "string")
+      !c.overrides.every((o: unknown) => typeof o === "string") ||
+      !["string", "undefined"].includes(typeof c.manifest) ||
+      !["boolean", "undefined"].includes(typeof c.skipBad)
     ) throw new Error();
     return c;
   } catch {
-    throw new InferError(`${path} is damaged: expected the run's graph and overrides`);
+    throw new RunFolderError(`${path} is damaged: expected the run's graph and overrides`);
   }
 }
 
-/** The run's newest `checkpoints/step-N.safetensors`. */
-export function latestCheckpoint(runDir: string): string | undefined {
+/** Where the checkpoint of `step` lives in a run folder: checkpoints/step-NNNNNNN.safetensors. */
+export function checkpointPath(runDir: string, step: number): string {
+  return join(runDir, "checkpoints", `step-${String(step).padStart(7, "0")}.safetensors`);
+}
+
+/** The run's checkpoints, oldest first (none when the folder is missing). */
+export function listCheckpoints(runDir: string): string[] {
   const dir = join(runDir, "checkpoints");
   try {
     return [...Deno.readDirSync(dir)]
       .filter((e) => e.isFile && /^step-\d+\.safetensors$/.test(e.name))
       .map((e) => join(dir, e.name))
-      .sort()
-      .at(-1);
+      .sort();
   } catch {
-    return undefined;
+    return [];
   }
+}
+
+/** The run's newest `checkpoints/step-N.safetensors`. */
+export function latestCheckpoint(runDir: string): string | undefined {
+  return listCheckpoints(runDir).at(-1);
+}
+
+/** The newest checkpoint, or an error saying the run has none. */
+export function requireCheckpoint(runDir: string): string {
+  const last = latestCheckpoint(runDir);
+  if (!last) {
+    throw new RunFolderError(`${runDir} has no checkpoint (checkpoints/step-*.safetensors)`);
+  }
+  return last;
 }
 
 /** A run's graph path is relative to where training ran; an exported model's to its folder. */

@@ -143,7 +143,10 @@ Deno.test("train: bad flags and graphs give one message and exit 1", async () =>
     [["graphs/encoder.yaml"], /no .training:. section/],
     [["graphs/drgan-small-multi.yaml", "--set", "training.batch=6"], /multiple of the group size/],
     [["graphs/missing.yaml"], /cannot read graphs\/missing\.yaml/],
-    [["--resume", "/nonexistent/run"], /not a run folder/],
+    [
+      ["--resume", "/nonexistent/run"],
+      /cannot open the run folder \/nonexistent\/run \(not found\)/,
+    ],
   ];
   for (const [args, re] of cases) {
     const r = await train(args);
