@@ -1,7 +1,7 @@
 // Composition: parameters evaluated, blocks and `graph:` layers expanded, names
 // resolved. The result is one flat list of IR nodes per network.
 import { basename } from "node:path";
-import type { Diagnostics, Loc } from "./diagnostics.ts";
+import { type Diagnostics, excerpt, type Loc } from "./diagnostics.ts";
 import { evaluate, ExprError, isExpr, type Value } from "./expr.ts";
 import { type Doc, relative, resolveFile } from "./files.ts";
 import type { InputCheck, IRNode, Network } from "./ir.ts";
@@ -17,6 +17,7 @@ import { locOf } from "./source.ts";
 import { didYouMean } from "./suggest.ts";
 import { validate } from "./validate.ts";
 import type { Dim } from "../ops/types.ts";
+import { parseDim } from "../ops/dim.ts";
 
 type Vars = (name: string) => Value;
 type Supplied = Map<string, { value: Value; loc: Loc }>;
@@ -44,7 +45,7 @@ export function readSpec(
 
 function scopeOf(values: Record<string, Value>, what: string): Vars {
   return (name) => {
-    if (name in values) return values[name];
+    if (Object.hasOwn(values, name)) return values[name];
     throw new ExprError(`unknown ${what} $${name}${didYouMean(name, Object.keys(values))}`);
   };
 }
@@ -217,8 +218,16 @@ function inputsOf(doc: Doc, spec: FileSpec, vars: Vars, diags: Diagnostics) {
   const idoc = doc.inputs as object;
   return Object.entries(spec.inputs ?? {}).map(([name, dims]) => {
     const shape = dims.map((d, i) => {
-      if (!isExpr(d)) return d as Dim;
       const at = locOf((idoc as Doc)?.[name], i);
+      if (typeof d === "string" && !isExpr(d) && !parseDim(d)) {
+        diags.error(
+          at,
+          `input '${name}': dimension ${i} ('${excerpt(d)}') must be a positive integer, ` +
+            `an expression, or a multiple of the batch such as B, 2*B or B/4`,
+        );
+        return 1;
+      }
+      if (!isExpr(d)) return d as Dim;
       const v = evalAt(d, vars, at, diags);
       if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
         if (v !== undefined) {
@@ -392,11 +401,11 @@ function expandBlock(
 ) {
   const { diags } = ctx;
   const name = layer.block!;
-  const block = ctx.blocks[name];
+  const block = Object.hasOwn(ctx.blocks, name) ? ctx.blocks[name] : undefined;
   if (!block) {
     diags.error(
       locOf(layer, "block"),
-      `unknown block '${name}'${didYouMean(name, Object.keys(ctx.blocks))}`,
+      `unknown block '${excerpt(name)}'${didYouMean(name, Object.keys(ctx.blocks))}`,
     );
     return;
   }

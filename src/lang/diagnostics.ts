@@ -16,6 +16,15 @@ export function formatLoc(loc: Loc): string {
   return loc.line > 0 ? `${loc.file}:${loc.line}:${loc.col}` : loc.file;
 }
 
+/**
+ * A name or value from the user's file as a message quotes it: one line, at most
+ * `max` characters, so that a file that is not a graph is not echoed back in full.
+ */
+export function excerpt(s: string, max = 40): string {
+  const line = s.replace(/\s+/g, " ");
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
 /** One or more located errors; the CLI prints each on its own line and exits 1. */
 export class GraphError extends UserError {
   constructor(public diagnostics: Diagnostic[]) {

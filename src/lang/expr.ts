@@ -19,6 +19,8 @@ export function isExpr(v: unknown): v is string {
   return typeof v === "string" && v.includes("$");
 }
 
+const MAX_DEPTH = 100;
+
 type Tok = { t: "num"; v: number } | { t: "var" | "id" | "op"; v: string };
 
 function lex(src: string): Tok[] {
@@ -56,15 +58,27 @@ export function evaluate(src: string, lookup: (name: string) => Value): Value {
     }
     return v;
   };
-  const ternary = (): Value => {
-    const c = or();
-    if (!isOp("?")) return c;
-    k++;
-    const a = ternary();
-    expect(":");
-    const b = ternary();
-    return c ? a : b;
+  // Parentheses and prefix operators recurse: bound the depth so that a hostile
+  // expression gets a message instead of overflowing the stack.
+  let depth = 0;
+  const nested = <T>(f: () => T): T => {
+    if (++depth > MAX_DEPTH) {
+      throw new ExprError(`expression nested more than ${MAX_DEPTH} levels deep`);
+    }
+    const v = f();
+    depth--;
+    return v;
   };
+  const ternary = (): Value =>
+    nested(() => {
+      const c = or();
+      if (!isOp("?")) return c;
+      k++;
+      const a = ternary();
+      expect(":");
+      const b = ternary();
+      return c ? a : b;
+    });
   const or = (): Value => {
     let v = and();
     while (isOp("||")) {
@@ -123,17 +137,18 @@ export function evaluate(src: string, lookup: (name: string) => Value): Value {
     }
     return v;
   };
-  const unary = (): Value => {
-    if (isOp("-")) {
-      k++;
-      return -num(unary(), "-");
-    }
-    if (isOp("!")) {
-      k++;
-      return !unary();
-    }
-    return primary();
-  };
+  const unary = (): Value =>
+    nested(() => {
+      if (isOp("-")) {
+        k++;
+        return -num(unary(), "-");
+      }
+      if (isOp("!")) {
+        k++;
+        return !unary();
+      }
+      return primary();
+    });
   const primary = (): Value => {
     const t = toks[k++];
     if (!t) throw new ExprError(`expression '${src}' ends too early`);
@@ -141,7 +156,7 @@ export function evaluate(src: string, lookup: (name: string) => Value): Value {
     if (t.t === "var") return lookup(t.v);
     if (t.t === "id") {
       if (t.v === "true" || t.v === "false") return t.v === "true";
-      const f = FUNCS[t.v];
+      const f = Object.hasOwn(FUNCS, t.v) ? FUNCS[t.v] : undefined;
       if (!f) {
         throw new ExprError(
           `unknown function '${t.v}' in '${src}' (known: ${Object.keys(FUNCS).join(", ")})`,

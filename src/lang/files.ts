@@ -109,12 +109,17 @@ export function applyOverrides(doc: Doc, overrides: Override[], diags?: Diagnost
   }
 }
 
+/** Path segments that would reach an object's prototype instead of a member. */
+const UNSAFE_KEYS = ["__proto__", "prototype", "constructor"];
+
 /** Parses `a.b=value` as given to `--set`; the value is read as YAML would read a scalar. */
 export function parseOverride(text: string): Override {
   const loc = { file: `--set ${text}`, line: 0, col: 0 };
   const eq = text.indexOf("=");
   if (eq <= 0) throw new GraphError([{ loc, message: `--set expects NAME=VALUE, got '${text}'` }]);
   const path = text.slice(0, eq).split(".");
+  const bad = path.find((k) => UNSAFE_KEYS.includes(k));
+  if (bad) throw new GraphError([{ loc, message: `'${bad}' cannot be used as a name` }]);
   const raw = text.slice(eq + 1).trim();
   let value: unknown = raw;
   if (/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(raw)) value = Number(raw);

@@ -1,6 +1,6 @@
 // Static checks over a network: op and attribute validity, cycles, dead layers,
 // and the shape of every tensor.
-import type { Diagnostics, Loc } from "./diagnostics.ts";
+import { type Diagnostics, excerpt, type Loc } from "./diagnostics.ts";
 import type { Network, TypedNetwork, TypedNode } from "./ir.ts";
 import { didYouMean } from "./suggest.ts";
 import { OPS } from "../ops/registry.ts";
@@ -22,7 +22,7 @@ export function inferShapes(net: Network, diags: Diagnostics): TypedNetwork {
     if (!op) {
       diags.error(
         node.attrLocs.op ?? node.loc,
-        `${where}unknown op '${node.op}'${didYouMean(node.op, Object.keys(OPS))}`,
+        `${where}unknown op '${excerpt(node.op)}'${didYouMean(node.op, Object.keys(OPS))}`,
       );
       continue;
     }

@@ -52,14 +52,40 @@ export function copyLoc(from: object, fromKey: string, to: object, toKey = fromK
   setLoc(to, toKey, locOf(from, fromKey), locOf(from, fromKey, "key"));
 }
 
+/**
+ * Bounds on what a graph file may make the parser build: graphs are small, so a
+ * file past these is hostile or not a graph, and is refused before it can hang
+ * the parser or exhaust memory (an alias "bomb" grows exponentially).
+ */
+export const YAML_LIMITS = {
+  /** nested mappings and sequences, at most */
+  depth: 64,
+  /** values after expanding aliases, at most */
+  values: 100_000,
+};
+
+/** `__proto__` as a key would replace an object's prototype instead of naming a member. */
+const RESERVED_KEYS = new Set(["__proto__"]);
+
 /** Parses YAML text; syntax errors (all of them) become a GraphError. */
 export function parseYaml(text: string, file: string): unknown {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   const at = (offset: number): Loc => {
     const p = lc.linePos(offset);
     return { file, line: p.line, col: p.col };
   };
+  const fail = (loc: Loc, message: string): never => {
+    throw new GraphError([{ loc, message }]);
+  };
+  const start = { file, line: 1, col: 1 };
+  // Keys are checked for uniqueness below, in linear time (the parser's check is quadratic).
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false });
+  } catch (e) {
+    if (e instanceof RangeError) fail(start, `nested more than ${YAML_LIMITS.depth} levels deep`);
+    throw e;
+  }
   if (doc.errors.length) {
     const d = new Diagnostics();
     for (const e of doc.errors) d.error(at(e.pos[0]), yamlMessage(e.message));
@@ -67,17 +93,39 @@ export function parseYaml(text: string, file: string): unknown {
   }
   const nodeLoc = (n: Node | null | undefined, fallback: Loc): Loc =>
     n?.range ? at(n.range[0]) : fallback;
-  const convert = (n: unknown, loc: Loc): unknown => {
-    if (isAlias(n)) return convert(n.resolve(doc), loc);
+  const dupes = new Diagnostics();
+  /** alias targets being expanded: an alias inside its own target would never end */
+  const expanding = new Set<unknown>();
+  let values = 0;
+  const convert = (n: unknown, loc: Loc, depth: number): unknown => {
+    if (++values > YAML_LIMITS.values) {
+      fail(loc, `more than ${YAML_LIMITS.values} values once aliases are expanded`);
+    }
+    if (isAlias(n)) {
+      const target = n.resolve(doc);
+      if (expanding.has(target)) fail(loc, `alias *${n.source} refers to a value that contains it`);
+      expanding.add(target);
+      const v = convert(target, loc, depth);
+      expanding.delete(target);
+      return v;
+    }
     if (isScalar(n)) return n.value;
+    if ((isMap(n) || isSeq(n)) && depth >= YAML_LIMITS.depth) {
+      fail(loc, `nested more than ${YAML_LIMITS.depth} levels deep`);
+    }
     if (isMap(n)) {
       const obj = track({} as Record<string, unknown>, loc);
       for (const pair of n.items) {
         const keyNode = pair.key as Node | null;
         const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
         const kLoc = nodeLoc(keyNode, loc);
+        if (RESERVED_KEYS.has(key)) fail(kLoc, `'${key}' cannot be used as a name`);
+        if (Object.hasOwn(obj, key)) {
+          dupes.error(kLoc, `Map keys must be unique`);
+          continue;
+        }
         const vLoc = nodeLoc(pair.value as Node | null, kLoc);
-        obj[key] = convert(pair.value, vLoc);
+        obj[key] = convert(pair.value, vLoc, depth + 1);
         setLoc(obj, key, vLoc, kLoc);
       }
       return obj;
@@ -86,14 +134,16 @@ export function parseYaml(text: string, file: string): unknown {
       const arr = track([] as unknown[], loc);
       n.items.forEach((item, i) => {
         const iLoc = nodeLoc(item as Node, loc);
-        arr.push(convert(item, iLoc));
+        arr.push(convert(item, iLoc, depth + 1));
         setLoc(arr, i, iLoc);
       });
       return arr;
     }
     return n ?? null;
   };
-  return convert(doc.contents, { file, line: 1, col: 1 });
+  const out = convert(doc.contents, start, 0);
+  dupes.check();
+  return out;
 }
 
 function yamlMessage(m: string): string {

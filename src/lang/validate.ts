@@ -1,6 +1,6 @@
 // zod issues turned into located messages.
 import type { z } from "zod";
-import type { Diagnostics } from "./diagnostics.ts";
+import { type Diagnostics, excerpt } from "./diagnostics.ts";
 import { carryLocs, locOf } from "./source.ts";
 import { didYouMean } from "./suggest.ts";
 
@@ -36,6 +36,16 @@ export function validate<T>(
     carryLocs(value, r.data); // zod returns fresh objects: keep where each value was written
     return r.data;
   }
+  // A file none of whose keys a graph has is some other file: say so once, rather
+  // than quote each of its lines back as an unknown key.
+  const top = known([]);
+  if (
+    !prefix.length && top.length && typeof value === "object" && value !== null &&
+    !Object.keys(value).some((k) => top.includes(k))
+  ) {
+    diags.error(locOf(value), `not a graph file (a graph has some of: ${top.join(", ")})`);
+    return undefined;
+  }
   for (const issue of r.error.issues) {
     const path = [...prefix, ...issue.path];
     if (issue.code === "unrecognized_keys") {
@@ -43,7 +53,7 @@ export function validate<T>(
       for (const key of issue.keys) {
         diags.error(
           locOf(obj, key, "key"),
-          `${describe(path)}unknown key '${key}'${didYouMean(key, known(path))}`,
+          `${describe(path)}unknown key '${excerpt(key)}'${didYouMean(key, known(path))}`,
         );
       }
       continue;

@@ -50,4 +50,8 @@ const all: OpDef[] = [
   tanh,
 ];
 
-export const OPS: Record<string, OpDef> = Object.fromEntries(all.map((o) => [o.name, o]));
+/** Op name -> definition. No prototype: `OPS.constructor` or `OPS.toString` name no op. */
+export const OPS: Record<string, OpDef> = Object.assign(
+  Object.create(null),
+  Object.fromEntries(all.map((o) => [o.name, o])),
+);
