@@ -1,6 +1,7 @@
 // Loads YAML into plain values while remembering where every value came from.
 import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { Diagnostics, GraphError, type Loc } from "./diagnostics.ts";
+import { READ_LIMITS, ReadError, readTextGuarded } from "../formats/read.ts";
 
 interface Where {
   self: Loc;
@@ -154,9 +155,10 @@ function yamlMessage(m: string): string {
 export function loadYaml(path: string, from?: Loc): unknown {
   let text: string;
   try {
-    text = Deno.readTextFileSync(path);
+    text = readTextGuarded(path, { max: READ_LIMITS.graph });
   } catch (e) {
-    const why = e instanceof Deno.errors.NotFound ? "file not found" : (e as Error).message;
+    if (!(e instanceof ReadError)) throw e;
+    const why = e.reason === "not found" ? "file not found" : e.reason;
     throw new GraphError([{
       loc: from ?? { file: path, line: 0, col: 0 },
       message: `cannot read ${path}: ${why}`,

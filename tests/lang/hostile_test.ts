@@ -116,3 +116,26 @@ Deno.test("hostile graph: a long unknown key is quoted as a short excerpt", asyn
   assert.equal(errors.length, 1, errors.join("\n"));
   assert.match(errors[0], /^4:1 unknown key 'k{39}…'$/);
 });
+
+Deno.test("hostile graph: devices, folders and oversized files are refused before reading", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "graph-hostile-" });
+  try {
+    const big = `${dir}/big.yaml`;
+    const f = await Deno.open(big, { write: true, create: true });
+    await f.truncate(5 * 2 ** 20); // sparse: no disk used, but 5 MiB to read
+    f.close();
+    const refs: [string, RegExp][] = [
+      ["/dev/zero", /cannot read \/dev\/zero: not a regular file$/],
+      [dir, /: not a regular file$/],
+      [big, /: 5 MiB, more than the 4 MiB allowed$/],
+    ];
+    for (const [path, want] of refs) {
+      const errors = await errorsOf(NET + `  a: { graph: ${path} }\n`);
+      assert.equal(errors.length, 1, errors.join("\n"));
+      assert.match(errors[0], /^3:15 /);
+      assert.match(errors[0], want);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
