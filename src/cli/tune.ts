@@ -5,12 +5,17 @@ import { loadModel } from "../lang/model.ts";
 import { parseOverride } from "../lang/files.ts";
 import { buildProgram } from "../plan/program.ts";
 import type { Model } from "../lang/ir.ts";
-import { type ConvGeom, type ConvKernel, setConvPlanner } from "../ops/conv_common.ts";
+import {
+  type ConvGeom,
+  type ConvKernel,
+  isTile,
+  setConvPlanner,
+  TILE_CANDIDATES,
+} from "../ops/conv/mod.ts";
 import { trainingConfig } from "../train/config.ts";
 import { playerOutputs } from "../train/trainer.ts";
 import { getGpu } from "../engine/device.ts";
 import { describeGeom, formatBlock, tuneKernel, type TuneResult } from "../tune/autotune.ts";
-import { isTile, TILE_CANDIDATES } from "../ops/conv_tiled.ts";
 import {
   adapterKey,
   geomKey,
@@ -26,7 +31,7 @@ const USAGE =
   `usage: deno task tune GRAPH.yaml [--train] [--batch N] [--top K] [--set NAME=VALUE ...]
   [--debug]
   times the cost model's K best register blocks (default 4) and the workgroup-memory
-  tiles (conv_tiled.ts) of every conv kernel of the graph's inference plans (batch
+  tiles (ops/conv/tiled.ts) of every conv kernel of the graph's inference plans (batch
   --batch, default 1), or with --train of its training step (batch from the graph's
   training section), and caches the fastest for this adapter in
   $DRGAN_TUNE_CACHE, else $XDG_CACHE_HOME/drgan-webgpu/tune or ~/.cache/drgan-webgpu/tune

@@ -1,6 +1,6 @@
 // Adapter and device acquisition, shared by every command and test.
 import { UserError } from "../errors.ts";
-import { DEFAULT_TARGET, GPU_TARGET, setConvTarget } from "../ops/conv_common.ts";
+import { DEFAULT_TARGET, GPU_TARGET, setConvTarget } from "../ops/conv/mod.ts";
 import { installTunedFor } from "../tune/cache.ts";
 
 export class NoAdapterError extends UserError {}

@@ -4,7 +4,7 @@
 // per-sample reshape) is spelled out as explicit attributes and constants.
 import type { TypedNode } from "../lang/ir.ts";
 import type { Shape } from "../ops/types.ts";
-import { kernelHW } from "../ops/conv_common.ts";
+import { kernelHW } from "../ops/conv/mod.ts";
 import type { Conv2dAttrs } from "../ops/conv2d.ts";
 import type { ConvTranspose2dAttrs } from "../ops/conv_transpose2d.ts";
 

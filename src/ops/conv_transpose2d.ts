@@ -20,7 +20,7 @@ import {
   refConvAdjoint,
   refConvWeightGrad,
   strideAttr,
-} from "./conv_common.ts";
+} from "./conv/mod.ts";
 import { defineOp, type Dim, type Dispatch, ShapeError } from "./types.ts";
 
 const attrs = z.object({

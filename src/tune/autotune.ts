@@ -1,5 +1,5 @@
 // Measures the cost model's best few register blocks of one conv kernel, and the
-// workgroup-memory tiles of conv_tiled.ts, on the device and picks the fastest:
+// workgroup-memory tiles of ops/conv/tiled.ts, on the device and picks the fastest:
 // the model's constants were measured on one software adapter (where barriers are
 // slow), and what is fast elsewhere has to be measured, not guessed.
 import {
@@ -11,10 +11,10 @@ import {
   type ConvKernel,
   convScatter,
   convWeightGrad,
+  TILE_CANDIDATES,
   type TileBlock,
   type WeightBlock,
-} from "../ops/conv_common.ts";
-import { TILE_CANDIDATES } from "../ops/conv_tiled.ts";
+} from "../ops/conv/mod.ts";
 import type { Dispatch } from "../ops/types.ts";
 import { rng } from "../util/rng.ts";
 import { createStorage, readBack, upload } from "../engine/buffers.ts";

@@ -9,9 +9,9 @@ import {
   type ConvGeom,
   type ConvKernel,
   setConvPlanner,
-} from "../ops/conv_common.ts";
+  tileProblem,
+} from "../ops/conv/mod.ts";
 import { setMixedMerging } from "../plan/merge.ts";
-import { tileProblem } from "../ops/conv_tiled.ts";
 
 /** What identifies an adapter; GPUAdapterInfo has these fields. */
 export interface AdapterId {
@@ -169,7 +169,7 @@ export function saveCache(dir: string, cache: TuneCache): string {
 }
 
 /**
- * Serves the cache's blocks through conv_common's planner hook (and its merge choice
+ * Serves the cache's blocks through the conv planner hook (and its merge choice
  * to merge.ts); geometries it lacks
  * go to the cost model. A planner already installed (a test forcing blocks) keeps
  * precedence. Returns how many choices are served.

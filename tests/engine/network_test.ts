@@ -8,7 +8,7 @@ import { Executor } from "../../src/engine/executor.ts";
 import { runReference } from "../../src/engine/reference.ts";
 import { initParams } from "../../src/train/params.ts";
 import { numel } from "../../src/ops/wgsl.ts";
-import { setConvPlanner } from "../../src/ops/conv_common.ts";
+import { setConvPlanner } from "../../src/ops/conv/mod.ts";
 import { rng } from "../../src/util/rng.ts";
 import { relErr } from "../ops/harness.ts";
 

@@ -4,7 +4,7 @@ import {
   setConvPlanner,
   type TileBlock,
   type WeightBlock,
-} from "../../src/ops/conv_common.ts";
+} from "../../src/ops/conv/mod.ts";
 
 /** Block choices that together exercise every code path of the three kernels. */
 export const VARIANTS: {
@@ -36,7 +36,7 @@ export const VARIANTS: {
     scatter: { ch: 2, nb: 3, py: 16, px: 16 },
     wgrad: { co: 2, ci: 3, px: 16, rows: 1000 },
   },
-  // workgroup-memory tiles (conv_tiled.ts): tails in every GEMM dimension, then the
+  // workgroup-memory tiles (ops/conv/tiled.ts): tails in every GEMM dimension, then the
   // biggest tile the autotuner tries (larger than the tensors)
   {
     gather: { tm: 8, tn: 16, tk: 4, rm: 2, rn: 4 },

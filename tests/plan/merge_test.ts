@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mergeSteps } from "../../src/plan/merge.ts";
 import type { Step } from "../../src/plan/program.ts";
 import { perElement } from "../../src/ops/wgsl.ts";
-import { tiledGather } from "../../src/ops/conv_tiled.ts";
+import { tiledGather } from "../../src/ops/conv/mod.ts";
 import { channelTotals, forChannel, perChannel } from "../../src/ops/per_channel.ts";
 import { sumTerms } from "../../src/ops/loss_common.ts";
 import type { Dispatch } from "../../src/ops/types.ts";

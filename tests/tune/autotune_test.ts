@@ -7,12 +7,13 @@ import {
   type ConvGeom,
   DEFAULT_TARGET,
   GPU_TARGET,
+  isTile,
   planGather,
   planScatter,
   planWeightGrad,
   setConvPlanner,
-} from "../../src/ops/conv_common.ts";
-import { isTile, TILE_CANDIDATES } from "../../src/ops/conv_tiled.ts";
+  TILE_CANDIDATES,
+} from "../../src/ops/conv/mod.ts";
 import { tuneKernel } from "../../src/tune/autotune.ts";
 import { getGpu } from "../../src/engine/device.ts";
 import {

@@ -1,7 +1,7 @@
 // Convolution kernels as implicit GEMM over workgroup-memory tiles: the layout
 // GPUs want (each value loaded from a storage buffer once per workgroup, then
 // read many times from workgroup memory), where the register-blocked kernels of
-// conv_common.ts suit a software adapter that pays dearly for barriers. Which
+// kernels.ts suit a software adapter that pays dearly for barriers. Which
 // one runs is measured per adapter by the autotuner (src/tune/autotune.ts).
 //
 // All three kernels are C[m, n] = sum_k A(m, k) * B(k, n), with the operands
@@ -9,7 +9,7 @@
 //   gather (dst = conv(src))   m = dst channel, n = (b, dst pixel), k = (src channel, tap)
 //   scatter (src = conv^T(dst)) m = src channel, n = (b, src pixel), k = (dst channel, tap)
 //   weight gradient            m = dst channel, n = (src channel, tap), k = (b, dst pixel)
-import type { ConvGeom } from "./conv_common.ts";
+import { cdiv, type ConvGeom, range } from "./geometry.ts";
 import {
   bindingsOf,
   declareNamed,
@@ -19,9 +19,9 @@ import {
   SRC,
   storeOutput,
   WGT,
-} from "./conv_store.ts";
-import type { Binding, Dispatch } from "./types.ts";
-import { store } from "./wgsl.ts";
+} from "./store.ts";
+import type { Binding, Dispatch } from "../types.ts";
+import { store } from "../wgsl.ts";
 
 /** A workgroup computes a tm x tn tile of C, tk steps of k at a time; a thread rm x rn of it. */
 export interface TileBlock {
@@ -53,9 +53,6 @@ export function tileProblem(t: TileBlock): string | undefined {
   if ((t.tm + t.tn) * t.tk * 4 > LIMITS.bytes) return "too much workgroup memory";
   return undefined;
 }
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const cdiv = (a: number, b: number) => Math.ceil(a / b);
 
 interface Gemm {
   M: number;

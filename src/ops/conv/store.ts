@@ -1,8 +1,8 @@
 // How a convolution kernel (register-blocked or tiled) binds its tensors and
 // stores an output: plain, plus bias, or, in inference, through a folded batch
 // norm with running statistics and the activation folded into that.
-import type { Binding } from "./types.ts";
-import { f32, store } from "./wgsl.ts";
+import type { Binding } from "../types.ts";
+import { f32, store } from "../wgsl.ts";
 
 /** Inference batch norm folded into the store: y = act((v - mean) / sqrt(var + eps) * w + b). */
 export interface NormIO {

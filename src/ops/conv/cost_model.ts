@@ -1,0 +1,301 @@
+// The cost model and planner: what a register block costs on a target (loads,
+// multiply-adds, loop iterations, dispatches and compile time, spread over the
+// device's parallelism), and the cheapest block within the target's limits for
+// each kernel. The target and an override of the choice are module-level hooks.
+import { cdiv, type ConvGeom } from "./geometry.ts";
+import { type Block, gatherAxis, scatterAxis, weightAxis, type WeightBlock } from "./blocks.ts";
+import type { TileBlock } from "./tiled.ts";
+import { WG } from "../wgsl.ts";
+
+/** What the planner aims for; a function of the adapter (see `setConvTarget`). */
+export interface ConvTarget {
+  /** workgroups the device runs at once: fewer leave it idle */
+  parallel: number;
+  /** threads that execute in lockstep */
+  simd: number;
+  /** accumulators per thread, at most */
+  maxAcc: number;
+  /** multiply-adds per unrolled loop body, at most (compile time, code size) */
+  maxBody: number;
+  /** cost of one multiply-add relative to one load from a storage buffer */
+  fma: number;
+  /** cost of one loop iteration, in loads */
+  iteration: number;
+  /** cost of one extra dispatch, in loads */
+  dispatch: number;
+  /**
+   * cost of compiling one line of unrolled code (a load or a multiply-add), in
+   * loads, spread over `runs` executions of the kernel: big blocks compile slowly
+   */
+  compile: number;
+  runs: number;
+}
+
+/**
+ * Default target, measured on llvmpipe (2 cores shared with other work, 8-wide
+ * SIMD): a load from a storage buffer costs ~12 multiply-adds of one invocation,
+ * a loop iteration about a load, an extra dispatch ~70 us, and the LLVM compile
+ * at a pipeline's first dispatch ~0.8 ms per line of unrolled code (~1 s for
+ * the biggest bodies allowed). A GPU wants a target with far more parallelism
+ * and cheaper loads, which picks smaller blocks; the kernels are correct for any.
+ */
+export const DEFAULT_TARGET: ConvTarget = {
+  parallel: 3,
+  simd: 8,
+  maxAcc: 128,
+  maxBody: 1536,
+  fma: 1 / 12,
+  iteration: 1,
+  dispatch: 30000,
+  compile: 240000,
+  runs: 1000,
+};
+
+/**
+ * Starting point for hardware adapters until `deno task tune` has measured them:
+ * not fitted to any one GPU. What it encodes is what every GPU shares and a CPU
+ * does not: thousands of threads in flight (so blocks stay small enough to fill
+ * them), 32-wide SIMD, loads cheaper relative to arithmetic, fewer registers per
+ * thread before occupancy drops, and compiles paid once when the pipeline is made.
+ */
+export const GPU_TARGET: ConvTarget = {
+  parallel: 2048,
+  simd: 32,
+  maxAcc: 32,
+  maxBody: 512,
+  fma: 1 / 4,
+  iteration: 1,
+  dispatch: 30000,
+  compile: 0,
+  runs: 1000,
+};
+
+let target = DEFAULT_TARGET;
+
+/** Sets the target the planners use from now on (e.g. from the adapter); returns the previous one. */
+export function setConvTarget(t: ConvTarget): ConvTarget {
+  const old = target;
+  target = t;
+  return old;
+}
+
+export type ConvKernel = "gather" | "scatter" | "wgrad";
+
+/** Any kernel variant: a register block, or a workgroup-memory tile (tiled.ts). */
+export type ConvBlock = Block | WeightBlock | TileBlock;
+
+type Planner = (kind: ConvKernel, g: ConvGeom) => ConvBlock | undefined;
+let override: Planner | undefined;
+
+/**
+ * Replaces the block choice (tests force every variant; an autotuner may plug in
+ * here). The function may return undefined to keep the default. Returns the previous one.
+ */
+export function setConvPlanner(p: Planner | undefined): Planner | undefined {
+  const old = override;
+  override = p;
+  return old;
+}
+
+/** Block sizes worth trying along an extent of n. */
+function sizes(n: number, max: number): number[] {
+  const out = new Set<number>();
+  for (const v of [1, 2, 3, 4, 6, 8, 12, 16]) if (v <= Math.min(n, max)) out.add(v);
+  if (n <= max) out.add(n);
+  return [...out];
+}
+
+/**
+ * Time, in loads, of `threads` threads each doing `loads` loads and `macs`
+ * multiply-adds. Loads are paid per thread; arithmetic per SIMD group, so a
+ * group with few live threads wastes it. The device runs `parallel` workgroups
+ * at a time.
+ */
+function spread(t: ConvTarget, threads: number, loads: number, macs: number): number {
+  const groups = cdiv(threads, t.simd);
+  const work = threads * loads + groups * t.simd * t.fma * macs;
+  return work / Math.min(cdiv(threads, WG), t.parallel);
+}
+
+/** Per-thread figures of a block, for the cost model and the limits. */
+interface BlockShape {
+  threads: number;
+  /** per step of the reduction loop */
+  loads: number;
+  macs: number;
+  acc: number;
+  steps: number;
+}
+
+function gatherShape(g: ConvGeom, b: Block): BlockShape {
+  const nb = b.nb ?? 1;
+  const y = gatherAxis(g.dstH, b.py, g.s, g.kh, g.pt, g.srcH);
+  const x = gatherAxis(g.dstW, b.px, g.s, g.kw, g.pl, g.srcW);
+  return {
+    threads: cdiv(g.b, nb) * cdiv(g.dstC, b.ch) * y.tiles * x.tiles,
+    loads: b.ch * g.kh * g.kw + nb * y.reads.length * x.reads.length,
+    macs: b.ch * nb * y.pairs.length * x.pairs.length,
+    acc: b.ch * nb * y.outs.length * x.outs.length,
+    steps: g.srcC,
+  };
+}
+
+function scatterShape(g: ConvGeom, b: Block): BlockShape {
+  const nb = b.nb ?? 1;
+  const y = scatterAxis(g.srcH, b.py, g.s, g.kh, g.pt, g.dstH);
+  const x = scatterAxis(g.srcW, b.px, g.s, g.kw, g.pl, g.dstW);
+  return {
+    threads: cdiv(g.b, nb) * cdiv(g.srcC, b.ch) * y.tiles * x.tiles,
+    loads: b.ch * g.kh * g.kw + nb * y.reads.length * x.reads.length,
+    macs: b.ch * nb * y.pairs.length * x.pairs.length,
+    acc: b.ch * nb * y.pixels.length * x.pixels.length,
+    steps: g.dstC,
+  };
+}
+
+function weightShape(g: ConvGeom, b: WeightBlock): BlockShape {
+  const rows = g.b * g.dstH;
+  const x = weightAxis(g, b.px);
+  return {
+    threads: cdiv(g.dstC, b.co) * cdiv(g.srcC, b.ci) * cdiv(rows, b.rows),
+    loads: b.co * x.outs.length + b.ci * g.kh * x.reads.length,
+    macs: b.co * b.ci * g.kh * x.pairs.length,
+    acc: b.co * b.ci * g.kh * g.kw,
+    steps: Math.min(b.rows, rows) * x.tiles,
+  };
+}
+
+function cost(t: ConvTarget, s: BlockShape): number {
+  const lines = s.loads + s.macs + 2 * s.acc;
+  return spread(t, s.threads, s.steps * (s.loads + t.iteration), s.steps * s.macs) +
+    t.compile * lines / t.runs;
+}
+
+export function gatherCost(g: ConvGeom, b: Block, t: ConvTarget = target): number {
+  return cost(t, gatherShape(g, b));
+}
+
+export function scatterCost(g: ConvGeom, b: Block, t: ConvTarget = target): number {
+  return cost(t, scatterShape(g, b));
+}
+
+export function weightGradCost(g: ConvGeom, b: WeightBlock, t: ConvTarget = target): number {
+  const s = weightShape(g, b);
+  let c = cost(t, s);
+  const chunks = cdiv(g.b * g.dstH, b.rows);
+  if (chunks > 1) {
+    const nw = g.dstC * g.srcC * g.kh * g.kw;
+    c += t.dispatch + spread(t, nw, chunks * (1 + t.iteration), 0) + spread(t, s.threads, s.acc, 0);
+  }
+  return c;
+}
+
+function best<B>(cands: B[], f: (b: B) => number): B {
+  let pick = cands[0], min = Infinity;
+  for (const c of cands) {
+    const v = f(c);
+    if (v < min) [pick, min] = [c, v];
+  }
+  return pick;
+}
+
+/** Every block within the target's limits (empty: none fits, use one output per thread). */
+function blockCandidates(
+  g: ConvGeom,
+  t: ConvTarget,
+  ch: number,
+  h: number,
+  w: number,
+  shape: (b: Block) => BlockShape,
+): Block[] {
+  const cands: Block[] = [];
+  for (const c of sizes(ch, 16)) {
+    for (const nb of sizes(g.b, 8)) {
+      for (const py of sizes(h, 8)) {
+        for (const px of sizes(w, 16)) {
+          const b = { ch: c, nb, py, px };
+          const s = shape(b);
+          if (s.acc > t.maxAcc || s.macs > t.maxBody) continue;
+          cands.push(b);
+        }
+      }
+    }
+  }
+  return cands;
+}
+
+const gatherCandidates = (g: ConvGeom, t: ConvTarget) =>
+  blockCandidates(g, t, g.dstC, g.dstH, g.dstW, (b) => gatherShape(g, b));
+
+const scatterCandidates = (g: ConvGeom, t: ConvTarget) =>
+  blockCandidates(g, t, g.srcC, cdiv(g.srcH, g.s), cdiv(g.srcW, g.s), (b) => scatterShape(g, b));
+
+const ONE: Block = { ch: 1, nb: 1, py: 1, px: 1 };
+
+export function planGather(g: ConvGeom, t: ConvTarget = target): Block {
+  const c = gatherCandidates(g, t);
+  return c.length ? best(c, (b) => gatherCost(g, b, t)) : ONE;
+}
+
+export function planScatter(g: ConvGeom, t: ConvTarget = target): Block {
+  const c = scatterCandidates(g, t);
+  return c.length ? best(c, (b) => scatterCost(g, b, t)) : ONE;
+}
+
+/** Most floats of partial sums the weight gradient may keep in scratch. */
+const MAX_PARTIAL = 1 << 22;
+
+function weightCandidates(g: ConvGeom, t: ConvTarget): WeightBlock[] {
+  const cands: WeightBlock[] = [];
+  const rows = g.b * g.dstH;
+  const nw = g.dstC * g.srcC * g.kh * g.kw;
+  const rowChoices = new Set<number>([rows]);
+  for (let c = 2; c <= 1024 && c <= rows && c * nw <= MAX_PARTIAL; c *= 2) {
+    rowChoices.add(cdiv(rows, c));
+  }
+  for (const co of sizes(g.dstC, 8)) {
+    for (const ci of sizes(g.srcC, 8)) {
+      for (const px of sizes(g.dstW, 16)) {
+        const s = weightShape(g, { co, ci, px, rows });
+        // Half as many accumulators again as the other kernels: no loaded value stays
+        // live across taps here, and 8 x 2 x 3 x 3 measured best for 3 x 3 kernels.
+        if (s.acc > Math.max(t.maxAcc * 1.5, g.kh * g.kw) || s.macs > t.maxBody) continue;
+        for (const r of rowChoices) cands.push({ co, ci, px, rows: r });
+      }
+    }
+  }
+  return cands;
+}
+
+export function planWeightGrad(g: ConvGeom, t: ConvTarget = target): WeightBlock {
+  const c = weightCandidates(g, t);
+  if (!c.length) return { co: 1, ci: 1, px: 1, rows: g.b * g.dstH };
+  return best(c, (b) => weightGradCost(g, b, t));
+}
+
+/**
+ * The cost model's `k` best blocks for a kernel, cheapest first: the first is the
+ * model's own pick (what planGather / planScatter / planWeightGrad return). An
+ * autotuner measures these instead of guessing among them.
+ */
+export function candidateBlocks(
+  kind: ConvKernel,
+  g: ConvGeom,
+  k: number,
+  t: ConvTarget = target,
+): (Block | WeightBlock)[] {
+  const ranked = <B>(c: B[], f: (b: B) => number, none: B): B[] => {
+    if (!c.length) return [none];
+    // Stable sort: among equal costs the first enumerated wins, as in best().
+    return c.map((b) => [b, f(b)] as const).sort((x, y) => x[1] - y[1]).slice(0, k)
+      .map(([b]) => b);
+  };
+  if (kind === "gather") return ranked(gatherCandidates(g, t), (b) => gatherCost(g, b, t), ONE);
+  if (kind === "scatter") return ranked(scatterCandidates(g, t), (b) => scatterCost(g, b, t), ONE);
+  return ranked(weightCandidates(g, t), (b) => weightGradCost(g, b, t), planWeightGrad(g, t));
+}
+
+/** The block a kernel runs with: the override's, else the planner's `def`. */
+export function pickBlock<B>(kind: ConvKernel, g: ConvGeom, def: () => B): B {
+  return (override?.(kind, g) as B | undefined) ?? def();
+}

@@ -1,0 +1,484 @@
+// Three register-blocked kernels, generated per shape with the loops over the
+// kernel window and over the thread's block unrolled and the geometry inlined:
+//   convGather      dst = conv(src): conv2d forward, conv_transpose2d input gradient
+//   convScatter     src = conv^T(dst): conv2d input gradient, conv_transpose2d forward
+//   convWeightGrad  dw, optionally split over rows of the reduction (partial sums
+//                   in scratch, then a second small kernel adds them: no barriers)
+// Each thread keeps a block of outputs in registers (channels x batch items x
+// pixels) so that every value it loads feeds many multiply-adds. That is what
+// matters on a software adapter, where a load from a storage buffer costs tens
+// of cycles per invocation and a multiply-add a fraction of one; on a GPU it is
+// the usual register tiling. No workgroup memory and no barriers, so the kernels
+// are correct on any adapter and for any block size: blocks that do not divide a
+// dimension get clamped loads and guarded stores, and where a thread's tile is
+// the whole image, the zero padding is resolved while generating the code.
+import type { Binding, Dispatch } from "../types.ts";
+import { grid, ident, numel, perElement, store, WG } from "../wgsl.ts";
+import { cdiv, type ConvGeom, range } from "./geometry.ts";
+import { type Block, gatherAxis, scatterAxis, weightAxis, type WeightBlock } from "./blocks.ts";
+import { pickBlock, planGather, planScatter, planWeightGrad } from "./cost_model.ts";
+import { isTile, type TileBlock, tiledGather, tiledScatter, tiledWeightGrad } from "./tiled.ts";
+import {
+  bindingsOf,
+  declareNamed,
+  DST,
+  type KernelIO,
+  normPrelude,
+  SRC,
+  storeOutput,
+  WGT,
+} from "./store.ts";
+
+/**
+ * Version of the kernel generators: bump it whenever the code generated for a block
+ * changes, so that block choices measured (and cached) for older kernels are ignored.
+ */
+export const CONV_GENERATOR_VERSION = 1;
+
+/**
+ * Run-time position variables of an axis of a tile: for each offset o, the
+ * position `base + o` clamped into [0, size) and scaled (for addressing), and
+ * whether it is in range. Offsets whose range is statically known need none.
+ */
+function positions(
+  lines: string[],
+  name: string,
+  base: string,
+  offsets: number[],
+  size: number,
+  scale: number,
+  known: (o: number) => boolean | undefined,
+  indent = "  ",
+): { off: (o: number) => string; ok: (o: number) => string | boolean } {
+  const fixed = (o: number) => known(o) !== undefined;
+  for (const o of offsets) {
+    if (fixed(o)) continue;
+    lines.push(`${indent}let ${name}p${o} = ${base} + ${o};`);
+    lines.push(`${indent}let ${name}o${o} = u32(clamp(${name}p${o}, 0, ${size - 1})) * ${scale}u;`);
+    lines.push(`${indent}let ${name}v${o} = ${name}p${o} >= 0 && ${name}p${o} < ${size};`);
+  }
+  return {
+    off: (o) => fixed(o) ? "" : `${name}o${o}`,
+    ok: (o) => known(o) ?? `${name}v${o}`,
+  };
+}
+
+/** `a + b + ...` of the non-empty terms, "0u" if none. */
+const sum = (...t: (string | number)[]) => {
+  const parts = t.map(String).filter((x) => x !== "" && x !== "0u" && x !== "0");
+  return parts.length ? parts.join(" + ") : "0u";
+};
+
+function both(a: string | boolean, b: string | boolean): string | boolean {
+  if (a === false || b === false) return false;
+  if (a === true) return b;
+  if (b === true) return a;
+  return `${a} && ${b}`;
+}
+
+/** A load that reads 0 where `ok` is false (its index is clamped, so always in bounds). */
+function guarded(expr: string, ok: string | boolean): string {
+  return ok === true ? expr : `select(0.0, ${expr}, ${ok})`;
+}
+
+/** Thread index decomposition, fastest first: `let name = ...` for each [name, extent]. */
+function decompose(dims: [string, number][]): string[] {
+  const out: string[] = [];
+  let div = 1;
+  dims.forEach(([name, n], k) => {
+    const q = div === 1 ? "i" : `(i / ${div}u)`;
+    out.push(`  let ${name} = ${k === dims.length - 1 ? q : `${q} % ${n}u`};`);
+    div *= n;
+  });
+  return out;
+}
+
+/** `let NAMEk = min(GROUP * n + k, N - 1)` for k < n: indices of a block, clamped. */
+function blockIndices(name: string, group: string, n: number, total: number): string[] {
+  return range(n).map((k) => {
+    const v = `${group} * ${n}u + ${k}u`;
+    return `  let ${name}${k} = ${total % n === 0 ? v : `min(${v}, ${total - 1}u)`};`;
+  });
+}
+
+/** `if (cond) { body }` or just the body. */
+function guard(conds: string[], body: string, indent = "  "): string {
+  return conds.length ? `${indent}if (${conds.join(" && ")}) { ${body} }` : `${indent}${body}`;
+}
+
+/**
+ * A one-thread-per-`i` kernel like wgsl.ts's perElement, but naming its bindings
+ * by what they are to the kernel rather than by role, so that mirrored layers
+ * (an encoder's conv and its decoder's transposed conv) share one pipeline.
+ */
+function kernel(
+  label: string,
+  n: number,
+  bindings: [name: string, b: Binding][],
+  body: string,
+): Dispatch {
+  const [gx] = grid(n);
+  const code = `${declareNamed(bindings)}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * ${gx * WG}u;
+  if (i >= ${n}u) { return; }
+${body}
+}
+`;
+  return { label, code, entry: "main", workgroups: grid(n), bindings: bindings.map(([, b]) => b) };
+}
+
+const PART = "part";
+
+/**
+ * dst = conv(src). Thread: (block of `ch` dst channels, `nb` batch items, tile
+ * of py x px dst pixels). Per src channel it loads the block's weights and the
+ * src window under the tile once, then does every multiply-add of the window.
+ */
+export function convGather(
+  label: string,
+  g: ConvGeom,
+  io: KernelIO,
+  block: Block | TileBlock = pickBlock("gather", g, () => planGather(g)),
+): Dispatch {
+  if (isTile(block)) return tiledGather(label, g, io, block);
+  const { ch, py, px } = block;
+  const nb = block.nb ?? 1;
+  const [src, w, dst] = [SRC, WGT, DST];
+  const Y = gatherAxis(g.dstH, py, g.s, g.kh, g.pt, g.srcH);
+  const X = gatherAxis(g.dstW, px, g.s, g.kw, g.pl, g.srcW);
+  const [nog, nbg] = [cdiv(g.dstC, ch), cdiv(g.b, nb)];
+  const L = decompose([["tx", X.tiles], ["ty", Y.tiles], ["og", nog], ["bg", nbg]]);
+  L.push(`  let oy0 = i32(ty) * ${py};`, `  let ox0 = i32(tx) * ${px};`);
+  const ry = positions(L, "r", `oy0 * ${g.s} - ${g.pt}`, Y.reads, g.srcH, g.srcW, Y.ok);
+  const rx = positions(L, "q", `ox0 * ${g.s} - ${g.pl}`, X.reads, g.srcW, 1, X.ok);
+  const KK = g.kh * g.kw;
+  L.push(...blockIndices("oc", "og", ch, g.dstC), ...blockIndices("bi", "bg", nb, g.b));
+  const acc = (k: number, n: number, y: number, x: number) => `a${k}_${n}_${y}_${x}`;
+  for (const k of range(ch)) {
+    for (const n of range(nb)) {
+      for (const y of Y.outs) for (const x of X.outs) L.push(`  var ${acc(k, n, y, x)} = 0.0;`);
+    }
+  }
+  L.push(`  for (var c = 0u; c < ${g.srcC}u; c++) {`);
+  const used = new Set<string>();
+  const body: string[] = [];
+  for (const n of range(nb)) {
+    body.push(`    let sb${n} = (bi${n} * ${g.srcC}u + c) * ${g.srcH * g.srcW}u;`);
+    for (const r of Y.reads) {
+      for (const q of X.reads) {
+        const ix = sum(
+          `sb${n}`,
+          ry.off(r) || `${Math.max(r - g.pt, 0) * g.srcW}u`,
+          rx.off(q) || `${q - g.pl}u`,
+        );
+        body.push(
+          `    let v${n}_${r}_${q} = ${guarded(`${src}[${ix}]`, both(ry.ok(r), rx.ok(q)))};`,
+        );
+      }
+    }
+    for (const [y, ky, r] of Y.pairs) {
+      for (const [x, kx, q] of X.pairs) {
+        for (const k of range(ch)) {
+          used.add(`${k}_${ky}_${kx}`);
+          body.push(`    ${acc(k, n, y, x)} += v${n}_${r}_${q} * w${k}_${ky}_${kx};`);
+        }
+      }
+    }
+  }
+  for (const k of range(ch)) {
+    for (const ky of range(g.kh)) {
+      for (const kx of range(g.kw)) {
+        if (!used.has(`${k}_${ky}_${kx}`)) continue;
+        L.push(
+          `    let w${k}_${ky}_${kx} = ${w}[(oc${k} * ${g.srcC}u + c) * ${KK}u + ${
+            ky * g.kw + kx
+          }u];`,
+        );
+      }
+    }
+  }
+  L.push(...body, `  }`);
+  for (const k of range(ch)) {
+    const o = `og * ${ch}u + ${k}u`;
+    L.push(...normPrelude(io, `n${k}`, `oc${k}`).map((l) => `  ${l}`));
+    for (const n of range(nb)) {
+      const b = `bg * ${nb}u + ${n}u`;
+      for (const y of Y.outs) {
+        for (const x of X.outs) {
+          const conds: string[] = [];
+          if (g.dstC % ch !== 0) conds.push(`${o} < ${g.dstC}u`);
+          if (g.b % nb !== 0) conds.push(`${b} < ${g.b}u`);
+          if (Y.tiles > 1 && g.dstH % py !== 0) conds.push(`oy0 + ${y} < ${g.dstH}`);
+          if (X.tiles > 1 && g.dstW % px !== 0) conds.push(`ox0 + ${x} < ${g.dstW}`);
+          const di = `((${b}) * ${g.dstC}u + ${o}) * ${
+            g.dstH * g.dstW
+          }u + u32(oy0 + ${y}) * ${g.dstW}u + u32(ox0 + ${x})`;
+          L.push(
+            guard(conds, storeOutput(io, `${dst}[${di}]`, acc(k, n, y, x), `(${o})`, `n${k}`)),
+          );
+        }
+      }
+    }
+  }
+  return kernel(label, nbg * nog * Y.tiles * X.tiles, bindingsOf(io), L.join("\n"));
+}
+
+/**
+ * src = conv^T(dst), the adjoint of convGather, phase by phase (see ScatterAxis):
+ * a thread covers py * s rows and px * s columns of src for `ch` src channels and
+ * `nb` batch items. Per dst channel it loads the (py + mMax) x (px + mMax) dst
+ * values under the tile and the block's weights, then every multiply-add is
+ * unrolled with its tap known, so no thread tests a phase or a divisibility.
+ */
+export function convScatter(
+  label: string,
+  g: ConvGeom,
+  io: KernelIO,
+  block: Block | TileBlock = pickBlock("scatter", g, () => planScatter(g)),
+): Dispatch {
+  if (isTile(block)) return tiledScatter(label, g, io, block);
+  const { ch, py, px } = block;
+  const nb = block.nb ?? 1;
+  const s = g.s;
+  const [dst, w, src] = [SRC, WGT, DST];
+  const Y = scatterAxis(g.srcH, py, s, g.kh, g.pt, g.dstH);
+  const X = scatterAxis(g.srcW, px, s, g.kw, g.pl, g.dstW);
+  const [ncg, nbg] = [cdiv(g.srcC, ch), cdiv(g.b, nb)];
+  const L = decompose([["tx", X.tiles], ["ty", Y.tiles], ["cg", ncg], ["bg", nbg]]);
+  // dst position of the tile's j = 0
+  L.push(
+    `  let ty0 = i32(ty) * ${py} + ${Y.origin};`,
+    `  let tx0 = i32(tx) * ${px} + ${X.origin};`,
+  );
+  const ey = positions(L, "e", `ty0 - ${Y.mMax}`, Y.reads, g.dstH, g.dstW, Y.ok);
+  const ex = positions(L, "f", `tx0 - ${X.mMax}`, X.reads, g.dstW, 1, X.ok);
+  const KK = g.kh * g.kw;
+  L.push(...blockIndices("cc", "cg", ch, g.srcC), ...blockIndices("bi", "bg", nb, g.b));
+  const acc = (k: number, n: number, iy: number, ix: number) => `a${k}_${n}_${iy}_${ix}`;
+  for (const k of range(ch)) {
+    for (const n of range(nb)) {
+      for (const iy of range(Y.pixels.length)) {
+        for (const ix of range(X.pixels.length)) L.push(`  var ${acc(k, n, iy, ix)} = 0.0;`);
+      }
+    }
+  }
+  L.push(`  for (var o = 0u; o < ${g.dstC}u; o++) {`);
+  const used = new Set<string>();
+  const body: string[] = [];
+  for (const n of range(nb)) {
+    body.push(`    let db${n} = (bi${n} * ${g.dstC}u + o) * ${g.dstH * g.dstW}u;`);
+    for (const e of Y.reads) {
+      for (const f of X.reads) {
+        const d = (ok: boolean | undefined, a: number, scale: number) => ok ? `${a * scale}u` : "";
+        const ix = sum(
+          `db${n}`,
+          ey.off(e) || d(Y.ok(e), Y.origin - Y.mMax + e, g.dstW),
+          ex.off(f) || d(X.ok(f), X.origin - X.mMax + f, 1),
+        );
+        body.push(
+          `    let d${n}_${e}_${f} = ${guarded(`${dst}[${ix}]`, both(ey.ok(e), ex.ok(f)))};`,
+        );
+      }
+    }
+    for (const [iy, ky, e] of Y.pairs) {
+      for (const [ix, kx, f] of X.pairs) {
+        for (const k of range(ch)) {
+          used.add(`${k}_${ky}_${kx}`);
+          body.push(`    ${acc(k, n, iy, ix)} += d${n}_${e}_${f} * w${k}_${ky}_${kx};`);
+        }
+      }
+    }
+  }
+  for (const k of range(ch)) {
+    for (const ky of range(g.kh)) {
+      for (const kx of range(g.kw)) {
+        if (!used.has(`${k}_${ky}_${kx}`)) continue;
+        L.push(
+          `    let w${k}_${ky}_${kx} = ${w}[(o * ${g.srcC}u + cc${k}) * ${KK}u + ${
+            ky * g.kw + kx
+          }u];`,
+        );
+      }
+    }
+  }
+  L.push(...body, `  }`);
+  for (const k of range(ch)) {
+    const c = `cg * ${ch}u + ${k}u`;
+    L.push(...normPrelude(io, `n${k}`, `cc${k}`).map((l) => `  ${l}`));
+    for (const n of range(nb)) {
+      const b = `bg * ${nb}u + ${n}u`;
+      Y.pixels.forEach(([jy, ry], iy) => {
+        X.pixels.forEach(([jx, rx], ix) => {
+          const conds: string[] = [];
+          if (g.srcC % ch !== 0) conds.push(`${c} < ${g.srcC}u`);
+          if (g.b % nb !== 0) conds.push(`${b} < ${g.b}u`);
+          const ay = Y.at(jy, ry), ax = X.at(jx, rx);
+          const sy = ay ?? `(ty0 + ${jy}) * ${s} + ${ry - g.pt}`;
+          const sx = ax ?? `(tx0 + ${jx}) * ${s} + ${rx - g.pl}`;
+          if (ay === undefined) conds.push(`${sy} >= 0 && ${sy} < ${g.srcH}`);
+          if (ax === undefined) conds.push(`${sx} >= 0 && ${sx} < ${g.srcW}`);
+          const si = `((${b}) * ${g.srcC}u + ${c}) * ${
+            g.srcH * g.srcW
+          }u + u32(${sy}) * ${g.srcW}u + u32(${sx})`;
+          L.push(
+            guard(conds, storeOutput(io, `${src}[${si}]`, acc(k, n, iy, ix), `(${c})`, `n${k}`)),
+          );
+        });
+      });
+    }
+  }
+  return kernel(label, nbg * ncg * Y.tiles * X.tiles, bindingsOf(io), L.join("\n"));
+}
+
+/**
+ * dw[o, c, ky, kx] = sum over batch and dst pixels of dst[b, o, oy, ox] *
+ * src[b, c, oy * s - pt + ky, ox * s - pl + kx]. Thread: (block of co dst
+ * channels, block of ci src channels, chunk of `rows` dst rows over batch and
+ * height), all kh x kw taps. Per step of px dst columns it loads co * px dst
+ * values and ci * kh src row segments. With several chunks each writes its
+ * partial sums to scratch `t.dw_part` and a second kernel adds them up (and into
+ * dw when accumulating).
+ */
+export function convWeightGrad(
+  label: string,
+  g: ConvGeom,
+  roles: { src: string; dst: string; dw: string },
+  accumulate: boolean,
+  block: WeightBlock | TileBlock = pickBlock("wgrad", g, () => planWeightGrad(g)),
+): { dispatches: Dispatch[]; scratch?: Record<string, number> } {
+  if (isTile(block)) return { dispatches: [tiledWeightGrad(label, g, roles, accumulate, block)] };
+  const { co, ci, px } = block;
+  const [src, dst, dw] = ["xs", "ys", "dw"];
+  const totalRows = g.b * g.dstH;
+  const rowsPer = Math.min(block.rows, totalRows);
+  const chunks = cdiv(totalRows, rowsPer);
+  const KK = g.kh * g.kw;
+  const nw = g.dstC * g.srcC * KK;
+  const part = "t.dw_part";
+  const [ncg, nog] = [cdiv(g.srcC, ci), cdiv(g.dstC, co)];
+  const X = weightAxis(g, px);
+  const L = decompose([["cg", ncg], ["og", nog], ["chunk", chunks]]);
+  L.push(...blockIndices("oc", "og", co, g.dstC), ...blockIndices("cc", "cg", ci, g.srcC));
+  const acc = (k: number, kk: number, ky: number, kx: number) => `a${k}_${kk}_${ky}_${kx}`;
+  for (const k of range(co)) {
+    for (const kk of range(ci)) {
+      for (const ky of range(g.kh)) {
+        for (const kx of range(g.kw)) L.push(`  var ${acc(k, kk, ky, kx)} = 0.0;`);
+      }
+    }
+  }
+  L.push(`  let n0 = chunk * ${rowsPer}u;`, `  let n1 = min(n0 + ${rowsPer}u, ${totalRows}u);`);
+  L.push(`  for (var n = n0; n < n1; n++) {`);
+  L.push(`    let b = n / ${g.dstH}u;`, `    let oy = i32(n % ${g.dstH}u);`);
+  for (const k of range(co)) {
+    L.push(`    let db${k} = ((b * ${g.dstC}u + oc${k}) * ${g.dstH}u + u32(oy)) * ${g.dstW}u;`);
+  }
+  for (const k of range(ci)) {
+    L.push(`    let sb${k} = (b * ${g.srcC}u + cc${k}) * ${g.srcH * g.srcW}u;`);
+  }
+  const ry = positions(
+    L,
+    "r",
+    `oy * ${g.s} - ${g.pt}`,
+    range(g.kh),
+    g.srcH,
+    g.srcW,
+    () => undefined,
+    "    ",
+  );
+  const multi = X.tiles > 1;
+  const I = multi ? "      " : "    ";
+  if (multi) L.push(`    for (var ox0 = 0; ox0 < ${g.dstW}; ox0 += ${px}) {`);
+  const base = multi ? "ox0" : "0";
+  const rx = positions(L, "q", `${base} * ${g.s} - ${g.pl}`, X.reads, g.srcW, 1, X.ok, I);
+  const colOk = (x: number): string | boolean =>
+    !multi || g.dstW % px === 0 ? true : `ox0 + ${x} < ${g.dstW}`;
+  for (const k of range(co)) {
+    for (const x of X.outs) {
+      const col = multi ? `u32(ox0 + ${x})` : `${x}u`;
+      L.push(`${I}let d${k}_${x} = ${guarded(`${dst}[db${k} + ${col}]`, colOk(x))};`);
+    }
+  }
+  for (const kk of range(ci)) {
+    for (const ky of range(g.kh)) {
+      for (const q of X.reads) {
+        const ix = sum(`sb${kk}`, ry.off(ky), rx.off(q) || `${q - g.pl}u`);
+        L.push(
+          `${I}let v${kk}_${ky}_${q} = ${guarded(`${src}[${ix}]`, both(ry.ok(ky), rx.ok(q)))};`,
+        );
+      }
+      for (const [x, kx, q] of X.pairs) {
+        for (const k of range(co)) {
+          L.push(`${I}${acc(k, kk, ky, kx)} += d${k}_${x} * v${kk}_${ky}_${q};`);
+        }
+      }
+    }
+  }
+  if (multi) L.push(`    }`);
+  L.push(`  }`);
+  for (const k of range(co)) {
+    for (const kk of range(ci)) {
+      const conds: string[] = [];
+      if (g.dstC % co !== 0) conds.push(`og * ${co}u + ${k}u < ${g.dstC}u`);
+      if (g.srcC % ci !== 0) conds.push(`cg * ${ci}u + ${kk}u < ${g.srcC}u`);
+      const st = range(KK).map((t) => {
+        const wi = `(oc${k} * ${g.srcC}u + cc${kk}) * ${KK}u + ${t}u`;
+        const a = acc(k, kk, Math.floor(t / g.kw), t % g.kw);
+        return chunks > 1
+          ? `${PART}[chunk * ${nw}u + ${wi}] = ${a};`
+          : store(accumulate, `${dw}[${wi}]`, a);
+      });
+      L.push(guard(conds, st.join(" ")));
+    }
+  }
+  const main = kernel(
+    label,
+    ncg * nog * chunks,
+    [
+      [src, { role: roles.src }],
+      [dst, { role: roles.dst }],
+      chunks > 1 ? [PART, { role: part, write: true }] : [dw, { role: roles.dw, write: true }],
+    ],
+    L.join("\n"),
+  );
+  if (chunks === 1) return { dispatches: [main] };
+  const total = kernel(
+    `${label}.sum`,
+    nw,
+    [[PART, { role: part }], [dw, { role: roles.dw, write: true }]],
+    `  var acc = 0.0;
+  for (var k = 0u; k < ${chunks}u; k++) {
+    acc += ${PART}[k * ${nw}u + i];
+  }
+  ${store(accumulate, `${dw}[i]`, "acc")}`,
+  );
+  return { dispatches: [main, total], scratch: { dw_part: chunks * nw } };
+}
+
+/** db[c] = sum over batch and pixels of an NCHW gradient: one thread per channel. */
+export function biasGrad(
+  label: string,
+  shape: number[],
+  roles: { grad: string; db: string },
+  accumulate: boolean,
+): Dispatch {
+  const [b, c] = shape;
+  const hw = numel(shape.slice(2));
+  const [grad, db] = [roles.grad, roles.db].map(ident);
+  const body = `  var acc = 0.0;
+  for (var n = 0u; n < ${b}u; n++) {
+    let base = (n * ${c}u + i) * ${hw}u;
+    for (var j = 0u; j < ${hw}u; j++) {
+      acc = acc + ${grad}[base + j];
+    }
+  }
+  ${store(accumulate, `${db}[i]`, "acc")}`;
+  return perElement(
+    label,
+    c,
+    [{ role: roles.grad }, { role: roles.db, write: true }],
+    body,
+  );
+}
