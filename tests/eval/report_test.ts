@@ -1,17 +1,14 @@
 import assert from "node:assert/strict";
 import { deflateSync } from "node:zlib";
 import { join } from "node:path";
+import { renderReport, writeReport } from "../../src/eval/report.ts";
+import { downsample, ema, niceTicks } from "../../src/eval/chart.ts";
 import {
-  downsample,
-  ema,
   evenlySpaced,
   groupSeries,
-  niceTicks,
   parseMetrics,
-  renderReport,
   uninformative,
-  writeReport,
-} from "../../src/eval/report.ts";
+} from "../../src/eval/run_files.ts";
 
 function crc32(bytes: Uint8Array): number {
   let c = ~0;
