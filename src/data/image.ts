@@ -2,6 +2,12 @@
 // float images in [-1, 1] in CHW order, resizing, and the paper's augmentation.
 
 /** 8-bit RGB, rows top to bottom, 3 bytes per pixel. */
+/**
+ * Largest image decoded, in pixels (4096 x 4096): far above any face image, and a
+ * bound on the memory a small compressed file can make the decoder allocate.
+ */
+export const MAX_IMAGE_PIXELS = 4096 * 4096;
+
 export interface RGBImage {
   width: number;
   height: number;

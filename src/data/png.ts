@@ -3,7 +3,7 @@
 // and sizes so a damaged file fails with a reason instead of yielding garbage.
 import { deflateSync, inflateSync } from "node:zlib";
 import { DataError } from "./errors.ts";
-import type { RGBImage } from "./image.ts";
+import { MAX_IMAGE_PIXELS, type RGBImage } from "./image.ts";
 
 const SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
 
@@ -125,7 +125,7 @@ const DEPTHS: Record<number, number[]> = {
 };
 
 /** Decodes any standard PNG to 8-bit RGB; alpha is composited over black. */
-export function decodePNG(bytes: Uint8Array): RGBImage {
+export function decodePNG(bytes: Uint8Array, maxPixels = MAX_IMAGE_PIXELS): RGBImage {
   if (!isPNG(bytes)) throw new DataError("not a PNG file (bad signature)");
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let hdr: Header | undefined;
@@ -156,8 +156,13 @@ export function decodePNG(bytes: Uint8Array): RGBImage {
       if (!DEPTHS[hdr.color]?.includes(hdr.depth) || hdr.interlace > 1) {
         throw new DataError(`PNG: unsupported colour type ${hdr.color} / depth ${hdr.depth}`);
       }
-      if (hdr.width === 0 || hdr.height === 0 || hdr.width * hdr.height > 1 << 28) {
+      if (hdr.width === 0 || hdr.height === 0) {
         throw new DataError(`PNG: bad size ${hdr.width}x${hdr.height}`);
+      }
+      if (hdr.width * hdr.height > maxPixels) {
+        throw new DataError(
+          `PNG: ${hdr.width}x${hdr.height} is more than the ${maxPixels} pixels allowed`,
+        );
       }
     } else if (type === "PLTE") palette = data;
     else if (type === "tRNS") trns = data;
@@ -179,8 +184,15 @@ export function decodePNG(bytes: Uint8Array): RGBImage {
   }
   let raw: Uint8Array;
   try {
-    raw = new Uint8Array(inflateSync(joined));
+    // Bounded by what the header allows (filter bytes and interlace passes included),
+    // so that a small file cannot inflate to gigabytes.
+    const rowBytes = Math.ceil((hdr.width * CHANNELS[hdr.color] * hdr.depth) / 8);
+    const most = 2 * (rowBytes + 1) * hdr.height + 1024;
+    raw = new Uint8Array(inflateSync(joined, { maxOutputLength: most }));
   } catch (e) {
+    if ((e as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
+      throw new DataError("PNG: more image data than its size in the header allows");
+    }
     throw new DataError(`PNG: corrupt image data (${(e as Error).message})`);
   }
   return toRGB(hdr, unfilterAll(hdr, raw), palette, trns);

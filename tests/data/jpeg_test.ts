@@ -23,3 +23,28 @@ Deno.test("truncated or foreign bytes fail with a reason", () => {
   throws(() => decodeImage(new TextEncoder().encode("hello")), /not a PNG or JPEG/);
   throws(() => decodeImage(new Uint8Array(0)), /empty file/);
 });
+
+Deno.test("a JPEG whose header claims 20000x20000 pixels is refused before decoding", () => {
+  // SOI, a baseline frame header of 20000 x 20000 with three components, EOI
+  const sof = [0xff, 0xc0, 0x00, 0x11, 0x08, 0x4e, 0x20, 0x4e, 0x20, 0x03];
+  const bytes = new Uint8Array([
+    0xff,
+    0xd8,
+    ...sof,
+    1,
+    0x11,
+    0,
+    2,
+    0x11,
+    0,
+    3,
+    0x11,
+    0,
+    0xff,
+    0xd9,
+  ]);
+  throws(
+    () => decodeImage(bytes),
+    (e) => e instanceof DataError && /more than the 16777216 pixels allowed/.test(e.message),
+  );
+});

@@ -30,7 +30,7 @@ function rawPNG(
   h: number,
   depth: number,
   color: number,
-  raw: number[],
+  raw: number[] | Uint8Array,
   extra: [string, number[]][] = [],
   interlace = 0,
 ): Uint8Array {
@@ -126,4 +126,40 @@ Deno.test("damaged PNGs fail with a reason", () => {
   );
   throws(() => decodePNG(new Uint8Array([1, 2, 3])), /not a PNG/);
   ok(decodePNG(good));
+});
+
+Deno.test("PNG bombs: a huge size is refused from the header, before inflating", () => {
+  const png = rawPNG(16384, 16384, 8, 0, [0]);
+  throws(
+    () => decodePNG(png),
+    (e: Error) =>
+      e instanceof DataError &&
+      /16384x16384 is more than the 16777216 pixels allowed/.test(e.message),
+  );
+  // A caller may allow more: then the size passes and the missing rows are the error.
+  throws(
+    () => decodePNG(png, 16384 * 16384),
+    (e: Error) => e instanceof DataError && !/pixels allowed/.test(e.message),
+  );
+});
+
+Deno.test("PNG bombs: image data inflating past what the header allows is refused", () => {
+  const png = rawPNG(8, 8, 8, 0, new Uint8Array(50_000_000));
+  ok(png.length < 100_000, `${png.length} bytes`);
+  throws(
+    () => decodePNG(png),
+    (e: Error) => e instanceof DataError && /more image data than its size/.test(e.message),
+  );
+});
+
+Deno.test("PNG bombs: a tall interlaced image one pixel wide still decodes", () => {
+  const h = 9;
+  const rows: number[] = [];
+  // Adam7 passes of a 1x9 grey image: pass 1 rows 0, 8; pass 3... only passes whose
+  // columns start at 0 hold pixels: 1 (rows 0,8), 3 (row 4), 5 (rows 2,6), 7 (odd rows).
+  for (const pass of [[0, 8], [], [4], [], [2, 6], [], [1, 3, 5, 7]]) {
+    for (const y of pass) rows.push(0, y * 10);
+  }
+  const img = decodePNG(rawPNG(1, h, 8, 0, rows, [], 1));
+  deepEqual([...img.data].filter((_, i) => i % 3 === 0), [0, 10, 20, 30, 40, 50, 60, 70, 80]);
 });
