@@ -1,4 +1,4 @@
-// The interface every data source offers the batcher, and ImageSet, the in-memory store
+// The interface every data source offers training (src/train/data.ts), and ImageSet, the in-memory store
 // (8-bit images plus labels) behind cached synthetic sets and real folders.
 import { toCHW } from "./image.ts";
 import { NUM_POSES } from "./pose.ts";

@@ -1,6 +1,4 @@
 // The data pipeline's public API, for the trainer and tools.
-export type { Batch, SamplerOptions } from "./batcher.ts";
-export { MultiImageSampler, SingleImageSampler } from "./batcher.ts";
 export { DEFAULT_CACHE_DIR, readCache, writeCache } from "./cache.ts";
 export { contactSheet } from "./contact_sheet.ts";
 export type { Dataset, Labels, Sample } from "./dataset.ts";

@@ -3,9 +3,7 @@
 // data does not add to the step's time. `upload` (given by the runtime, e.g. writing
 // the batch into GPU buffers) runs as each batch is handed out; queue writes do not
 // block, and the copy is made before the batch's slot is reused.
-import type { Batch } from "./batcher.ts";
-
-export class Prefetcher {
+export class Prefetcher<Batch> {
   private pending: Promise<Batch>;
   private closed = false;
 
