@@ -1,27 +1,20 @@
 // Transposed 2-D convolution, NCHW, weight [in, out, kh, kw] as in PyTorch's
 // ConvTranspose2d. It is the adjoint of a conv2d from the output back to the
-// input, so it reuses conv_common's kernels with the roles of x and y swapped.
+// input: this file says how its attributes give that conv's geometry, and
+// conv/pair.ts makes the op from it with the roles of x and y swapped.
 import { z } from "zod";
 import {
   biasAttr,
-  biasGrad,
-  convGather,
   type ConvGeom,
-  convScatter,
-  convWeightGrad,
+  defineConvOp,
   inChannelsAttr,
   inputCHW,
   kernelAttr,
   kernelHW,
   outAttr,
-  refAddBias,
-  refBiasGrad,
-  refConv,
-  refConvAdjoint,
-  refConvWeightGrad,
   strideAttr,
 } from "./conv/mod.ts";
-import { defineOp, type Dim, type Dispatch, ShapeError } from "./types.ts";
+import { type Dim, ShapeError } from "./types.ts";
 
 const attrs = z.object({
   out: outAttr,
@@ -97,89 +90,11 @@ function geom(a: ConvTranspose2dAttrs, x: readonly Dim[], batch = 0): ConvGeom {
   };
 }
 
-export const convTranspose2d = defineOp<ConvTranspose2dAttrs>({
+export const convTranspose2d = defineConvOp<ConvTranspose2dAttrs>({
   name: "conv_transpose2d",
-  fusesNorm: true,
   summary:
     "Transposed 2-D convolution of [B, C, H, W] to [B, out, H', W'] (weight [C, out, kh, kw]).",
   attrs,
-  arity: [1, 1],
-  shape: (a, [x]) => {
-    const g = geom(a, x);
-    return [x[0], g.srcC, g.srcH, g.srcW];
-  },
-  params: (a, [x]) => {
-    const g = geom(a, x);
-    return {
-      weight: { shape: [g.dstC, g.srcC, g.kh, g.kw], init: "normal", trainable: true },
-      ...(a.bias ? { bias: { shape: [g.srcC], init: "zeros", trainable: true } } : {}),
-    };
-  },
-  macs: (a, [x]) => {
-    const g = geom(a, x, x[0]);
-    return g.b * g.dstC * g.dstH * g.dstW * g.srcC * g.kh * g.kw;
-  },
-  forwardRef: (a, [x], p) => {
-    const g = geom(a, x.shape, x.shape[0]);
-    const y = {
-      shape: [g.b, g.srcC, g.srcH, g.srcW],
-      data: refConvAdjoint(g, x.data, p.weight.data),
-    };
-    return { y: a.bias ? refAddBias(y, p.bias.data) : y };
-  },
-  backwardRef: (a, [x], p, _y, dy) => {
-    const g = geom(a, x.shape, x.shape[0]);
-    return {
-      dx: [{ shape: x.shape, data: refConv(g, dy.data, p.weight.data) }],
-      dp: {
-        weight: { shape: p.weight.shape, data: refConvWeightGrad(g, dy.data, x.data) },
-        ...(a.bias ? { bias: refBiasGrad(dy) } : {}),
-      },
-    };
-  },
-  forward: (a, ctx) => {
-    const g = geom(a, ctx.inputs[0], ctx.inputs[0][0]);
-    return {
-      dispatches: [convScatter("conv_transpose2d", g, {
-        from: "x0",
-        to: "y",
-        weight: "p.weight",
-        bias: a.bias ? "p.bias" : undefined,
-        accumulate: false,
-        norm: ctx.norm && { ...ctx.norm, expr: ctx.epilogue?.expr },
-      })],
-    };
-  },
-  backward: (a, ctx) => {
-    const g = geom(a, ctx.inputs[0], ctx.inputs[0][0]);
-    const d: Dispatch[] = [];
-    if (ctx.needDx[0]) {
-      d.push(convGather("conv_transpose2d.dx", g, {
-        from: "dy",
-        to: "dx0",
-        weight: "p.weight",
-        accumulate: ctx.accumulate.has("dx0"),
-      }));
-    }
-    let scratch: Record<string, number> | undefined;
-    if (ctx.needDp.has("weight")) {
-      const k = convWeightGrad(
-        "conv_transpose2d.dw",
-        g,
-        { src: "dy", dst: "x0", dw: "dp.weight" },
-        ctx.accumulate.has("dp.weight"),
-      );
-      d.push(...k.dispatches);
-      scratch = k.scratch;
-    }
-    if (a.bias && ctx.needDp.has("bias")) {
-      d.push(biasGrad(
-        "conv_transpose2d.db",
-        ctx.output,
-        { grad: "dy", db: "dp.bias" },
-        ctx.accumulate.has("dp.bias"),
-      ));
-    }
-    return { dispatches: d, scratch };
-  },
+  transposed: true,
+  geom,
 });

@@ -60,3 +60,4 @@ export {
   tileProblem,
 } from "./tiled.ts";
 export type { KernelIO, NormIO } from "./store.ts";
+export { type ConvOpSpec, defineConvOp } from "./pair.ts";
