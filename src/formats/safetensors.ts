@@ -6,6 +6,7 @@
 // so the file's bytes are viewed or copied without swapping.
 import { UserError } from "../errors.ts";
 import { WriteError, writeFileAtomic } from "./atomic.ts";
+import { fsReason } from "../util/fs.ts";
 
 export type DType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
 
@@ -371,17 +372,46 @@ export function toFloat32(t: Tensor): Float32Array {
   return out;
 }
 
-/** Read and validate a safetensors file; errors name the file. */
+/**
+ * Read and validate a safetensors file; errors name the file. Only a regular file is
+ * read, and only once its 8-byte header length fits the file: a corrupt length or a
+ * device (/dev/zero) is refused before gigabytes are read.
+ */
 export function readSafetensors(
   path: string,
 ): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
   let bytes: Uint8Array;
   try {
+    const info = Deno.statSync(path);
+    if (!info.isFile) throw new SafetensorsError(path, "not a regular file");
+    const head = new Uint8Array(8);
+    const file = Deno.openSync(path, { read: true });
+    let got: number | null;
+    try {
+      got = file.readSync(head);
+    } finally {
+      file.close();
+    }
+    if (got === 8) {
+      const n = new DataView(head.buffer).getBigUint64(0, true);
+      if (n > BigInt(MAX_HEADER)) {
+        throw new SafetensorsError(
+          path,
+          `header length ${n} is absurd (limit ${MAX_HEADER} bytes)`,
+        );
+      }
+      if (8n + n > BigInt(info.size)) {
+        const after = info.size - 8;
+        throw new SafetensorsError(
+          path,
+          `header length ${n} exceeds the file (${after} bytes after the length)`,
+        );
+      }
+    }
     bytes = Deno.readFileSync(path);
   } catch (e) {
-    throw new SafetensorsError(path, `cannot read the file (${(e as Error).message})`, {
-      cause: e,
-    });
+    if (e instanceof SafetensorsError) throw e;
+    throw new SafetensorsError(path, `cannot read the file (${fsReason(e)})`, { cause: e });
   }
   return parseSafetensors(bytes, path);
 }

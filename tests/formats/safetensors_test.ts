@@ -423,3 +423,21 @@ Deno.test("writeSafetensors is atomic and leaves no temporary files", () => {
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("readSafetensors refuses a device, a folder and an absurd header before reading", () => {
+  const big = Deno.makeTempFileSync({ suffix: ".safetensors" });
+  try {
+    // 1.5 GB sparse file whose header length says 268 MB: refused from its first 8 bytes
+    const f = Deno.openSync(big, { write: true });
+    f.truncate(1_500_000_000);
+    f.writeSync(new Uint8Array([0xff, 0xff, 0xff, 0x0f, 0, 0, 0, 0]));
+    f.close();
+    const rss0 = Deno.memoryUsage().rss;
+    assert.throws(() => readSafetensors(big), /header length 268435455 is absurd/);
+    assert.ok(Deno.memoryUsage().rss - rss0 < 64 * 2 ** 20, "the file was read");
+    assert.throws(() => readSafetensors("/dev/zero"), /\/dev\/zero: not a regular file/);
+    assert.throws(() => readSafetensors(Deno.cwd()), /: not a regular file/);
+  } finally {
+    Deno.removeSync(big);
+  }
+});
