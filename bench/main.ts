@@ -192,6 +192,7 @@ await section("data", async () => {
       "run",
       "--allow-read",
       "--allow-write",
+      "--allow-env",
       fromFileUrl(new URL("./data.ts", import.meta.url)),
     ],
     stdout: "piped",

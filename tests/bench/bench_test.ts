@@ -3,32 +3,25 @@
 // is not part of the tests (see bench/main.ts).
 import assert from "node:assert/strict";
 import { recordProblems } from "../../bench/record.ts";
+import { deno, PERMS, sets } from "../commands.ts";
 
 Deno.test("bench --quick --only train writes well-formed records", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bench-test-" });
   try {
-    const tiny = ["size=16", "width=0.125", "Nd=5"].flatMap((s) => ["--set", s]);
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-run",
-        "bench/main.ts",
-        "--quick",
-        "--only",
-        "train",
-        ...tiny,
-        "--out",
-        dir,
-      ],
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    assert.equal(out.code, 0, `${dec.decode(out.stdout)}\n${dec.decode(out.stderr)}`);
+    const tiny = sets(["size=16", "width=0.125", "Nd=5"]);
+    const out = await deno([
+      "run",
+      ...PERMS,
+      "--allow-run",
+      "bench/main.ts",
+      "--quick",
+      "--only",
+      "train",
+      ...tiny,
+      "--out",
+      dir,
+    ]);
+    assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
     const records = JSON.parse(await Deno.readTextFile(`${dir}/results.json`));
     assert.deepEqual(recordProblems(records), []);
     const names = records.map((r: { name: string }) => r.name.replace(/ \[--set .*\]$/, ""));

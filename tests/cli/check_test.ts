@@ -1,24 +1,13 @@
 // `deno task check`: the summary on success; on failure, file:line:col messages,
 // exit status 1 and never a stack trace.
 import assert from "node:assert/strict";
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { command, type Ran as Result } from "../commands.ts";
 
 async function check(...args: string[]): Promise<Result> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", "src/cli/check.ts", ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
+  const out = await command("check", args, { perms: ["--allow-read", "--allow-env"] });
   // On a fresh machine Deno may report fetching npm metadata first; that is not ours.
-  const stderr = dec.decode(out.stderr).replace(/^Download \S+\n/gm, "");
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr };
+  const stderr = out.stderr.replace(/^Download \S+\n/gm, "");
+  return { code: out.code, stdout: out.stdout, stderr };
 }
 
 /** No JavaScript stack frames ("    at f (file:...)") and no internal error. */
@@ -145,14 +134,9 @@ Deno.test("check: --stage plan of a grouping op picks a batch it divides, and re
 
 Deno.test("every command: --help prints its usage on stdout and exits 0", async () => {
   for (const cmd of ["check", "train", "infer", "eval", "exec", "import", "profile", "tune"]) {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-read", "--allow-env", `src/cli/${cmd}.ts`, "--help"],
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    assert.equal(out.code, 0, `${cmd}: ${new TextDecoder().decode(out.stderr)}`);
+    const out = await command(cmd, ["--help"], { perms: ["--allow-read", "--allow-env"] });
+    const text = out.stdout;
+    assert.equal(out.code, 0, `${cmd}: ${out.stderr}`);
     assert.match(text, new RegExp(`^usage: deno task ${cmd}`), cmd);
   }
 });

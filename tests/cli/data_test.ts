@@ -6,6 +6,7 @@ import { decodePNG } from "../../src/data/png.ts";
 import { poseOfYaw } from "../../src/data/pose.ts";
 import { heldOutFaces } from "../../src/eval/evaluate.ts";
 import { makePNG } from "../data/helpers.ts";
+import { command } from "../commands.ts";
 
 async function quietly<T>(f: () => Promise<T>): Promise<string[]> {
   const lines: string[] = [];
@@ -84,24 +85,12 @@ Deno.test("data face writes one held-out face, as the evaluation renders it", as
 Deno.test("data face: a yaw that is not a pose exits 1 and lists the poses", async () => {
   const dir = await Deno.makeTempDir({ prefix: "drgan-cli-" });
   try {
-    const o = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        new URL("../../src/cli/data.ts", import.meta.url).pathname,
-        "face",
-        "--id",
-        "3",
-        "--yaw",
-        "40",
-        "--out",
-        `${dir}/face.png`,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const err = new TextDecoder().decode(o.stderr);
+    const o = await command(
+      "data",
+      ["face", "--id", "3", "--yaw", "40", "--out", `${dir}/face.png`],
+      { perms: ["--allow-read", "--allow-write"] },
+    );
+    const err = o.stderr;
     equal(o.code, 1, err);
     ok(
       err.startsWith(

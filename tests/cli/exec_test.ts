@@ -8,18 +8,9 @@ import { readSafetensors, writeSafetensors } from "../../src/formats/safetensors
 import { numel } from "../../src/ops/wgsl.ts";
 import { rng } from "../../src/util/rng.ts";
 import { relErr } from "../ops/harness.ts";
+import { command } from "../commands.ts";
 
-async function exec(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", "src/cli/exec.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
+const exec = (args: string[]) => command("exec", args);
 
 function random(shape: number[], next: () => number, f = (v: number) => 2 * v - 1) {
   return { shape, data: Float32Array.from({ length: numel(shape) }, () => f(next())) };

@@ -7,41 +7,13 @@ import { join } from "node:path";
 import { heldOutFaces } from "../../src/eval/evaluate.ts";
 import { decodePNG, encodePNG } from "../../src/data/png.ts";
 import { fromCHW } from "../../src/data/image.ts";
+import { command, deno, trainRun } from "../commands.ts";
 
-const TINY = ["size=16", "width=0.125", "Nd=5", "training.batch=4", "training.eval.identities=3"];
-const PERMS = ["--allow-read", "--allow-write", "--allow-env"];
-
-async function deno(args: string[], cwd?: string) {
-  const o = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp", NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
-}
-
-const infer = (...a: string[]) => deno(["run", ...PERMS, "src/cli/infer.ts", ...a]);
-const evaluate = (...a: string[]) => deno(["run", ...PERMS, "src/cli/eval.ts", ...a]);
+const infer = (...a: string[]) => command("infer", a);
+const evaluate = (...a: string[]) => command("eval", a);
 
 const root = await Deno.makeTempDir({ prefix: "infer-cli-" });
-const trained = await deno([
-  "run",
-  ...PERMS,
-  "src/cli/train.ts",
-  "graphs/drgan-small.yaml",
-  "--steps",
-  "2",
-  ...TINY.flatMap((s) => ["--set", s]),
-  "--runs",
-  root,
-  "--name",
-  "tiny",
-]);
-if (trained.code !== 0) throw new Error(trained.stderr);
-const run = join(root, "tiny");
+const run = await trainRun(root, "tiny");
 
 // Input pictures: held-out faces saved as PNG (at 16 px, and one at 64 px).
 const faces = heldOutFaces(1, 2, 16);
@@ -249,7 +221,7 @@ Deno.test("deployment: dist/infer.js bundled into one file, run on an exported m
   const cwd = await Deno.makeTempDir();
   const r = await deno(
     ["run", ...narrow, js, "--model", model, "--input", a, a2, "--pose", "3", "--out", out],
-    cwd,
+    { cwd },
   );
   assert.equal(r.code, 0, r.stderr);
   const ref = join(root, "ref.png");
@@ -258,7 +230,7 @@ Deno.test("deployment: dist/infer.js bundled into one file, run on an exported m
     0,
   );
   assert.deepEqual(Deno.readFileSync(out), Deno.readFileSync(ref), "the bundle computes the same");
-  const v = await deno(["run", ...narrow, js, "--model", model, "--verify", a, a2], cwd);
+  const v = await deno(["run", ...narrow, js, "--model", model, "--verify", a, a2], { cwd });
   assert.match(v.stdout, /^similarity /);
   // Outside what it may read: a clear message, exit 1.
   const denied = await deno([
@@ -272,7 +244,7 @@ Deno.test("deployment: dist/infer.js bundled into one file, run on an exported m
     "0",
     "--out",
     out,
-  ], cwd);
+  ], { cwd });
   assert.equal(denied.code, 1);
   assert.match(denied.stderr, /b\.png: cannot read the image \(no permission/);
   noStack(denied.stderr);
@@ -284,20 +256,16 @@ Deno.test({
   fn: async () => {
     const dir = await Deno.makeTempDir();
     const exe = join(dir, "drgan-infer");
-    const c = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "compile",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env=XDG_RUNTIME_DIR,LOG_TOKENS,LOG_STREAM",
-        "-o",
-        exe,
-        "src/cli/infer.ts",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(c.code, 0, new TextDecoder().decode(c.stderr));
+    const c = await deno([
+      "compile",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env=XDG_RUNTIME_DIR,LOG_TOKENS,LOG_STREAM",
+      "-o",
+      exe,
+      "src/cli/infer.ts",
+    ]);
+    assert.equal(c.code, 0, c.stderr);
     const out = join(dir, "o.png");
     const r = await new Deno.Command(exe, {
       args: ["--model", run, "--input", a, "--pose", "0", "--out", out],

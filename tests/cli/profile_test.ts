@@ -1,16 +1,9 @@
 // `deno task profile`: per-kernel GPU times of a (tiny) training iteration.
 import assert from "node:assert/strict";
+import { command } from "../commands.ts";
 
-async function profile(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", "src/cli/profile.ts", ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const profile = (...args: string[]) =>
+  command("profile", args, { perms: ["--allow-read", "--allow-env"] });
 
 const TINY = ["size=16", "width=0.125", "Nd=5", "training.batch=4"].flatMap((s) => ["--set", s]);
 

@@ -1,35 +1,20 @@
 // `deno task train` end to end on a tiny variant: the run folder, exact resume,
 // a diverging run stopped with its term named, and bad flags.
 import assert from "node:assert/strict";
+import { command, sets } from "../commands.ts";
 
-const TINY = [
-  "--set",
+const TINY = sets([
   "size=16",
-  "--set",
   "width=0.125",
-  "--set",
   "Nd=5",
-  "--set",
   "training.batch=4",
-  "--set",
   "training.log_every=1",
-  "--set",
   "training.checkpoint_every=2",
-  "--set",
   "training.sample_every=2",
-  "--set",
   "training.eval.identities=3",
-];
+]);
 
-async function train(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", "src/cli/train.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
-}
+const train = (args: string[]) => command("train", args);
 
 function metrics(dir: string): Record<string, number>[] {
   return Deno.readTextFileSync(`${dir}/metrics.jsonl`).trim().split("\n").map((l) => JSON.parse(l))

@@ -14,6 +14,7 @@ import {
   writeImported,
 } from "../../src/formats/import_weights.ts";
 import { resolveModel } from "../../src/infer/mod.ts";
+import { command } from "../commands.ts";
 import {
   parseSafetensors,
   serializeSafetensors,
@@ -172,14 +173,7 @@ Deno.test("deno task import: writes a model folder; a bad map exits 1 with the p
   const sdPath = join(dir, "sd.safetensors"), mapPath = join(dir, "map.yaml");
   writeSafetensors(sdPath, fakeStateDict());
   Deno.writeTextFileSync(mapPath, MAP);
-  const cli = async (...args: string[]) => {
-    const o = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-read", "--allow-write", "--allow-env", "src/cli/import.ts", ...args],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return { code: o.code, stderr: new TextDecoder().decode(o.stderr) };
-  };
+  const cli = (...args: string[]) => command("import", args);
   const common = [
     GRAPH,
     ...SET.flatMap((s) => ["--set", s]),

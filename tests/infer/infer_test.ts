@@ -34,31 +34,11 @@ import {
 import { decodePNG, encodePNG } from "../../src/data/png.ts";
 import { fromCHW } from "../../src/data/image.ts";
 import { relErr } from "../ops/harness.ts";
-
-const TINY = ["size=16", "width=0.125", "Nd=5", "training.batch=4", "training.eval.identities=3"];
+import { trainRun } from "../commands.ts";
 
 async function tinyRun(): Promise<string> {
   const root = await Deno.makeTempDir({ prefix: "infer-test-" });
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "src/cli/train.ts",
-      "graphs/drgan-small.yaml",
-      "--steps",
-      "2",
-      ...TINY.flatMap((s) => ["--set", s]),
-      "--runs",
-      root,
-      "--name",
-      "tiny",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (out.code !== 0) throw new Error(new TextDecoder().decode(out.stderr));
+  await trainRun(root, "tiny");
   // Training ends with the full evaluation; these tests start from one without the
   // verification calibration (the default threshold) and put one in where they need it.
   const evalPath = join(root, "tiny", "eval.json");
