@@ -21,8 +21,9 @@ commands:
             one synthetic face to try inference with: person N of the split (test: the
             held-out people the evaluation uses), yaw -90..90 in steps of 15; size 32 is
             the small model's (models/drgan-small)
-  check     --manifest FILE [--size 96] [--skip-bad]
-            load a real dataset and print its summary`;
+  check     --manifest FILE [--size 96] [--skip-bad] [--allow-outside-paths]
+            load a real dataset and print its summary; image paths must stay inside
+            the manifest's folder unless --allow-outside-paths`;
 
 function int(name: string, v: number | undefined, dflt: number, min: number, max = 1e9): number {
   const x = v ?? dflt;
@@ -129,13 +130,14 @@ export async function main(argv: string[]): Promise<void> {
     const a = parseArgs(rest, {
       numbers: ["size"],
       strings: ["manifest"],
-      bools: ["skip-bad", "debug"],
+      bools: ["skip-bad", "allow-outside-paths", "debug"],
     });
     if (a.positional.length) throw new UsageError(`unexpected argument '${a.positional[0]}'`);
     if (!a.strings.manifest) throw new UsageError("check needs --manifest FILE");
     const { summary } = await loadFolder(a.strings.manifest, {
       imageSize: int("size", a.numbers.size, 96, 8, 1024),
       skipBad: a.bools["skip-bad"],
+      allowOutside: a.bools["allow-outside-paths"],
     });
     console.log(formatSummary(summary));
   } else {

@@ -7,6 +7,7 @@ import { decodeImage } from "./decode.ts";
 import { DataError } from "./errors.ts";
 import { squareResize } from "./image.ts";
 import { type BadLine, readManifest } from "./manifest.ts";
+import { READ_LIMITS, ReadError, readFileGuarded } from "../formats/read.ts";
 import { NUM_POSES, yawOfPose } from "./pose.ts";
 
 export interface FolderOptions {
@@ -14,6 +15,12 @@ export interface FolderOptions {
   imageSize: number;
   /** skip and count bad lines and images instead of failing on the first */
   skipBad?: boolean;
+  /**
+   * read image paths that lead outside the manifest's folder (absolute, `..`, or a
+   * symlink out of it): off by default, so a manifest cannot make the tools read
+   * arbitrary files
+   */
+  allowOutside?: boolean;
 }
 
 export interface FolderSummary {
@@ -63,11 +70,17 @@ export async function loadFolder(manifestPath: string, options: FolderOptions): 
       const file = row.path.startsWith("/") ? row.path : `${dir}/${row.path}`;
       let bytes: Uint8Array;
       try {
-        bytes = await Deno.readFile(file);
+        const inside = options.allowOutside ? undefined : dir;
+        bytes = readFileGuarded(file, { max: READ_LIMITS.image, inside });
       } catch (e) {
-        if (e instanceof Deno.errors.NotFound) throw new DataError("file not found");
-        if (e instanceof Deno.errors.IsADirectory) throw new DataError("is a folder");
-        throw new DataError(`cannot read (${(e as Error).message})`);
+        if (!(e instanceof ReadError)) throw e;
+        if (e.reason === "not found") throw new DataError("file not found");
+        if (e.reason.startsWith("it leads outside")) {
+          throw new DataError(
+            "the path leads outside the manifest's folder (--allow-outside-paths reads it)",
+          );
+        }
+        throw new DataError(`cannot read (${e.reason})`);
       }
       let img;
       try {

@@ -5,6 +5,7 @@
 // lines starting with # are skipped. Every error names the file and line.
 import { DataError } from "./errors.ts";
 import { NUM_POSES, poseOfYaw } from "./pose.ts";
+import { READ_LIMITS, ReadError, readTextGuarded } from "../formats/read.ts";
 
 export interface ManifestRow {
   /** 1-based line in the manifest */
@@ -164,10 +165,11 @@ function parseRow(
 export async function readManifest(file: string, skipBad = false): Promise<Manifest> {
   let text: string;
   try {
-    text = await Deno.readTextFile(file);
+    text = readTextGuarded(file, { max: READ_LIMITS.manifest });
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new DataError(`${file}: manifest not found`);
-    throw new DataError(`${file}: cannot read manifest (${(e as Error).message})`);
+    if (!(e instanceof ReadError)) throw e;
+    if (e.reason === "not found") throw new DataError(`${file}: manifest not found`);
+    throw new DataError(`${file}: cannot read manifest (${e.reason})`);
   }
   return parseManifest(text, file, skipBad);
 }

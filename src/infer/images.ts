@@ -4,6 +4,7 @@ import { decodeImage } from "../data/decode.ts";
 import { squareResize, toCHW } from "../data/image.ts";
 import { encodePNG } from "../data/png.ts";
 import { fsReason } from "../util/fs.ts";
+import { READ_LIMITS, ReadError, readFileGuarded } from "../formats/read.ts";
 import { InferError } from "./errors.ts";
 
 /**
@@ -17,9 +18,10 @@ export function loadImage(
 ): Float32Array {
   let bytes: Uint8Array;
   try {
-    bytes = Deno.readFileSync(path);
+    bytes = readFileGuarded(path, { max: READ_LIMITS.image });
   } catch (e) {
-    throw new InferError(`${path}: cannot read the image (${fsReason(e)})`);
+    const why = e instanceof ReadError ? e.reason : fsReason(e);
+    throw new InferError(`${path}: cannot read the image (${why})`);
   }
   let rgb;
   try {

@@ -93,3 +93,36 @@ Deno.test("a manifest whose every line is bad is an error even with skipBad", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("manifest paths stay inside the manifest's folder unless allowed", async () => {
+  const outside = await folder({ "x.png": makePNG(8, 8, [0, 255, 0]) });
+  const dir = await folder({
+    "in/m.csv": `../x.png,1,6\n`,
+    "in/abs.csv": `${outside}/x.png,1,6\n`,
+    "in/dev.csv": `/dev/zero,1,6\n`,
+  });
+  try {
+    await Deno.symlink(`${outside}/x.png`, `${dir}/in/link.png`);
+    await Deno.writeTextFile(`${dir}/in/link.csv`, "link.png,1,6\n");
+    for (const m of ["m", "abs", "link"]) {
+      await rejects(
+        loadFolder(`${dir}/in/${m}.csv`, { imageSize: 8 }),
+        isData(/:1: .*x\.png|link\.png: the path leads outside the manifest's folder/),
+      );
+    }
+    const allowed = await loadFolder(`${dir}/in/abs.csv`, { imageSize: 8, allowOutside: true });
+    equal(allowed.set.size, 1);
+    // a device is never read, allowed or not
+    await rejects(
+      loadFolder(`${dir}/in/dev.csv`, { imageSize: 8, allowOutside: true }),
+      isData(/dev\.csv:1: \/dev\/zero: cannot read \(not a regular file\)/),
+    );
+    await rejects(
+      loadFolder("/dev/zero", { imageSize: 8 }),
+      isData(/^\/dev\/zero: cannot read manifest \(not a regular file\)$/),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(outside, { recursive: true });
+  }
+});
