@@ -17,6 +17,7 @@ import {
 } from "../ops/conv/mod.ts";
 import type { Dispatch } from "../ops/types.ts";
 import { rng } from "../util/rng.ts";
+import { relErr } from "../util/compare.ts";
 import { createStorage, readBack, upload } from "../engine/buffers.ts";
 import { encode, prepare, type Prepared } from "../engine/launch.ts";
 
@@ -79,16 +80,6 @@ function generate(kind: ConvKernel, g: ConvGeom, b: ConvBlock) {
   const roles = { src: "src", dst: "dst", dw: "out" };
   const k = convWeightGrad("tune.wgrad", g, roles, false, b as WeightBlock | TileBlock);
   return { dispatches: k.dispatches, scratch: k.scratch ?? {} };
-}
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  let num = 0, den = 1e-3;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    num = Number.isNaN(d) ? Infinity : Math.max(num, d);
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
 }
 
 const median = (v: number[]) => {

@@ -3,6 +3,7 @@
 // Loading is best effort: without permissions or with a corrupt file the cost
 // model plans as before.
 import { z } from "zod";
+import { writeFileAtomic } from "../formats/atomic.ts";
 import {
   CONV_GENERATOR_VERSION,
   type ConvBlock,
@@ -153,18 +154,7 @@ function warnOnce(path: string, why: string): void {
 export function saveCache(dir: string, cache: TuneCache): string {
   Deno.mkdirSync(dir, { recursive: true });
   const path = cachePath(dir, cache.adapter);
-  const tmp = `${path}.${Deno.pid}.${Date.now()}.tmp`;
-  try {
-    Deno.writeTextFileSync(tmp, JSON.stringify(cache, null, 1) + "\n");
-    Deno.renameSync(tmp, path);
-  } catch (e) {
-    try {
-      Deno.removeSync(tmp);
-    } catch {
-      // nothing was written
-    }
-    throw e;
-  }
+  writeFileAtomic(path, JSON.stringify(cache, null, 1) + "\n");
   return path;
 }
 

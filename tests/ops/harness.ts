@@ -7,6 +7,7 @@ import { createStorage, fill, readBack, upload } from "../../src/engine/buffers.
 import { prepare, submit } from "../../src/engine/launch.ts";
 import { numel } from "../../src/ops/wgsl.ts";
 import { normal, rng } from "../../src/util/rng.ts";
+import { relErr } from "../../src/util/compare.ts";
 
 export interface Case {
   attrs?: Record<string, unknown>;
@@ -25,17 +26,8 @@ export function t64(shape: number[], data?: Float64Array): T64 {
   return { shape, data: data ?? new Float64Array(numel(shape)) };
 }
 
-/** max |a - b| / max(max |b|, 1e-3): one figure per tensor, independent of its scale. */
-export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, "length mismatch");
-  let num = 0, den = 1e-3;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    num = Number.isNaN(d) ? Infinity : Math.max(num, d);
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
-}
+/** The one relative error of src and tests (src/util/compare.ts), for the op tests. */
+export { relErr };
 
 function expectClose(what: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: number) {
   const e = relErr(got, want);
