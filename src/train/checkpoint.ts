@@ -5,6 +5,7 @@ import { UserError } from "../errors.ts";
 import { numel } from "../ops/wgsl.ts";
 import { readBack } from "../engine/buffers.ts";
 import { readSafetensors, toFloat32, writeSafetensors } from "../formats/safetensors.ts";
+import { CHECKPOINT_FORMAT } from "../infer/weights.ts";
 import type { Trainer } from "./trainer.ts";
 
 export class CheckpointError extends UserError {}
@@ -22,7 +23,7 @@ export async function saveCheckpoint(trainer: Trainer, path: string): Promise<vo
   const out: Record<string, { shape: number[]; data: Float32Array }> = {};
   names.forEach((n, i) => (out[n] = { shape: tensors.get(n)!.shape, data: data[i] }));
   const meta = {
-    format: "drgan-webgpu checkpoint 1",
+    format: CHECKPOINT_FORMAT,
     graph: trainer.model.file,
     step: String(trainer.step),
     strong: String(trainer.strong),
@@ -38,7 +39,7 @@ export async function saveCheckpoint(trainer: Trainer, path: string): Promise<vo
 /** Restores a checkpoint into a trainer built for the same graph; every mismatch is named. */
 export function loadCheckpoint(trainer: Trainer, path: string): void {
   const { tensors, metadata } = readSafetensors(path);
-  if (metadata.format !== "drgan-webgpu checkpoint 1") {
+  if (metadata.format !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(`${path}: not a training checkpoint of this project`);
   }
   const want = trainer.stateTensors();
