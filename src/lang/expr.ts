@@ -1,6 +1,7 @@
-// Arithmetic on parameters: "$Nd + 1 + $Np", "$width * 64", "$multi ? 321 : 320".
+// Arithmetic on parameters: "$Nd + 1 + $Np", "$width * 64", "$multi ? 321 : 320", and
+// lists where an attribute takes one: "$stride == 2 ? [0, 0, 1, 1] : 1".
 
-export type Value = number | boolean | string;
+export type Value = number | boolean | string | Value[];
 
 export class ExprError extends Error {}
 
@@ -21,12 +22,21 @@ export function isExpr(v: unknown): v is string {
 
 const MAX_DEPTH = 100;
 
+/** Equality by value: two lists are equal when their items are. */
+function same(a: Value, b: Value): boolean {
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length &&
+      a.every((x, i) => same(x, b[i]));
+  }
+  return a === b;
+}
+
 type Tok = { t: "num"; v: number } | { t: "var" | "id" | "op"; v: string };
 
 function lex(src: string): Tok[] {
   const out: Tok[] = [];
   const re =
-    /\s*(?:(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)|\$([A-Za-z_][\w]*)|([A-Za-z_]\w*)|(\/\/|==|!=|<=|>=|&&|\|\||[-+*/%()<>!?:,]))/y;
+    /\s*(?:(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)|\$([A-Za-z_][\w]*)|([A-Za-z_]\w*)|(\/\/|==|!=|<=|>=|&&|\|\||[-+*/%()<>!?:,[\]]))/y;
   let i = 0;
   while (i < src.length) {
     if (/^\s*$/.test(src.slice(i))) break;
@@ -105,9 +115,9 @@ export function evaluate(src: string, lookup: (name: string) => Value): Value {
     const b = add();
     switch (t.v) {
       case "==":
-        return a === b;
+        return same(a, b);
       case "!=":
-        return a !== b;
+        return !same(a, b);
       case "<":
         return num(a, t.v) < num(b, t.v);
       case "<=":
@@ -174,6 +184,14 @@ export function evaluate(src: string, lookup: (name: string) => Value): Value {
       const v = ternary();
       expect(")");
       return v;
+    }
+    if (t.v === "[") {
+      const items: Value[] = [];
+      if (!isOp("]")) {
+        do items.push(ternary()); while (isOp(",") && ++k);
+      }
+      expect("]");
+      return items;
     }
     throw new ExprError(`unexpected '${t.v}' in expression '${src}'`);
   };

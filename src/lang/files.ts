@@ -45,10 +45,34 @@ export function resolveFile(
   return merge(base, own);
 }
 
+/** What a layer is: an op, a block, a graph file or a network call. */
+const KINDS = ["op", "block", "graph", "network"];
+/** What a layer keeps when an override makes it another kind: its wiring. */
+const WIRING = ["in", "if", "output"];
+
+/** Whether `over` makes the layer `base` into another op (or block, graph, network). */
+function changesKind(base: Doc, over: Doc): boolean {
+  const kb = KINDS.find((k) => base[k] !== undefined);
+  const ko = KINDS.find((k) => over[k] !== undefined && over[k] !== null);
+  return kb !== undefined && ko !== undefined && (kb !== ko || base[kb] !== over[ko]);
+}
+
+/** `doc` with only `keys`, locations kept. */
+function pick(doc: Doc, keys: string[]): Doc {
+  const out = track({} as Doc, locOf(doc));
+  for (const k of keys) {
+    if (!Object.hasOwn(doc, k)) continue;
+    out[k] = doc[k];
+    copyLoc(doc, k, out);
+  }
+  return out;
+}
+
 /**
  * Deep merge of mappings: the overriding side wins; `null` deletes what it overrides (how a
- * variant drops a layer, or an attribute before giving a layer another op). Locations follow
- * whichever side a value came from.
+ * variant drops a layer or an attribute). A layer given another op (or block, graph,
+ * network) keeps only its wiring from the base: the old op's attributes do not carry
+ * over to the new one. Locations follow whichever side a value came from.
  */
 export function merge(base: Doc, over: Doc): Doc {
   const out = track({} as Doc, locOf(over));
@@ -61,7 +85,8 @@ export function merge(base: Doc, over: Doc): Doc {
       delete out[k];
       continue;
     }
-    out[k] = isObj(v) && isObj(base[k]) ? merge(base[k] as Doc, v) : v;
+    const b = base[k];
+    out[k] = isObj(v) && isObj(b) ? merge(changesKind(b, v) ? pick(b, WIRING) : b, v) : v;
     copyLoc(over, k, out);
   }
   return out;

@@ -123,3 +123,14 @@ Deno.test("expr: a string is an expression when it mentions a parameter", () => 
   assert.ok(!isExpr(3));
   assert.ok(!isExpr(true));
 });
+
+Deno.test("expr: list literals, where an attribute takes a list", () => {
+  assert.deepEqual(ev("[1, 2, $Np]"), [1, 2, 13]);
+  assert.deepEqual(ev("[]"), []);
+  assert.deepEqual(ev("$size == 96 ? [0, 0, 1, 1] : 1"), [0, 0, 1, 1]);
+  assert.equal(ev("$size == 32 ? [0, 0, 1, 1] : 1"), 1);
+  assert.equal(ev("[1, [2, 3]] == [1, [2, 3]]"), true);
+  assert.equal(ev("[1, 2] != [1, 2, 3]"), true);
+  assert.throws(() => ev("[1, 2] + 1"), /'\+' needs numbers/);
+  assert.throws(() => ev("[1, 2"), /expected '\]'/);
+});

@@ -242,3 +242,45 @@ layers:
   });
   assert.deepEqual(wiring(m), { "t.a": ["p"], "t.b": ["t.a", "q"] });
 });
+
+Deno.test("language: an override giving a layer another op replaces its attributes", async () => {
+  const m = await build({
+    "variant.yaml": `
+extends: base.yaml
+layers:
+  act: { op: leaky_relu, slope: 0.1 }
+  scaled: { op: tanh }
+`,
+    "base.yaml": `
+inputs: { x: [B, 4] }
+layers:
+  fc: { op: linear, out: 3 }
+  act: { op: scale, factor: 2 }
+  scaled: { op: scale, factor: 3, in: fc }
+`,
+  });
+  const node = (name: string) => m.networks[0].nodes.find((n) => n.name === name)!;
+  assert.equal(node("act").op, "leaky_relu");
+  assert.deepEqual(node("act").attrs, { slope: 0.1 });
+  // the wiring stays: 'scaled' still reads fc
+  assert.equal(node("scaled").op, "tanh");
+  assert.deepEqual(node("scaled").attrs, {});
+  assert.deepEqual(wiring(m).scaled, ["fc"]);
+});
+
+Deno.test("language: a list-valued expression sets a list attribute", async () => {
+  const files = {
+    "main.yaml": `
+params: { stride: 2 }
+inputs: { x: [B, 3, 8, 8] }
+layers:
+  conv: { op: conv2d, out: 4, kernel: 3, stride: $stride, padding: "$stride == 2 ? [0, 0, 1, 1] : 1" }
+`,
+  };
+  const two = await build(files);
+  assert.deepEqual(two.networks[0].nodes[0].attrs.padding, [0, 0, 1, 1]);
+  assert.deepEqual(shapeOf(two, "conv"), ["B", 4, 4, 4]); // (8 + 1 - 3) / 2 + 1
+  const one = await build(files, "stride=1");
+  assert.equal(one.networks[0].nodes[0].attrs.padding, 1);
+  assert.deepEqual(shapeOf(one, "conv"), ["B", 4, 8, 8]);
+});
