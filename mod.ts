@@ -39,5 +39,7 @@ export {
   ONNX_OPSET,
   type OnnxExportOptions,
 } from "./src/formats/onnx_export.ts";
-export { describeAdapter, getGpu, type Gpu, NoAdapterError } from "./src/engine/device.ts";
+export { describeAdapter, type Gpu, NoAdapterError, openGpu } from "./src/engine/device.ts";
+export { compile, loadPlan, type Plan, PlanFileError, savePlan } from "./src/plan/plan.ts";
+export { adapterTarget, loadTargetFile, softwareTarget, type Target } from "./src/plan/target.ts";
 export { FRONTAL_POSE, NUM_POSES, poseOfYaw, yawOfPose } from "./src/data/pose.ts";

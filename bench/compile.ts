@@ -17,21 +17,28 @@
 // Child mode (one plan, JSON on the last line):
 //   deno run -A bench/compile.ts --child --variant small --plan train [--set K=V ...]
 import { parseArgs } from "node:util";
-import { getGpu } from "../src/engine/device.ts";
+import { openGpu } from "../src/engine/device.ts";
+import { Executor } from "../src/engine/executor.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { trainingConfig } from "../src/train/config.ts";
+import { trainingPlan } from "../src/train/plan.ts";
 import { openTrainData } from "../src/train/data.ts";
-import type { Program } from "../src/plan/program.ts";
-import type { Dispatch } from "../src/ops/types.ts";
+import { loadPlan, type Plan as CompiledPlan, planPrograms, savePlan } from "../src/plan/plan.ts";
+import { targetFor } from "../src/tune/target.ts";
+import { initParams } from "../src/train/params.ts";
 import { type BenchRecord, fmt, type Variant, variantModel, VARIANTS } from "./record.ts";
 import { type Context, recorder } from "./train.ts";
-import { encoderExecutor, encoderProgram } from "./infer.ts";
+import { encoderProgram } from "./infer.ts";
 
 export type Plan = "train" | "infer";
 
 export interface ChildResult {
-  /** ms of Trainer.create / Executor.create in a fresh process */
+  /** ms of compiling the Plan and Trainer.create / Executor.create in a fresh process */
   createMs: number;
+  /** of which compiling the Plan (graph to kernels, merging, memory planning) */
+  compileMs: number;
+  /** ms of reading the same Plan from a plan.json instead (what a deployed model does) */
+  loadMs: number;
   /** ms of the first run (submit + wait), and of a steady run after it */
   firstMs: number;
   steadyMs: number;
@@ -44,18 +51,28 @@ export interface ChildResult {
   adapter: string;
 }
 
-function distinct(programs: Program[]): { pipelines: number; dispatches: number } {
-  const ds: Dispatch[] = programs.flatMap((p) =>
-    [...p.forward, ...p.backward].flatMap((s) => s.dispatches)
-  );
-  const keys = new Set(
-    ds.map((d) => `${d.entry}|${d.bindings.map((b) => (b.write ? "w" : "r")).join("")}|${d.code}`),
-  );
-  return { pipelines: keys.size, dispatches: ds.length };
+/** Kernels and launches of the forward and backward phases (the plan's kernels appear once). */
+function distinct(plan: CompiledPlan): { pipelines: number; dispatches: number } {
+  const ls = plan.programs.flatMap((p) => [...p.phases.forward, ...p.phases.backward]);
+  return { pipelines: new Set(ls.map((l) => l.kernel)).size, dispatches: ls.length };
+}
+
+/** ms to write the plan and read it back as a deployed model would (the read only). */
+async function loadTime(plan: CompiledPlan): Promise<number> {
+  const dir = await Deno.makeTempDir({ prefix: "bench-plan-" });
+  try {
+    savePlan(`${dir}/plan.json`, plan);
+    const t0 = performance.now();
+    loadPlan(`${dir}/plan.json`);
+    return performance.now() - t0;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 async function child(variant: Variant, plan: Plan, sets: string[]): Promise<ChildResult> {
-  const gpu = await getGpu();
+  const gpu = await openGpu();
+  const target = targetFor(gpu);
   const model = variantModel(variant, sets);
   const wait = () => gpu.device.queue.onSubmittedWorkDone();
   const timed = async (f: () => Promise<unknown> | unknown) => {
@@ -67,39 +84,61 @@ async function child(variant: Variant, plan: Plan, sets: string[]): Promise<Chil
     const cfg = trainingConfig(model);
     const batch = await (await openTrainData(model, cfg, {})).batch(0);
     let trainer!: Trainer;
-    const createMs = await timed(async () => trainer = await Trainer.create(gpu, model, cfg));
+    let compiled!: CompiledPlan;
+    const create = async () => {
+      compiled = trainingPlan(model, cfg, { target });
+      trainer = await Trainer.create(gpu, compiled, model, cfg);
+    };
+    const compileMs = await timed(() => trainingPlan(model, cfg, { target }));
+    const createMs = await timed(create);
     const run = () => timed(() => (trainer.iterate(batch), wait()));
     const firstMs = await run();
     const steadyMs = await run();
-    const warmCreateMs = await timed(async () => trainer = await Trainer.create(gpu, model, cfg));
+    const warmCreateMs = await timed(create);
     const warmFirstMs = await run();
-    const programs = trainer.players.map((p) => p.program);
     return {
       createMs,
+      compileMs,
+      loadMs: await loadTime(compiled),
       firstMs,
       steadyMs,
       warmCreateMs,
       warmFirstMs,
-      ...distinct(programs),
+      ...distinct(compiled),
       adapter: gpu.description,
     };
   }
-  const ctx = { gpu } as Context;
-  const program = encoderProgram(model, variant.batch);
-  let exec!: Awaited<ReturnType<typeof encoderExecutor>>;
-  const createMs = await timed(async () => exec = await encoderExecutor(ctx, program));
+  let exec!: Executor;
+  let compiled!: CompiledPlan;
+  const compile = () => {
+    const program = encoderProgram(model, variant.batch, target);
+    return { program, plan: planPrograms([{ program }], { target }) };
+  };
+  const create = async () => {
+    const { program, plan } = compile();
+    compiled = plan;
+    exec = await Executor.create(gpu, compiled);
+    for (const [name, data] of initParams(program, 1)) exec.write(name, data);
+    for (const name of program.inputs) {
+      exec.write(name, new Float32Array(exec.tensor(name).shape.reduce((a, b) => a * b, 1)));
+    }
+  };
+  const compileMs = await timed(compile);
+  const createMs = await timed(create);
   const run = () => timed(() => (exec.run(), wait()));
   const firstMs = await run();
   const steadyMs = await run();
-  const warmCreateMs = await timed(async () => exec = await encoderExecutor(ctx, program));
+  const warmCreateMs = await timed(create);
   const warmFirstMs = await run();
   return {
     createMs,
+    compileMs,
+    loadMs: await loadTime(compiled),
     firstMs,
     steadyMs,
     warmCreateMs,
     warmFirstMs,
-    ...distinct([program]),
+    ...distinct(compiled),
     adapter: gpu.description,
   };
 }
@@ -176,6 +215,13 @@ export async function benchCompile(ctx: Context, v: Variant, plan: Plan): Promis
         d / 1000,
         "s",
         `second fresh process on the same MESA_SHADER_CACHE_DIR; ${lazy(disk, false)}`,
+      ),
+      rec(
+        `${label}, compiling the Plan`,
+        cold.compileMs / 1000,
+        "s",
+        `graph to kernels, merging and memory planning, part of every create above; reading ` +
+          `the same Plan from a plan.json instead takes ${fmt(cold.loadMs)} ms`,
       ),
       rec(
         `${label}, warm (in-process pipeline cache)`,

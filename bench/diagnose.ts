@@ -9,7 +9,10 @@
 // steps. The graphs are bench/diagnose/*.yaml.
 import { parseArgs } from "node:util";
 import { loadModel } from "../src/lang/model.ts";
-import { getGpu } from "../src/engine/device.ts";
+import { type Gpu, openGpu } from "../src/engine/device.ts";
+import { trainingPlan } from "../src/train/plan.ts";
+import type { Target } from "../src/plan/target.ts";
+import { targetFor } from "../src/tune/target.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { trainingConfig } from "../src/train/config.ts";
 import { openTrainData } from "../src/train/data.ts";
@@ -32,6 +35,8 @@ export interface DiagnosisPoint {
 
 /** Trains D alone for `steps` steps; D's real/fake figures after every `every` steps. */
 export async function diagnose(
+  gpu: Gpu,
+  target: Target,
   fakes: Fakes,
   joint: boolean,
   steps: number,
@@ -39,7 +44,8 @@ export async function diagnose(
 ): Promise<DiagnosisPoint[]> {
   const model = loadModel(diagnosisGraph(fakes, joint));
   const cfg = trainingConfig(model);
-  const trainer = await Trainer.create(await getGpu(), model, cfg);
+  const plan = trainingPlan(model, cfg, { target });
+  const trainer = await Trainer.create(gpu, plan, model, cfg);
   const data = await openTrainData(model, cfg, {});
   const out: DiagnosisPoint[] = [];
   try {
@@ -77,13 +83,14 @@ if (import.meta.main) {
   });
   const steps = Number(values.steps), every = Number(values.every);
   const only = values.only.split(",") as Fakes[];
-  const gpu = await getGpu();
+  const gpu = await openGpu();
+  const target = targetFor(gpu);
   console.log(`D alone on ${gpu.description}, batch 16 real + 16 fake, Adam 2e-4`);
   console.log(`d_real + d_fake (chance 1.386) every ${every} steps:`);
   for (const fakes of only) {
     for (const joint of [false, true]) {
       const t0 = performance.now();
-      const points = await diagnose(fakes, joint, steps, every);
+      const points = await diagnose(gpu, target, fakes, joint, steps, every);
       const s = ((performance.now() - t0) / 1000).toFixed(0);
       const curve = points.map((p) => p.loss.toFixed(3)).join(" ");
       const to = stepsTo(points, 0.1);

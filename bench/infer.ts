@@ -2,6 +2,8 @@
 // an inference plan (batch norm with running statistics, planned buffers), as
 // src/infer/face_model.ts builds it.
 import { buildProgram, type Program } from "../src/plan/program.ts";
+import { planPrograms } from "../src/plan/plan.ts";
+import { softwareTarget, type Target } from "../src/plan/target.ts";
 import type { Model } from "../src/lang/ir.ts";
 import { Executor } from "../src/engine/executor.ts";
 import { initParams } from "../src/train/params.ts";
@@ -19,15 +21,15 @@ import {
 import { type Context, programMacs, recorder } from "./train.ts";
 
 /** The encoder's inference program at the variant's batch. */
-export function encoderProgram(model: Model, batch: number): Program {
+export function encoderProgram(model: Model, batch: number, target: Target): Program {
   const encoder = model.networks.find((n) => n.name === "encoder");
   if (!encoder) throw new Error(`${model.file} has no encoder network`);
-  return buildProgram(encoder, { batch, training: false, outputs: ["feature"] });
+  return buildProgram(encoder, { batch, training: false, outputs: ["feature"], target });
 }
 
 /** An executor of the program with initialised parameters and a random input. */
 export async function encoderExecutor(ctx: Context, program: Program): Promise<Executor> {
-  const exec = await Executor.create(ctx.gpu, program);
+  const exec = await Executor.create(ctx.gpu, planPrograms([{ program }], { target: ctx.target }));
   for (const [name, data] of initParams(program, 1)) exec.write(name, data);
   const rng = new Rng(2);
   for (const name of program.inputs) {
@@ -40,7 +42,7 @@ export async function encoderExecutor(ctx: Context, program: Program): Promise<E
 export async function benchInfer(ctx: Context, v: Variant): Promise<BenchRecord[]> {
   const rec = recorder(ctx);
   const model = variantModel(v, ctx.sets);
-  const program = encoderProgram(model, v.batch);
+  const program = encoderProgram(model, v.batch, ctx.target);
   const exec = await encoderExecutor(ctx, program);
   const opts: TimingOptions = ctx.quick
     ? { warmup: 1, samples: 1, sampleSeconds: 0 }
@@ -69,5 +71,6 @@ export async function benchInfer(ctx: Context, v: Variant): Promise<BenchRecord[
 export function encoderMacs(model: Model, batch: number): number {
   const enc = model.networks.find((n) => n.name === "encoder")!;
   const standIn = { ...model, step: enc } as Model;
-  return programMacs(standIn, encoderProgram(model, batch)).forward;
+  // MACs do not depend on the target: any will do.
+  return programMacs(standIn, encoderProgram(model, batch, softwareTarget())).forward;
 }

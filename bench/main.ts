@@ -23,8 +23,8 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { getGpu } from "../src/engine/device.ts";
-import { mergeLimits } from "../src/plan/merge.ts";
+import { openGpu } from "../src/engine/device.ts";
+import { targetFor } from "../src/tune/target.ts";
 import { trainingConfig } from "../src/train/config.ts";
 import { openTrainData } from "../src/train/data.ts";
 import { type BenchRecord, fmt, median, recordProblems, variantModel, VARIANTS } from "./record.ts";
@@ -73,9 +73,10 @@ const variants = variantNames.map((n) =>
 if (!["webgpu", "cpu"].includes(opt["tfjs-backend"]!)) usage("--tfjs-backend is webgpu or cpu");
 
 const started = performance.now();
-const gpu = await getGpu();
+const gpu = await openGpu();
 const ctx: Context = {
   gpu,
+  target: targetFor(gpu),
   date: new Date().toISOString(),
   command: `deno task bench${Deno.args.length ? " " + Deno.args.join(" ") : ""}`,
   quick: opt.quick!,
@@ -408,11 +409,11 @@ Written by \`deno task bench\` (bench/main.ts); the records are in
 Run: ${ctx.date}, ${fmt(total)} s, adapter ${gpu.description}, Deno ${Deno.version.deno},
 ${Deno.build.os} ${Deno.build.arch}, ${navigator.hardwareConcurrency} CPU threads.
 Kernel choices: ${
-    gpu.tuned
-      ? `${gpu.tuned} conv blocks from the \`deno task tune\` cache`
+    Object.keys(ctx.target.blocks).length
+      ? `${Object.keys(ctx.target.blocks).length} conv blocks from the \`deno task tune\` cache`
       : "the cost model's conv blocks (no tune cache)"
   }; merging ${
-    mergeLimits().mixed ? "different kernels too (tune cache)" : "only copies of one kernel"
+    ctx.target.mixed ? "different kernels too (tune cache)" : "only copies of one kernel"
   } into one dispatch.
 ${opt.note ? `\n**Note:** ${opt.note}\n` : ""}${
     failures.length ? `\n**Failed sections:** ${failures.join("; ")}\n` : ""
@@ -428,12 +429,12 @@ ${opt.note ? `\n**Note:** ${opt.note}\n` : ""}${
   stops at the generated image, so this overstates the work; the notes give the figure
   counting backward only for the nodes that have backward steps.
 - **Dispatches**: forward + backward dispatches of both players + the optimisers' steps.
-- **Memory**: \`planMemory\` of both players' programs: the slot buffers both updates share
+- **Memory**: the training Plan of both players: the slot buffers both updates share
   (they run one after the other), each player's persistent tensors, and the shared
   parameters, gradients and inputs counted once, vs every tensor its own buffer.
   Adam's moments are on top (see notes).
-- **Fused vs unfused**: \`Trainer.create(gpu, model, cfg, { fuse: false })\` builds the plans
-  with \`buildProgram(..., { fuse: false })\`; the default stays fused.
+- **Fused vs unfused**: \`trainingPlan(model, cfg, { target, fuse: false })\` compiles the
+  unfused Plan; the default stays fused.
 - **Compile time**: Deno's WebGPU has no persistent pipeline cache. "Warm" is our
   in-process cache (src/engine/pipelines.ts: identical WGSL compiles once per device),
   hit by a second create in the same process. Below WebGPU, Mesa keeps its own on-disk

@@ -356,8 +356,8 @@ if (import.meta.main) {
     console.error("usage: deno task bench:matmul [--quick] [--budget SECONDS]");
     Deno.exit(1);
   }
-  const { getGpu } = await import("../src/engine/device.ts");
-  const gpu = await getGpu();
+  const { openGpu } = await import("../src/engine/device.ts");
+  const gpu = await openGpu();
   console.log(`adapter: ${gpu.description}`);
   const res = await sweep(gpu, { quick: opt.quick!, budget, log: (l) => console.log(l) });
   console.log(`\nbest per family (GFLOP/s):`);

@@ -14,7 +14,8 @@ import { parseOverride } from "../src/lang/files.ts";
 import { OPS } from "../src/ops/registry.ts";
 import type { BackwardCtx, Dispatch, KernelCtx, OpDef } from "../src/ops/types.ts";
 import { numel } from "../src/ops/wgsl.ts";
-import { getGpu } from "../src/engine/device.ts";
+import { openGpu } from "../src/engine/device.ts";
+import { targetFor } from "../src/tune/target.ts";
 import { createStorage, upload } from "../src/engine/buffers.ts";
 import { encode, prepare, type Prepared } from "../src/engine/launch.ts";
 import { Rng } from "../src/util/rng.ts";
@@ -90,8 +91,10 @@ interface Result {
   seconds: number;
 }
 
-const gpu = await getGpu();
+const gpu = await openGpu();
 const { device } = gpu;
+// The kernels the plans on this adapter get: its cost model and tuned blocks.
+const target = targetFor(gpu);
 const rng = new Rng(1);
 const command = `deno task bench:ops${Deno.args.length ? " " + Deno.args.join(" ") : ""}`;
 const date = new Date().toISOString();
@@ -155,7 +158,13 @@ function record(name: string, value: number, unit: string, seconds: number) {
 }
 
 async function benchConv(l: Layer) {
-  const ctx: KernelCtx = { inputs: [l.input], output: l.output, params: l.params, training: true };
+  const ctx: KernelCtx = {
+    inputs: [l.input],
+    output: l.output,
+    params: l.params,
+    training: true,
+    target,
+  };
   const bctx: BackwardCtx = {
     ...ctx,
     needDx: [true],
@@ -222,7 +231,13 @@ async function benchOther() {
     const params = Object.fromEntries(
       Object.entries(op.params?.(attrs, [c.input]) ?? {}).map(([k, s]) => [k, s.shape]),
     );
-    const fwd = op.forward(attrs, { inputs: [c.input], output: c.output, params, training: true });
+    const fwd = op.forward(attrs, {
+      inputs: [c.input],
+      output: c.output,
+      params,
+      training: true,
+      target,
+    });
     const sizes: Record<string, number> = { x0: numel(c.input), y: numel(c.output) };
     for (const [k, s] of Object.entries(params)) sizes[`p.${k}`] = numel(s);
     for (const [k, n] of Object.entries(fwd.scratch ?? {})) sizes[`t.${k}`] = n;

@@ -2,12 +2,15 @@
 // them) of a variant: time, estimated GFLOP/s, dispatches and planned memory, for
 // fused and unfused plans.
 import type { Model } from "../src/lang/ir.ts";
-import { bindShape, gradName, type Program } from "../src/plan/program.ts";
-import { planMemory, poolSlots, tensorBytes } from "../src/plan/memory.ts";
-import { mergeLimits, setMixedMerging } from "../src/plan/merge.ts";
+import { bindShape, type Program } from "../src/plan/program.ts";
+import type { Plan } from "../src/plan/plan.ts";
+import type { Target } from "../src/plan/target.ts";
+import { trainingPrograms } from "../src/plan/training.ts";
 import { OPS } from "../src/ops/registry.ts";
+import { numel } from "../src/ops/wgsl.ts";
 import type { Gpu } from "../src/engine/device.ts";
 import { Trainer } from "../src/train/trainer.ts";
+import { playerSpecs, trainingPlan } from "../src/train/plan.ts";
 import { trainingConfig } from "../src/train/config.ts";
 import { openTrainData } from "../src/train/data.ts";
 import {
@@ -24,6 +27,8 @@ import {
 
 export interface Context {
   gpu: Gpu;
+  /** what plans are compiled for: the adapter's target with its tune cache */
+  target: Target;
   date: string;
   command: string;
   quick: boolean;
@@ -87,28 +92,19 @@ export function programMacs(model: Model, p: Program): { forward: number; traine
  * updates run one after the other); each player has its own persistent tensors.
  * `unplanned`: every tensor its own buffer.
  */
-export function trainingMemory(programs: Program[]): { planned: number; unplanned: number } {
-  const params = new Set(
-    programs.flatMap((p) =>
-      [...p.tensors.values()].filter((t) => t.kind === "param" || t.kind === "state")
-    ).map((t) => t.name),
-  );
-  const isShared = (name: string, kind: string) =>
-    kind === "param" || kind === "state" || kind === "input" ||
-    (kind === "grad" && params.has(name.slice(gradName("").length)));
+export function trainingMemory(plan: Plan): { planned: number; unplanned: number } {
+  const bytes = (shape: number[]) => Math.max(16, Math.ceil(numel(shape) / 4) * 16);
   const shared = new Map<string, number>();
-  let planned = 0, unplanned = 0;
   // The players run one after the other and share slot buffers (Trainer.create).
-  const plans = programs.map((p) => planMemory(p, { backward: p.backward.length > 0 }));
-  planned += poolSlots(plans).bytes.reduce((s, b) => s + b, 0);
-  for (const [i, p] of programs.entries()) {
-    const plan = plans[i];
-    for (const t of p.tensors.values()) {
-      const bytes = tensorBytes(t);
-      if (isShared(t.name, t.kind)) shared.set(t.name, bytes);
+  let planned = plan.slots.reduce((s, b) => s + b, 0), unplanned = 0;
+  for (const p of plan.programs) {
+    for (const t of Object.values(p.tensors)) {
+      // Optimiser state is counted apart (adamBytes); spans alias the arenas.
+      if (t.kind === "optimizer" || t.kind === "hyper" || t.kind === "span") continue;
+      if (t.arena || t.shared) shared.set(t.name, bytes(t.shape));
       else {
-        unplanned += bytes;
-        if (!plan.slotOf.has(t.name)) planned += bytes;
+        unplanned += bytes(t.shape);
+        if (t.slot === undefined) planned += bytes(t.shape);
       }
     }
   }
@@ -131,22 +127,16 @@ async function measureBoth(ctx: Context, model: Model, v: Variant): Promise<Plan
   const data = await openTrainData(model, cfg, {});
   // A fixed batch: data generation is measured on its own (--only data).
   const batch = await data.batch(0);
-  // Fused as the runtime plans it on this adapter, unfused, and fused with different
-  // kernels merged into one dispatch too (merge.ts; whether that pays is per adapter).
-  const withMixed = async <T>(on: boolean, f: () => Promise<T> | T): Promise<T> => {
-    const old = setMixedMerging(on);
-    try {
-      return await f();
-    } finally {
-      setMixedMerging(old);
-    }
-  };
-  const mixed = mergeLimits().mixed ?? false;
-  const trainers = [
-    await Trainer.create(ctx.gpu, model, cfg, { fuse: true }),
-    await Trainer.create(ctx.gpu, model, cfg, { fuse: false }),
-    await withMixed(!mixed, () => Trainer.create(ctx.gpu, model, cfg, { fuse: true })),
+  // Fused as the runtime plans it on this adapter, unfused, and fused with the other
+  // merge policy (merge.ts; whether merging different kernels pays is per adapter).
+  const { target } = ctx;
+  const plans = [
+    trainingPlan(model, cfg, { target, fuse: true }),
+    trainingPlan(model, cfg, { target, fuse: false }),
+    trainingPlan(model, cfg, { target: { ...target, mixed: !target.mixed }, fuse: true }),
   ];
+  const trainers: Trainer[] = [];
+  for (const plan of plans) trainers.push(await Trainer.create(ctx.gpu, plan, model, cfg));
   const timings = await timeGpuInterleaved(
     ctx.gpu,
     trainers.map((t) => () => t.iterate(batch)),
@@ -158,20 +148,27 @@ async function measureBoth(ctx: Context, model: Model, v: Variant): Promise<Plan
     const dispatches = trainer.players.reduce(
       (s, p) =>
         s + p.exec.dispatchCount.forward + p.exec.dispatchCount.backward +
-        p.optimizer.steps.length,
+        p.exec.launches.optimizer.length,
       0,
     );
-    const programs = trainer.players.map((p) => p.program);
+    // MACs from the programs the plan was compiled from (the same for any target).
+    const programs = trainingPrograms(model.step!, playerSpecs(model, cfg), {
+      target,
+      batch: cfg.batch,
+      fuse: i !== 1,
+    }).map((p) => p.program);
     const macs = programs.map((p) => programMacs(model, p)).reduce((a, b) => ({
       forward: a.forward + b.forward,
       trained: a.trained + b.trained,
     }));
-    const adamBytes = trainer.players.reduce(
-      (s, p) => s + [...p.optimizer.state.values()].reduce((t, x) => t + x.buffer.size, 0),
+    const adamBytes = trainer.plan.programs.reduce(
+      (s, p) =>
+        s + Object.values(p.tensors).filter((t) => t.kind === "optimizer")
+          .reduce((t, x) => t + Math.max(16, Math.ceil(numel(x.shape) / 4) * 16), 0),
       0,
     );
     trainer.destroy();
-    const memory = await withMixed(i === 2 ? !mixed : mixed, () => trainingMemory(programs));
+    const memory = trainingMemory(plans[i]);
     out.push({ timing: timings[i], dispatches, memory, adamBytes, losses, macs });
   }
   return out;
@@ -185,7 +182,7 @@ export async function benchTrain(ctx: Context, v: Variant): Promise<BenchRecord[
   const out: BenchRecord[] = [];
   ctx.log(`${label}: fused and unfused plans, samples interleaved...`);
   const [f, u, m] = await measureBoth(ctx, model, v);
-  const mixedNow = mergeLimits().mixed ?? false;
+  const mixedNow = ctx.target.mixed;
   const other = mixedNow ? "only copies of one kernel merged" : "different kernels merged too";
   ctx.log(`  fused ${fmt(f.timing.ms)} ms per iteration (${describeTiming(f.timing)})`);
   ctx.log(`  unfused ${fmt(u.timing.ms)} ms per iteration (${describeTiming(u.timing)})`);
@@ -205,7 +202,7 @@ export async function benchTrain(ctx: Context, v: Variant): Promise<BenchRecord[
       `${label} iteration, unfused`,
       u.timing.ms,
       "ms",
-      `unfused plans (buildProgram fuse: false); ` +
+      `unfused plans (trainingPlan fuse: false); ` +
         `${describeTiming(u.timing)}${finite(u.losses)}`,
     ),
     rec(

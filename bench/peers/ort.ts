@@ -33,7 +33,7 @@ function weights(program: ReturnType<typeof encoderProgram>) {
 
 export async function benchOrt(ctx: Context, v: Variant, p: PeerInputs): Promise<BenchRecord[]> {
   const model = variantModel(v, ctx.sets);
-  const program = encoderProgram(model, v.batch);
+  const program = encoderProgram(model, v.batch, ctx.target);
   const encoder = model.networks.find((n) => n.name === "encoder")!;
   const file = await Deno.makeTempFile({ suffix: ".onnx" });
   await Deno.writeFile(file, exportOnnx(encoder, weights(program), { outputs: ["feature"] }));

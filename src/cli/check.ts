@@ -3,28 +3,31 @@
 import { loadModel } from "../lang/model.ts";
 import { parseOverride } from "../lang/files.ts";
 import { summarise } from "../lang/summary.ts";
-import { buildProgram } from "../plan/program.ts";
+import { compile, type Plan } from "../plan/plan.ts";
 import { planReport } from "../plan/plan_report.ts";
+import { loadTargetFile, softwareTarget } from "../plan/target.ts";
 import { trainingConfig } from "../train/config.ts";
-import { playerOutputs } from "../train/trainer.ts";
+import { trainingPlan } from "../train/plan.ts";
 import { parseArgs, runMain, UsageError } from "./args.ts";
 import { batchUnit } from "../ops/dim.ts";
 
 const USAGE =
   `usage: deno task check GRAPH.yaml [--stage shapes|plan] [--batch N] [--train] [--unfused]
-  [--set NAME=VALUE ...] [--debug]
+  [--target FILE] [--json] [--set NAME=VALUE ...] [--debug]
   --stage plan prints the inference plan of each network (batch --batch, default 1, or the
   smallest batch its grouping ops divide), or
-  with --train the training step of each player (batch from the graph's training section)`;
+  with --train the training step of each player (batch from the graph's training section);
+  compiled for --target FILE (written by deno task tune) or else the software default;
+  --json prints the Plan itself, as the engine reads it`;
 
 const STAGES = ["shapes", "plan"];
 
 runMain(USAGE, (argv) => {
   const args = parseArgs(argv, {
-    strings: ["stage"],
+    strings: ["stage", "target"],
     numbers: ["batch"],
     multi: ["set"],
-    bools: ["debug", "train", "unfused"],
+    bools: ["debug", "train", "unfused", "json"],
   });
   if (args.positional.length !== 1) throw new UsageError("expected one graph file");
   const stage = args.strings.stage ?? "shapes";
@@ -40,19 +43,14 @@ runMain(USAGE, (argv) => {
     console.log(summarise(model));
     return;
   }
+  const target = args.strings.target ? loadTargetFile(args.strings.target) : softwareTarget();
+  const fuse = !args.bools.unfused;
+  const show = (plan: Plan, titles: Record<string, string>) =>
+    console.log(args.bools.json ? JSON.stringify(plan) : planReport(plan, titles));
   if (args.bools.train) {
     const cfg = trainingConfig(model);
-    for (const [name, p] of Object.entries(cfg.players)) {
-      const program = buildProgram(model.step!, {
-        batch: args.numbers.batch ?? cfg.batch,
-        training: true,
-        backwardFrom: Object.keys(p.losses),
-        trains: (param) => p.networks.some((n) => param.startsWith(`${n}.`)),
-        outputs: playerOutputs(model.step!.outputs.map((o) => o.name), cfg, name as "d" | "g"),
-        fuse: !args.bools.unfused,
-      });
-      console.log(planReport(`${name} update of ${model.name}`, program) + "\n");
-    }
+    const plan = trainingPlan(model, cfg, { target, fuse, batch: args.numbers.batch });
+    show(plan, { d: `d update of ${model.name}`, g: `g update of ${model.name}` });
     return;
   }
   for (const net of model.networks) {
@@ -62,7 +60,7 @@ runMain(USAGE, (argv) => {
     if (b % unit !== 0) {
       throw new UsageError(`--batch ${b}: ${net.name} groups rows by ${unit}; give a multiple`);
     }
-    const program = buildProgram(net, { batch: b, training: false, fuse: !args.bools.unfused });
-    console.log(planReport(net.name, program) + "\n");
+    show(compile(net, { batch: b, training: false, fuse, target }), {});
+    if (!args.bools.json) console.log();
   }
 });

@@ -5,6 +5,8 @@
 import { join } from "node:path";
 import { evalSummary, evaluateRun } from "../eval/run.ts";
 import { parseArgs, runMain, UsageError } from "./args.ts";
+import { openGpu } from "../engine/device.ts";
+import { targetFor } from "../tune/target.ts";
 
 const USAGE = `usage: deno task eval --model RUN_DIR [--identities N] [--checkpoint C.safetensors]
   [--graph G.yaml] [--set NAME=VALUE ...] [--folds K] [--max-images N] [--batch N] [--debug]`;
@@ -28,8 +30,11 @@ async function main(argv: string[]) {
     }
     return v;
   };
+  const gpu = await openGpu();
   const { result, seconds } = await evaluateRun({
     run,
+    gpu,
+    target: targetFor(gpu),
     graph: args.strings.graph,
     checkpoint: args.strings.checkpoint,
     set: args.multi.set,

@@ -2,11 +2,13 @@
 //   [--train] [--grad upstream.safetensors] --out out.safetensors`
 import { loadModel } from "../lang/model.ts";
 import { parseOverride } from "../lang/files.ts";
-import { buildProgram, gradName, type Program } from "../plan/program.ts";
+import { gradName } from "../plan/program.ts";
+import { compile, type PlanProgram } from "../plan/plan.ts";
 import { didYouMean } from "../lang/suggest.ts";
 import type { TypedNetwork } from "../lang/ir.ts";
 import { numel } from "../ops/wgsl.ts";
-import { getGpu } from "../engine/device.ts";
+import { openGpu } from "../engine/device.ts";
+import { targetFor } from "../tune/target.ts";
 import { Executor } from "../engine/executor.ts";
 import { initParams } from "../train/params.ts";
 import {
@@ -38,12 +40,15 @@ runMain(USAGE, async (argv) => {
   const inputs = readSafetensors(inputsPath).tensors;
   const batch = batchOf(net, inputs, inputsPath);
   const upstream = args.strings.grad ? readSafetensors(args.strings.grad).tensors : undefined;
-  const program = buildProgram(net, {
+  const gpu = await openGpu();
+  const plan = compile(net, {
     batch,
     training: args.bools.train,
     backwardFrom: upstream ? [...upstream.keys()].map((k) => k.replace(/^grad\./, "")) : undefined,
     inputGrads: upstream ? net.inputs.map((i) => i.name) : undefined,
+    target: targetFor(gpu),
   });
+  const program = plan.programs[0];
   const values = new Map<string, Float32Array<ArrayBuffer>>();
   for (const i of net.inputs) values.set(i.name, checked(inputs, i.name, program, inputsPath));
   extra(inputs, net.inputs.map((i) => i.name), inputsPath);
@@ -71,28 +76,27 @@ runMain(USAGE, async (argv) => {
     for (const [k, v] of initParams(program, args.numbers.seed ?? 0)) values.set(k, v);
   }
 
-  const gpu = await getGpu();
-  const exec = await Executor.create(gpu, program);
+  const exec = await Executor.create(gpu, plan);
   for (const [k, v] of values) exec.write(k, v);
   exec.run({ backward: Boolean(upstream) });
   const wanted: [string, string][] = Object.entries(program.outputs).map(([o, t]) => [o, t]);
   if (upstream) {
-    for (const t of program.tensors.values()) {
+    for (const t of Object.values(program.tensors)) {
       if (t.kind !== "grad") continue;
       const of = t.name.slice("grad.".length);
-      const kind = program.tensors.get(of)?.kind;
+      const kind = program.tensors[of]?.kind;
       if (kind === "param" || kind === "input") wanted.push([t.name, t.name]);
     }
   }
   if (args.bools.train) {
     for (const p of program.params) {
-      if (program.tensors.get(p)!.kind === "state") wanted.push([p, p]);
+      if (program.tensors[p].kind === "state") wanted.push([p, p]);
     }
   }
   const got = await exec.read(wanted.map(([, t]) => t));
   const out: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (const [name, t] of wanted) {
-    out[name] = { shape: program.tensors.get(t)!.shape, data: got.get(t)! };
+    out[name] = { shape: program.tensors[t].shape, data: got.get(t)! };
   }
   writeSafetensors(outPath, out, {
     graph: args.positional[0],
@@ -132,7 +136,7 @@ function batchOf(net: TypedNetwork, tensors: Map<string, Tensor>, file: string):
   return b;
 }
 
-function checked(tensors: Map<string, Tensor>, name: string, program: Program, file: string) {
+function checked(tensors: Map<string, Tensor>, name: string, program: PlanProgram, file: string) {
   return checkedAs(tensors, name, name, program, file);
 }
 
@@ -141,14 +145,14 @@ function checkedAs(
   tensors: Map<string, Tensor>,
   key: string,
   as: string,
-  program: Program,
+  program: PlanProgram,
   file: string,
 ) {
   const t = tensors.get(key);
   if (!t) {
     throw new UserError(`${file}: missing tensor "${key}"${didYouMean(key, tensors.keys())}`);
   }
-  const want = program.tensors.get(as)!.shape;
+  const want = program.tensors[as].shape;
   if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
     throw new UserError(`${file}: tensor "${key}" has shape [${t.shape}], expected [${want}]`);
   }

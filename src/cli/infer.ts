@@ -3,6 +3,8 @@
 // folder for deployment, or exports the encoder as ONNX. Also the entry point of the
 // bundled dist/infer.js.
 import { yawOfPose } from "../data/pose.ts";
+import { openGpu } from "../engine/device.ts";
+import { targetFor } from "../tune/target.ts";
 import {
   exportModel,
   FaceModel,
@@ -130,7 +132,8 @@ async function main(argv: string[]) {
   }
   const images = inputs.map((f) => loadImage(f, resolved.size, { exact: b.exact }));
 
-  const model = await FaceModel.fromResolved(resolved, opts);
+  const gpu = await openGpu();
+  const model = await FaceModel.fromResolved(resolved, { ...opts, gpu, target: targetFor(gpu) });
   console.error(
     `model ${resolved.graph} (${resolved.size}x${resolved.size}, step ${resolved.step ?? "?"}) ` +
       `on ${model.gpu.description}`,

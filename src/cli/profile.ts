@@ -2,7 +2,9 @@
 // per kernel kind and per dispatch, from timestamp queries.
 import { loadModel } from "../lang/model.ts";
 import { parseOverride } from "../lang/files.ts";
-import { getGpu } from "../engine/device.ts";
+import { openGpu } from "../engine/device.ts";
+import { targetFor } from "../tune/target.ts";
+import { trainingPlan } from "../train/plan.ts";
 import { Trainer } from "../train/trainer.ts";
 import { trainingConfig } from "../train/config.ts";
 import { openTrainData } from "../train/data.ts";
@@ -29,8 +31,9 @@ runMain(USAGE, async (argv) => {
   }
   const model = loadModel(args.positional[0], args.multi.set.map(parseOverride));
   const cfg = trainingConfig(model);
-  const gpu = await getGpu();
-  const trainer = await Trainer.create(gpu, model, cfg, { fuse: !args.bools.unfused });
+  const gpu = await openGpu();
+  const plan = trainingPlan(model, cfg, { target: targetFor(gpu), fuse: !args.bools.unfused });
+  const trainer = await Trainer.create(gpu, plan, model, cfg);
   const data = await openTrainData(model, cfg, {});
   const batch = await data.batch(0);
   // Warm-up (first dispatches compile), then wall time of normal iterations.
@@ -50,8 +53,8 @@ runMain(USAGE, async (argv) => {
   );
   const all: Prepared[] = [];
   for (const p of trainer.players) {
-    const { forward, backward } = p.exec.launches;
-    const list = [...forward, ...backward, ...p.optimizer.steps];
+    const { forward, backward, optimizer } = p.exec.launches;
+    const list = [...forward, ...backward, ...optimizer];
     const ns = await timeDispatches(gpu.device, list, repeats);
     const sum = (from: number, to: number) => ns.slice(from, to).reduce((s, x) => s + x, 0);
     const f = forward.length, b = f + backward.length;

@@ -3,15 +3,22 @@
 import { basename, join } from "node:path";
 import { loadModel } from "../lang/model.ts";
 import { parseOverride } from "../lang/files.ts";
-import { getGpu } from "../engine/device.ts";
+import { openGpu } from "../engine/device.ts";
+import { targetFor } from "../tune/target.ts";
+import { trainingPlan } from "../train/plan.ts";
 import { Trainer } from "../train/trainer.ts";
 import { trainingConfig } from "../train/config.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
-import { gridRgba, Sampler } from "../train/samples.ts";
+import { gridRgba, Sampler, samplesPlan } from "../train/samples.ts";
 import { openTrainData } from "../train/data.ts";
 import { writeReport } from "../eval/report.ts";
 import { evalSummary, evaluateRun } from "../eval/run.ts";
-import { evaluateRank1, FeatureExtractor, heldOutFaces } from "../eval/evaluate.ts";
+import {
+  evaluateRank1,
+  FeatureExtractor,
+  featurePlan,
+  heldOutFaces,
+} from "../eval/evaluate.ts";
 import { encodePNG } from "../data/png.ts";
 import { writeFileAtomic } from "../formats/atomic.ts";
 import { exists } from "../util/fs.ts";
@@ -73,7 +80,8 @@ runMain(USAGE, async (argv) => {
   Deno.mkdirSync(join(runDir, "samples"), { recursive: true });
   Deno.mkdirSync(join(runDir, "checkpoints"), { recursive: true });
 
-  const gpu = await getGpu();
+  const gpu = await openGpu();
+  const target = targetFor(gpu);
   const started = Date.now();
   if (!resume) {
     writeJson(join(runDir, "config.json"), {
@@ -92,19 +100,29 @@ runMain(USAGE, async (argv) => {
   console.error(`training ${model.name} on ${gpu.description}; run folder ${runDir}`);
   console.error(`data: ${data.describe}`);
   console.error(
-    gpu.tuned
-      ? `conv kernels: ${gpu.tuned} choices measured on this adapter by deno task tune`
+    Object.keys(target.blocks).length
+      ? `conv kernels: ${
+        Object.keys(target.blocks).length
+      } choices measured on this adapter by deno task tune`
       : `conv kernels: the cost model's picks (\`deno task tune ${graph} --train\` ` +
         `measures the candidates on this adapter)`,
   );
-  const trainer = await Trainer.create(gpu, model, cfg);
+  const trainer = await Trainer.create(gpu, trainingPlan(model, cfg, { target }), model, cfg);
   // Sample grids need a decoder; an encoder-only graph (a baseline) has none.
   const hasDecoder = model.networks.some((n) => n.name === "decoder");
   const sampler = hasDecoder
-    ? await Sampler.create(gpu, model, trainer.shared, Math.min(4, cfg.batch))
+    ? await Sampler.create(
+      gpu,
+      samplesPlan(model, Math.min(4, cfg.batch), target),
+      trainer.shared,
+    )
     : undefined;
   const faces = data.sampleFaces(sampler?.faces ?? 0);
-  const extractor = await FeatureExtractor.create(gpu, model, trainer.shared, 13);
+  const extractor = await FeatureExtractor.create(
+    gpu,
+    featurePlan(model, 13, target),
+    trainer.shared,
+  );
   const size = Number(model.step!.inputs.find((i) => i.name === "image")!.shape[2]);
   const heldOut = heldOutFaces(cfg.seed, cfg.eval.identities, size);
   if (resume) {
@@ -224,6 +242,8 @@ runMain(USAGE, async (argv) => {
     run: runDir,
     log: (line) => console.error(line),
     report: false, // written below, with the evaluation's metrics line
+    gpu,
+    target,
   });
   const r = result.rank1;
   const line = { step: trainer.step, rank1_features: r.mean.features, rank1_pixels: r.mean.pixels };

@@ -6,15 +6,17 @@ import { parseOverride } from "../lang/files.ts";
 import { buildProgram } from "../plan/program.ts";
 import type { Model } from "../lang/ir.ts";
 import {
+  type ConvChoices,
   type ConvGeom,
   type ConvKernel,
   isTile,
-  setConvPlanner,
   TILE_CANDIDATES,
 } from "../ops/conv/mod.ts";
+import { softwareTarget, type Target } from "../plan/target.ts";
 import { trainingConfig } from "../train/config.ts";
-import { playerOutputs } from "../train/trainer.ts";
-import { getGpu } from "../engine/device.ts";
+import { trainingPlan } from "../train/plan.ts";
+import { openGpu } from "../engine/device.ts";
+import { tunedTarget } from "../tune/target.ts";
 import { describeGeom, formatBlock, tuneKernel, type TuneResult } from "../tune/autotune.ts";
 import {
   adapterKey,
@@ -45,39 +47,30 @@ interface Use {
   uses: number;
 }
 
-/** Every (kernel, geometry) the plans built by `build` ask the planner for. */
-function collect(build: () => void): Use[] {
+/**
+ * Every (kernel, geometry) the graph's plans ask the conv planner for: the
+ * geometries do not depend on the target, only which block each gets.
+ */
+function collect(model: Model, train: boolean, batch: number | undefined): Use[] {
   const seen = new Map<string, Use>();
-  const old = setConvPlanner((kind, geom) => {
-    const k = geomKey(kind, geom);
-    const u = seen.get(k);
-    if (u) u.uses++;
-    else seen.set(k, { kind, geom: { ...geom }, uses: 1 });
-    return undefined;
-  });
-  try {
-    build();
-  } finally {
-    setConvPlanner(old);
+  const target: Target & ConvChoices = {
+    ...softwareTarget(),
+    onChoose: (kind: ConvKernel, geom: ConvGeom) => {
+      const k = geomKey(kind, geom);
+      const u = seen.get(k);
+      if (u) u.uses++;
+      else seen.set(k, { kind, geom: { ...geom }, uses: 1 });
+    },
+  };
+  if (!train) {
+    for (const net of model.networks) {
+      buildProgram(net, { batch: batch ?? 1, training: false, target });
+    }
+  } else {
+    const cfg = trainingConfig(model);
+    trainingPlan(model, cfg, { target, batch });
   }
   return [...seen.values()];
-}
-
-function buildPlans(model: Model, train: boolean, batch: number | undefined): void {
-  if (!train) {
-    for (const net of model.networks) buildProgram(net, { batch: batch ?? 1, training: false });
-    return;
-  }
-  const cfg = trainingConfig(model);
-  for (const [name, p] of Object.entries(cfg.players)) {
-    buildProgram(model.step!, {
-      batch: batch ?? cfg.batch,
-      training: true,
-      backwardFrom: Object.keys(p.losses),
-      trains: (param) => p.networks.some((n) => param.startsWith(`${n}.`)),
-      outputs: playerOutputs(model.step!.outputs.map((o) => o.name), cfg, name as "d" | "g"),
-    });
-  }
 }
 
 const ms = (v: number) => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
@@ -108,10 +101,12 @@ runMain(USAGE, async (argv) => {
     throw new UsageError("--top must be an integer from 1 to 16");
   }
   const model = loadModel(args.positional[0], args.multi.set.map(parseOverride));
-  const uses = collect(() => buildPlans(model, args.bools.train, batch));
+  const uses = collect(model, args.bools.train, batch);
   if (!uses.length) throw new UserError(`${args.positional[0]}: the plans have no conv kernels`);
 
-  const gpu = await getGpu();
+  const gpu = await openGpu();
+  // Candidates ranked by this adapter's cost model, before any measurement.
+  const base = tunedTarget(gpu);
   console.log(
     `tuning ${uses.length} conv kernels on ${gpu.description}: ${top} register blocks and ` +
       `${TILE_CANDIDATES.length} workgroup-memory tiles each`,
@@ -119,7 +114,7 @@ runMain(USAGE, async (argv) => {
   const results: [Use, TuneResult][] = [];
   const started = performance.now();
   for (const [i, u] of uses.entries()) {
-    const r = await tuneKernel(gpu.device, u.kind, u.geom, { top });
+    const r = await tuneKernel(gpu.device, u.kind, u.geom, { top, costs: base.conv });
     results.push([u, r]);
     const speedup = r.modelMs / r.ms;
     console.log(
@@ -150,13 +145,8 @@ runMain(USAGE, async (argv) => {
   let merge: MergeChoice | undefined;
   if (args.bools.train) {
     const dir = tuneCacheDir();
-    const tuned = new Map(results.map(([u, r]) => [geomKey(u.kind, u.geom), r.block]));
-    const old = setConvPlanner((kind, g) => tuned.get(geomKey(kind, g)));
-    try {
-      merge = await measureMerging(gpu, model, batch);
-    } finally {
-      setConvPlanner(old);
-    }
+    const blocks = Object.fromEntries(results.map(([u, r]) => [geomKey(u.kind, u.geom), r.block]));
+    merge = await measureMerging(gpu, model, { ...base, blocks }, batch);
     console.log(
       `training iteration: merging copies of one kernel ${ms(merge.sameMs)}, merging ` +
         `different kernels too ${ms(merge.mixedMs)}: ${
@@ -180,7 +170,8 @@ runMain(USAGE, async (argv) => {
       };
     }
     if (merge) cache.merge = merge;
-    console.log(`cached in ${saveCache(dir, cache)}`);
+    cache.target = tunedTarget(gpu, cache);
+    console.log(`cached in ${saveCache(dir, cache)} (a target file: check --target)`);
   }
 
   const bad = results.flatMap(([u, r]) =>

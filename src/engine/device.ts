@@ -1,7 +1,8 @@
-// Adapter and device acquisition, shared by every command and test.
+// Adapter and device acquisition. A command opens its device once and passes it
+// on; the device carries its pipeline cache. What the compiler may assume about the
+// adapter is a Target (src/plan/target.ts), made by whoever opened it.
 import { UserError } from "../errors.ts";
-import { DEFAULT_TARGET, GPU_TARGET, setConvTarget } from "../ops/conv/mod.ts";
-import { installTunedFor } from "../tune/cache.ts";
+import type { PipelineCache } from "./pipelines.ts";
 
 export class NoAdapterError extends UserError {}
 
@@ -10,19 +11,13 @@ export interface Gpu {
   device: GPUDevice;
   /** e.g. "llvmpipe (LLVM 15.0.6, 256 bits) [fallback]" — quoted next to every figure */
   description: string;
-  /** conv block choices loaded from the `deno task tune` cache (0: the cost model's) */
-  tuned: number;
+  /** a CPU implementation (llvmpipe, SwiftShader): its cost model differs */
+  software: boolean;
+  /** pipelines compiled on this device, shared by every plan run on it */
+  pipelines: PipelineCache;
 }
 
-let shared: Promise<Gpu> | undefined;
-
-/** One device per process: pipelines compiled once are reused by every caller. */
-export function getGpu(): Promise<Gpu> {
-  shared ??= openGpu();
-  return shared;
-}
-
-async function openGpu(): Promise<Gpu> {
+export async function openGpu(): Promise<Gpu> {
   quietGlProbe();
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   const adapter = gpu ? await gpu.requestAdapter({ powerPreference: "high-performance" }) : null;
@@ -49,11 +44,6 @@ async function openGpu(): Promise<Gpu> {
       maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
     },
   });
-  // The cost model's constants were fitted on llvmpipe; on hardware its starting point
-  // is one that fills a GPU (both are replaced by measurements where the cache has them).
-  setConvTarget(isSoftware(adapter) ? DEFAULT_TARGET : GPU_TARGET);
-  // Conv blocks measured on this adapter by `deno task tune`, for every plan built from now on.
-  const tuned = installTunedFor(adapter.info);
   // A validation error voids a whole submit: the step silently computes nothing. Say so.
   let reported = 0;
   device.addEventListener("uncapturederror", (e) => {
@@ -64,7 +54,13 @@ async function openGpu(): Promise<Gpu> {
   device.lost.then((info) => {
     if (info.reason !== "destroyed") console.error(`GPU device lost: ${info.message}`);
   });
-  return { adapter, device, description: describeAdapter(adapter), tuned };
+  return {
+    adapter,
+    device,
+    description: describeAdapter(adapter),
+    software: isSoftware(adapter),
+    pipelines: new Map(),
+  };
 }
 
 /** A CPU implementation of WebGPU (llvmpipe, SwiftShader): the adapter says it is a fallback. */

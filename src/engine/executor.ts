@@ -1,13 +1,13 @@
-// Runs a Program on the GPU: buffers and pipelines made once, each run encoded
-// into one command buffer and submitted once.
+// Runs one program of a Plan on the GPU: buffers, pipelines and bind groups made
+// once from the plan, each run encoded into one command buffer and submitted once.
+// It decides nothing: where tensors live and what launches come from the plan.
 import { UserError } from "../errors.ts";
-import type { Program, Step, TensorInfo } from "../plan/program.ts";
+import type { Plan, PlanLaunch, PlanProgram, PlanTensor } from "../plan/plan.ts";
 import { numel } from "../ops/wgsl.ts";
 import { createStorage, fill, readBack, type Region, STORAGE, upload, whole } from "./buffers.ts";
-import { type MemoryPlan, planMemory } from "../plan/memory.ts";
-import { launchSteps, mergeLimits } from "../plan/merge.ts";
 import type { Gpu } from "./device.ts";
-import { encode, prepare, type Prepared } from "./launch.ts";
+import { encode, type Prepared } from "./launch.ts";
+import { compile } from "./pipelines.ts";
 
 /** A plan this adapter cannot run, said before anything is submitted. */
 export class PlanLimitError extends UserError {}
@@ -16,9 +16,9 @@ export class PlanLimitError extends UserError {}
  * A tensor bigger than one binding may be would void every submit that binds it
  * (WebGPU reports it asynchronously and the step computes nothing): refuse up front.
  */
-function checkLimits(program: Program, limits: GPUSupportedLimits): void {
+function checkLimits(program: PlanProgram, limits: GPUSupportedLimits): void {
   const max = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  const big = [...program.tensors.values()].filter((t) => numel(t.shape) * 4 > max);
+  const big = Object.values(program.tensors).filter((t) => numel(t.shape) * 4 > max);
   if (!big.length) return;
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
   const t = big.sort((a, b) => numel(b.shape) - numel(a.shape))[0];
@@ -32,92 +32,142 @@ function checkLimits(program: Program, limits: GPUSupportedLimits): void {
   );
 }
 
+/** The plan's slot and arena buffers, made once for every program of it. */
+export interface PlanBuffers {
+  slots: GPUBuffer[];
+  arenas: Map<string, GPUBuffer>;
+}
+
+export function allocate(device: GPUDevice, plan: Plan): PlanBuffers {
+  const align = device.limits.minStorageBufferOffsetAlignment;
+  const slots = plan.slots.map((size, k) =>
+    device.createBuffer({ size, usage: STORAGE, label: `slot ${k}` })
+  );
+  const arenas = new Map(
+    plan.arenas.map((a) => [
+      a.name,
+      device.createBuffer({ size: a.bytes, usage: STORAGE, label: a.name }),
+    ]),
+  );
+  for (const p of plan.programs) {
+    for (const t of Object.values(p.tensors)) {
+      if (t.arena && t.arena.offset % align) {
+        throw new PlanLimitError(
+          `the plan places ${t.name} at byte ${t.arena.offset}, not a multiple of this ` +
+            `adapter's alignment (${align}): compile it for this adapter's target`,
+        );
+      }
+    }
+  }
+  return { slots, arenas };
+}
+
+export function destroyBuffers(b: PlanBuffers): void {
+  for (const s of b.slots) s.destroy();
+  for (const a of b.arenas.values()) a.destroy();
+}
+
+type Phases = Record<
+  PlanProgram["phases"] extends Record<infer K, unknown> ? K : never,
+  Prepared[]
+>;
+
 export class Executor {
   private owned = new Set<GPUBuffer>();
+  private ownBuffers?: PlanBuffers;
+  private tensorsByName: Map<string, PlanTensor>;
 
   private constructor(
     readonly gpu: Gpu,
-    readonly program: Program,
+    readonly plan: Plan,
+    readonly program: PlanProgram,
     /** where each tensor lives */
     readonly regions: Map<string, Region>,
-    private forwardSteps: Prepared[],
-    private backwardSteps: Prepared[],
-  ) {}
+    private phases: Phases,
+  ) {
+    this.tensorsByName = new Map(Object.entries(program.tensors));
+  }
 
   /**
-   * `shared` holds tensors that several programs use (parameters, their state and
-   * gradients, and with `shareInputs` the inputs): taken from it when present,
-   * added to it otherwise.
+   * Runs `opts.program` of `plan` (default its first). `shared` holds tensors the
+   * plan shares by name (parameters; a trainer's inputs) and arena ranges: taken
+   * from it when present, added to it otherwise, so that several executors (or
+   * plans) use one buffer. `buffers`: the plan's slots and arenas, made by the
+   * caller for all its programs; otherwise the executor makes and owns them.
    */
   static async create(
     gpu: Gpu,
-    program: Program,
-    shared?: Map<string, Region>,
-    opts: {
-      shareInputs?: boolean;
-      plan?: boolean;
-      /** a plan made beforehand (with `slots`, buffers shared with other executors) */
-      memory?: MemoryPlan;
-      /** buffer of each slot id of `memory`, owned by the caller */
-      slots?: GPUBuffer[];
-    } = {},
+    plan: Plan,
+    opts: { program?: string; shared?: Map<string, Region>; buffers?: PlanBuffers } = {},
   ): Promise<Executor> {
     const { device } = gpu;
+    const program = opts.program === undefined
+      ? plan.programs[0]
+      : plan.programs.find((p) => p.name === opts.program);
+    if (!program) throw new Error(`the plan has no program ${opts.program}`);
     checkLimits(program, device.limits);
-    const isShared = (t: TensorInfo) =>
-      t.kind === "param" || t.kind === "state" || (opts.shareInputs && t.kind === "input") ||
-      (t.kind === "grad" && shared?.has(t.name));
+    const shared = opts.shared ?? new Map<string, Region>();
+    const buffers = opts.buffers ?? allocate(device, plan);
     const regions = new Map<string, Region>();
     const owned = new Set<GPUBuffer>();
-    // Short-lived tensors share the planned slots (unless a test wants every tensor kept).
-    const memory = opts.plan === false ? undefined : opts.memory ?? planMemory(program, {
-      backward: program.backward.length > 0,
-      merge: mergeLimits(device.limits),
-    });
-    const slots = opts.slots ?? memory?.slots.map((s) => {
-      const b = device.createBuffer({ size: s.bytes, usage: STORAGE, label: `slot ${s.id}` });
-      owned.add(b);
-      return b;
-    });
-    for (const t of program.tensors.values()) {
-      const slot = memory?.slotOf.get(t.name);
-      if (slot !== undefined) {
-        regions.set(t.name, whole(slots![slot]));
-        continue;
-      }
-      const share = shared && isShared(t);
-      let r = share ? shared.get(t.name) : undefined;
-      if (!r) {
+    for (const t of Object.values(program.tensors)) {
+      let r: Region | undefined;
+      if (t.slot !== undefined) r = whole(buffers.slots[t.slot]);
+      else if (t.arena) {
+        r = {
+          buffer: buffers.arenas.get(t.arena.name)!,
+          offset: t.arena.offset,
+          size: t.arena.size,
+        };
+        if (t.kind !== "span") shared.set(t.name, r);
+      } else if (t.shared) {
+        r = shared.get(t.name);
+        if (!r) {
+          const b = createStorage(device, numel(t.shape), t.name);
+          if (!opts.shared) owned.add(b);
+          shared.set(t.name, r = whole(b));
+        }
+      } else {
         const b = createStorage(device, numel(t.shape), t.name);
+        owned.add(b);
         r = whole(b);
-        if (share) shared.set(t.name, r);
-        else owned.add(b);
       }
       regions.set(t.name, r);
     }
-    const lookup = (step: Step) => (role: string) => {
-      const name = step.roles[role];
-      const r = name === undefined ? undefined : regions.get(name);
-      if (!r) throw new Error(`${step.label}: kernel binds role ${role}, which has no tensor`);
-      return r;
+    const prep = async (launches: PlanLaunch[]): Promise<Prepared[]> => {
+      const compiled = await Promise.all(
+        launches.map((l) => compile(device, plan.kernels[l.kernel], gpu.pipelines)),
+      );
+      return launches.map((l, k) => ({
+        pipeline: compiled[k].pipeline,
+        bindGroup: device.createBindGroup({
+          layout: compiled[k].layout,
+          entries: l.args.map((t, i) => ({ binding: i, resource: regions.get(t)! })),
+        }),
+        workgroups: l.workgroups,
+        label: l.label,
+        step: l.step,
+      }));
     };
-    const prep = async (steps: Step[]) =>
-      (await Promise.all(
-        steps.map(async (s) =>
-          (await prepare(device, s.dispatches, lookup(s))).map((p) => ({ ...p, step: s.label }))
-        ),
-      )).flat();
-    const run = memory?.launches ?? launchSteps(program, mergeLimits(device.limits));
-    const [f, b] = await Promise.all([prep(run.forward), prep(run.backward)]);
-    const exec = new Executor(gpu, program, regions, f, b);
+    const [forward, backward, optimizer] = await Promise.all([
+      prep(program.phases.forward),
+      prep(program.phases.backward),
+      prep(program.phases.optimizer),
+    ]);
+    const exec = new Executor(gpu, plan, program, regions, { forward, backward, optimizer });
     exec.owned = owned;
+    if (!opts.buffers) exec.ownBuffers = buffers;
     return exec;
   }
 
-  tensor(name: string): TensorInfo {
-    const t = this.program.tensors.get(name);
-    if (!t) throw new Error(`no tensor ${name} in ${this.program.network}`);
+  tensor(name: string): PlanTensor {
+    const t = this.tensorsByName.get(name);
+    if (!t) throw new Error(`no tensor ${name} in ${this.program.name}`);
     return t;
+  }
+
+  has(name: string): boolean {
+    return this.tensorsByName.has(name);
   }
 
   write(name: string, data: Float32Array<ArrayBuffer>): void {
@@ -130,48 +180,50 @@ export class Executor {
   }
 
   /** Fills tensors with NaN so that an element no kernel writes shows up in a test. */
-  poison(kinds: TensorInfo["kind"][]): void {
-    for (const t of this.program.tensors.values()) {
+  poison(kinds: PlanTensor["kind"][]): void {
+    for (const t of this.tensorsByName.values()) {
       if (!kinds.includes(t.kind)) continue;
       const r = this.regions.get(t.name)!;
       fill(this.gpu.device, r.buffer, numel(t.shape), NaN, r.offset);
     }
   }
 
-  /** Forward, backward when asked, then `after` (an optimiser), in one command buffer. */
-  run(opts: { backward?: boolean; after?: Prepared[] } = {}): void {
+  /** Forward, then backward and the optimiser phase when asked, in one command buffer. */
+  run(opts: { backward?: boolean; optimizer?: boolean } = {}): void {
     const { device } = this.gpu;
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    encode(pass, this.forwardSteps);
-    if (opts.backward) encode(pass, this.backwardSteps);
-    if (opts.after) encode(pass, opts.after);
+    encode(pass, this.phases.forward);
+    if (opts.backward) encode(pass, this.phases.backward);
+    if (opts.optimizer) encode(pass, this.phases.optimizer);
     pass.end();
     device.queue.submit([enc.finish()]);
   }
 
   /** The prepared dispatches, in order (for the profiler). */
-  get launches(): { forward: Prepared[]; backward: Prepared[] } {
-    return { forward: this.forwardSteps, backward: this.backwardSteps };
+  get launches(): Phases {
+    return this.phases;
   }
 
   get dispatchCount(): { forward: number; backward: number } {
-    return { forward: this.forwardSteps.length, backward: this.backwardSteps.length };
+    return { forward: this.phases.forward.length, backward: this.phases.backward.length };
   }
 
   async read(names: string[]): Promise<Map<string, Float32Array>> {
     const got = await readBack(
       this.gpu.device,
       names.map((n) => {
-        const r = this.regions.get(n)!;
+        const r = this.regions.get(n);
+        if (!r) throw new Error(`no tensor ${n} in ${this.program.name}`);
         return { buffer: r.buffer, offset: r.offset, elements: numel(this.tensor(n).shape) };
       }),
     );
     return new Map(names.map((n, i) => [n, got[i]]));
   }
 
-  /** Frees the buffers this executor made (not the shared ones). */
+  /** Frees the buffers this executor made (not the shared ones, nor buffers given to it). */
   destroy(): void {
     for (const b of this.owned) b.destroy();
+    if (this.ownBuffers) destroyBuffers(this.ownBuffers);
   }
 }

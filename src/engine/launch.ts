@@ -1,6 +1,6 @@
 // Encodes a list of dispatches against buffers named by role.
 import type { Dispatch } from "../ops/types.ts";
-import { compile } from "./pipelines.ts";
+import { compile, type PipelineCache } from "./pipelines.ts";
 import type { Region } from "./buffers.ts";
 
 export interface Prepared {
@@ -12,13 +12,21 @@ export interface Prepared {
   step?: string;
 }
 
-/** Compiles (cached) and binds each dispatch once; the result is replayed every step. */
+/**
+ * Compiles (through `cache`, when given) and binds each dispatch once; the result
+ * is replayed every step. For kernels outside a plan (op tests, benchmarks).
+ */
 export async function prepare(
   device: GPUDevice,
   dispatches: Dispatch[],
   region: (role: string) => Region | GPUBuffer,
+  cache?: PipelineCache,
 ): Promise<Prepared[]> {
-  const compiled = await Promise.all(dispatches.map((d) => compile(device, d)));
+  const compiled = await Promise.all(
+    dispatches.map((d) =>
+      compile(device, { ...d, writes: d.bindings.map((b) => !!b.write) }, cache)
+    ),
+  );
   return dispatches.map((d, k) => ({
     pipeline: compiled[k].pipeline,
     bindGroup: device.createBindGroup({

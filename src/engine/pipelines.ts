@@ -1,21 +1,29 @@
-// Compiled pipelines, shared by every plan on a device: identical WGSL compiles once.
-import type { Binding, Dispatch } from "../ops/types.ts";
+// Compiled pipelines. A cache belongs to one opened device (Gpu.pipelines) and is
+// shared by every plan run on it: identical WGSL compiles once.
 
 export interface Compiled {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
 }
 
-const caches = new WeakMap<GPUDevice, Map<string, Promise<Compiled>>>();
-
-function layoutKey(bindings: Binding[]): string {
-  return bindings.map((b) => (b.write ? "w" : "r")).join("");
+/** What a pipeline is made from: WGSL, its entry point and which bindings it writes. */
+export interface KernelSource {
+  label: string;
+  code: string;
+  entry: string;
+  writes: boolean[];
 }
 
-export function compile(device: GPUDevice, d: Dispatch): Promise<Compiled> {
-  let cache = caches.get(device);
-  if (!cache) caches.set(device, cache = new Map());
-  const key = `${d.entry}|${layoutKey(d.bindings)}|${d.code}`;
+export type PipelineCache = Map<string, Promise<Compiled>>;
+
+/** The kernel's pipeline, from `cache` when it has one (then it is added). */
+export function compile(
+  device: GPUDevice,
+  d: KernelSource,
+  cache?: PipelineCache,
+): Promise<Compiled> {
+  if (!cache) return build(device, d);
+  const key = `${d.entry}|${d.writes.map((w) => (w ? "w" : "r")).join("")}|${d.code}`;
   let hit = cache.get(key);
   if (!hit) {
     hit = build(device, d);
@@ -24,7 +32,7 @@ export function compile(device: GPUDevice, d: Dispatch): Promise<Compiled> {
   return hit;
 }
 
-async function build(device: GPUDevice, d: Dispatch): Promise<Compiled> {
+async function build(device: GPUDevice, d: KernelSource): Promise<Compiled> {
   const module = device.createShaderModule({ code: d.code, label: d.label });
   const info = await module.getCompilationInfo();
   const errors = info.messages.filter((m) => m.type === "error");
@@ -34,10 +42,10 @@ async function build(device: GPUDevice, d: Dispatch): Promise<Compiled> {
   }
   // Explicit layouts: "auto" would drop bindings a kernel happens not to use.
   const layout = device.createBindGroupLayout({
-    entries: d.bindings.map((b, i) => ({
+    entries: d.writes.map((w, i) => ({
       binding: i,
       visibility: GPUShaderStage.COMPUTE,
-      buffer: { type: b.write ? "storage" : "read-only-storage" },
+      buffer: { type: w ? "storage" : "read-only-storage" },
     })),
   });
   const pipeline = await device.createComputePipelineAsync({

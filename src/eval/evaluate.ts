@@ -2,7 +2,8 @@
 // identity, probes every other pose; rank-1 identification by cosine similarity of
 // the encoder's features, per probe pose, next to the same protocol on raw pixels.
 import type { Model } from "../lang/ir.ts";
-import { buildProgram } from "../plan/program.ts";
+import { compile, type Plan } from "../plan/plan.ts";
+import type { Target } from "../plan/target.ts";
 import { identityFromSeed, identityNumber } from "../data/identity.ts";
 import { FRONTAL_POSE, NUM_POSES, yawOfPose } from "../data/pose.ts";
 import { renderFace } from "../data/synthetic.ts";
@@ -54,17 +55,22 @@ function render(
   return out;
 }
 
+/** The feature extractor's plan: the encoder's features at `batch` images. */
+export function featurePlan(model: Model, batch: number, target: Target): Plan {
+  const enc = model.networks.find((n) => n.name === "encoder");
+  if (!enc) throw new Error(`${model.file}: no network 'encoder'`);
+  return compile(enc, { batch, training: false, outputs: ["feature"], target });
+}
+
 /** Encoder features in inference mode, sharing the given parameter regions. */
 export class FeatureExtractor {
   private constructor(private exec: Executor, readonly batch: number, readonly plane: number) {}
 
-  static async create(gpu: Gpu, model: Model, shared: Map<string, Region>, batch: number) {
-    const enc = model.networks.find((n) => n.name === "encoder");
-    if (!enc) throw new Error(`${model.file}: no network 'encoder'`);
-    const program = buildProgram(enc, { batch, training: false, outputs: ["feature"] });
-    const exec = await Executor.create(gpu, program, shared);
-    const shape = program.tensors.get(program.inputs[0])!.shape;
-    return new FeatureExtractor(exec, batch, shape[1] * shape[2] * shape[3]);
+  /** Walks `plan` (featurePlan) over the parameters in `shared`. */
+  static async create(gpu: Gpu, plan: Plan, shared: Map<string, Region>) {
+    const exec = await Executor.create(gpu, plan, { shared });
+    const shape = exec.tensor(exec.program.inputs[0]).shape;
+    return new FeatureExtractor(exec, exec.program.batch, shape[1] * shape[2] * shape[3]);
   }
 
   /** Features of any number of images (padded to whole batches). */

@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { evaluateModel, frontalTruth, heldOutFaces, type ModelEvalResult } from "./evaluate.ts";
 import { renderEvalPage, SAMPLE_POSES } from "./page.ts";
 import { FaceModel, imagesToPNG, resolveModel } from "../infer/mod.ts";
+import type { Gpu } from "../engine/device.ts";
+import type { Target } from "../plan/target.ts";
 import { writeFileAtomic } from "../formats/atomic.ts";
 import { trainingConfig } from "../train/config.ts";
 import { writeReport } from "./report.ts";
@@ -24,6 +26,9 @@ export interface EvalRunOptions {
   log?: (line: string) => void;
   /** refresh report.html (default true; a caller about to write it itself says false) */
   report?: boolean;
+  /** the command's device and the target to compile for (default: a device of its own) */
+  gpu?: Gpu;
+  target?: Target;
 }
 
 export async function evaluateRun(
@@ -41,7 +46,11 @@ export async function evaluateRun(
     // a graph without a training section: the defaults
   }
   const N = opts.identities ?? Math.max(2, defaultIds);
-  const model = await FaceModel.fromResolved(r, { batch: opts.batch ?? 13 });
+  const model = await FaceModel.fromResolved(r, {
+    batch: opts.batch ?? 13,
+    gpu: opts.gpu,
+    target: opts.target,
+  });
   log(
     `evaluating ${r.checkpoint} (step ${r.step ?? "?"}) on ${N} held-out identities, ` +
       `${model.gpu.description}`,

@@ -2,11 +2,12 @@
 // plans (batch norm with its running statistics, no backward pass, planned buffers)
 // over one parameter arena; images go through in fixed-size batches, so pipelines are
 // compiled once per model.
-import { buildProgram, type Program } from "../plan/program.ts";
-import { type Arena, createArena } from "../engine/arena.ts";
+import type { Plan } from "../plan/plan.ts";
+import { adapterTarget, type Target } from "../plan/target.ts";
 import type { Region } from "../engine/buffers.ts";
-import { getGpu, type Gpu } from "../engine/device.ts";
-import { Executor } from "../engine/executor.ts";
+import { type Gpu, openGpu } from "../engine/device.ts";
+import { allocate, destroyBuffers, Executor, type PlanBuffers } from "../engine/executor.ts";
+import { modelPlan } from "./plan.ts";
 import { cosine, type Recognizer, weightedMean } from "../eval/evaluate.ts";
 import { Rng } from "../util/rng.ts";
 import { InferError } from "./errors.ts";
@@ -33,7 +34,7 @@ export class FaceModel implements Recognizer {
     readonly gpu: Gpu,
     readonly resolved: Resolved,
     readonly batch: number,
-    private arena: Arena,
+    private buffers: PlanBuffers,
     private enc: Executor,
     private dec: Executor | undefined,
     private noiseCode: Float32Array,
@@ -48,32 +49,51 @@ export class FaceModel implements Recognizer {
     return await FaceModel.fromResolved(resolveModel(opts), { ...opts, batch });
   }
 
-  static async fromResolved(r: Resolved, opts: LoadOptions = {}): Promise<FaceModel> {
-    const batch = opts.batch ?? 8;
-    const gpu = opts.gpu ?? await getGpu();
-    const outputs = r.multi ? ["feature", "confidence"] : ["feature"];
-    const encP = buildProgram(r.encoder, { batch, training: false, outputs });
-    const decP = r.decoder && buildProgram(r.decoder, { batch, training: false });
-    const params = [encP, ...(decP ? [decP] : [])].flatMap((p: Program) =>
-      p.params.map((name) => p.tensors.get(name)!)
-    );
-    const arena = createArena(gpu.device, params, "inference parameters");
-    for (const [name, region] of arena.regions) {
-      const w = r.weights.get(name)!;
-      gpu.device.queue.writeBuffer(
-        region.buffer,
-        region.offset,
-        w.data as Float32Array<ArrayBuffer>,
+  /**
+   * On `opts.gpu` (else a device of its own), walking `opts.plan` (a deployed
+   * plan.json, see modelPlan) or else a plan compiled for `opts.target` (default:
+   * the adapter's untuned target).
+   */
+  static async fromResolved(
+    r: Resolved,
+    opts: LoadOptions & { target?: Target; plan?: Plan } = {},
+  ): Promise<FaceModel> {
+    const gpu = opts.gpu ?? await openGpu();
+    const plan = opts.plan ??
+      modelPlan(
+        r,
+        opts.batch ?? 8,
+        opts.target ?? adapterTarget(gpu.description, gpu.device.limits, gpu.software),
       );
-    }
-    const shared = new Map<string, Region>(arena.regions);
+    const batch = plan.programs[0].batch;
+    const buffers = allocate(gpu.device, plan);
+    const shared = new Map<string, Region>();
     const [enc, dec] = await Promise.all([
-      Executor.create(gpu, encP, shared),
-      decP ? Executor.create(gpu, decP, shared) : undefined,
+      Executor.create(gpu, plan, { program: "encoder", shared, buffers }),
+      plan.programs.some((p) => p.name === "decoder")
+        ? Executor.create(gpu, plan, { program: "decoder", shared, buffers })
+        : undefined,
     ]);
+    for (const p of plan.programs) {
+      for (const name of p.params) {
+        const w = r.weights.get(name);
+        const want = p.tensors[name].shape;
+        if (!w || w.shape.join() !== want.join()) {
+          throw new InferError(
+            `the plan does not fit ${r.checkpoint}: it wants ${name} [${want.join(", ")}]`,
+          );
+        }
+        const region = shared.get(name)!;
+        gpu.device.queue.writeBuffer(
+          region.buffer,
+          region.offset,
+          w.data as Float32Array<ArrayBuffer>,
+        );
+      }
+    }
     const rng = new Rng(opts.noiseSeed ?? 12345);
     const noise = Float32Array.from({ length: r.noise }, () => 2 * rng.next() - 1);
-    return new FaceModel(gpu, r, batch, arena, enc, dec, noise);
+    return new FaceModel(gpu, r, batch, buffers, enc, dec, noise);
   }
 
   /** Image side in pixels: images are Float32Array [3, size, size] in [-1, 1]. */
@@ -287,6 +307,6 @@ export class FaceModel implements Recognizer {
   destroy(): void {
     this.enc.destroy();
     this.dec?.destroy();
-    this.arena.buffer.destroy();
+    destroyBuffers(this.buffers);
   }
 }

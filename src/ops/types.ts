@@ -1,6 +1,7 @@
 // The contract every op file implements: one definition holds the attribute
 // schema, shape rule, parameters, float64 reference and WGSL kernels.
 import type { z } from "zod";
+import type { ConvChoices } from "./conv/cost_model.ts";
 
 /** A dimension: a number, or a symbol (the batch size "B") bound at compile time. */
 export type Dim = number | string;
@@ -89,6 +90,11 @@ export interface KernelCtx {
    * an elementwise pass) is its own kernel. Otherwise an op may merge them.
    */
   fuse?: boolean;
+  /**
+   * what the plan's Target says about the adapter that kernels choose by (conv
+   * blocks); without one, the software adapter's cost model
+   */
+  target?: ConvChoices;
 }
 
 /** An elementwise function as WGSL: the value of `x`, and dy/dx in terms of the output `y`. */

@@ -3,7 +3,7 @@
 // their state and gradients, inputs, outputs and upstream gradients persist.
 import type { Program, Step, TensorInfo } from "./program.ts";
 import { numel } from "../ops/wgsl.ts";
-import { launchSteps, mergeLimits, type MergeOptions } from "./merge.ts";
+import { launchSteps, type MergeOptions } from "./merge.ts";
 
 export interface Slot {
   id: number;
@@ -33,9 +33,9 @@ export function tensorBytes(t: TensorInfo): number {
 
 export function planMemory(
   program: Program,
-  opts: { backward: boolean; merge?: MergeOptions },
+  opts: { backward: boolean; merge: MergeOptions },
 ): MemoryPlan {
-  const launches = launchSteps(program, opts.merge ?? mergeLimits());
+  const launches = launchSteps(program, opts.merge);
   const steps: Step[] = [...launches.forward, ...(opts.backward ? launches.backward : [])];
   const keep = persistentSet(program);
   const first = new Map<string, number>(), last = new Map<string, number>();

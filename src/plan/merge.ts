@@ -5,6 +5,7 @@
 // input and weight gradients) then costs one launch and runs side by side.
 import type { Binding, Dispatch } from "../ops/types.ts";
 import type { Program, Step } from "./program.ts";
+import type { Target } from "./target.ts";
 
 export interface MergeOptions {
   /** storage buffers one kernel may bind (the adapter's limit, capped for stable plans) */
@@ -20,28 +21,17 @@ export interface MergeOptions {
   mixed?: boolean;
 }
 
-let mixedDefault = false;
-
 /**
- * Whether plans from now on merge different kernels: `deno task tune` measures it
- * per adapter. On llvmpipe, merging different kernels (even one kernel of
- * different shapes) made a training iteration 15-20% slower, while merging
- * copies of one kernel made the paper-scale one 8% faster than not merging.
+ * The merge options a target implies. Whether different kernels merge is measured
+ * per adapter by `deno task tune`: on llvmpipe, merging different kernels (even one
+ * kernel of different shapes) made a training iteration 15-20% slower, while
+ * merging copies of one kernel made the paper-scale one 8% faster than not merging.
  */
-export function setMixedMerging(on: boolean): boolean {
-  const old = mixedDefault;
-  mixedDefault = on;
-  return old;
-}
-
-/** What every plan assumes at most, so that the printed plan is the one that runs. */
-export const MERGE_BINDINGS = 16;
-
-export function mergeLimits(limits?: GPUSupportedLimits): MergeOptions {
+export function mergeOptions(target: Target): MergeOptions {
   return {
-    mixed: mixedDefault,
-    maxBindings: Math.min(MERGE_BINDINGS, limits?.maxStorageBuffersPerShaderStage ?? Infinity),
-    maxWorkgroupBytes: limits?.maxComputeWorkgroupStorageSize ?? 16384,
+    mixed: target.mixed,
+    maxBindings: target.limits.maxBindings,
+    maxWorkgroupBytes: target.limits.maxWorkgroupBytes,
   };
 }
 

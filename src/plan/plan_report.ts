@@ -1,52 +1,63 @@
-// `check --stage plan`: what the compiler decided, for a person to read: the
-// dispatches in order (workgroups, bindings), the buffer table, and peak memory.
-import { planMemory } from "./memory.ts";
-import type { Program } from "./program.ts";
+// `check --stage plan`: a Plan for a person to read: per program, the launches in
+// order (workgroups, bound tensors and where they live), the slot table, and peak
+// memory. It reads only the Plan, so it shows exactly what the engine runs.
+import type { Plan, PlanProgram } from "./plan.ts";
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
 
-export function planReport(title: string, program: Program): string {
-  const memory = planMemory(program, { backward: program.backward.length > 0 });
+export function programReport(plan: Plan, program: PlanProgram, title: string): string {
   const where = (t: string) => {
-    const s = memory.slotOf.get(t);
+    const s = program.tensors[t]?.slot;
     return s === undefined ? t : `${t}@slot${s}`;
   };
   const lines = [
     `plan ${title}: batch ${program.batch}, ${program.training ? "training" : "inference"}`,
   ];
   let n = 0;
-  // What the runtime runs: independent dispatches merged (with the limits most adapters allow).
-  const run = memory.launches;
-  for (const [phase, steps] of [["forward", run.forward], ["backward", run.backward]] as const) {
-    if (!steps.length) continue;
+  for (const phase of ["forward", "backward", "optimizer"] as const) {
+    const launches = program.phases[phase];
+    if (!launches.length) continue;
     lines.push(`  ${phase}:`);
-    for (const s of steps) {
-      for (const d of s.dispatches) {
-        const binds = d.bindings.map((b) => `${b.write ? "w:" : ""}${where(s.roles[b.role])}`).join(
-          ", ",
-        );
-        lines.push(
-          `    ${String(++n).padStart(4)} ${d.label.padEnd(24)} [${
-            d.workgroups.join("x")
-          }] ${s.label} <- ${binds}`,
-        );
-      }
+    for (const l of launches) {
+      const binds = l.args.map((t, i) =>
+        `${plan.kernels[l.kernel].writes[i] ? "w:" : ""}${where(t)}`
+      );
+      lines.push(
+        `    ${String(++n).padStart(4)} ${l.label.padEnd(24)} [${
+          l.workgroups.join("x")
+        }] ${l.step} <- ${binds.join(", ")}`,
+      );
     }
   }
-  lines.push(
-    `  buffers: ${memory.slots.length} reusable slots, ${memory.persistent.length} persistent tensors`,
-  );
-  for (const s of memory.slots) {
+  const m = program.memory;
+  lines.push(`  buffers: ${m.slots.length} reusable slots, ${m.persistent} persistent tensors`);
+  for (const s of m.slots) {
     lines.push(
-      `    slot${s.id} ${mib(s.bytes)}: ${s.tensors.length} tensors (${
+      `    slot${s.slot} ${mib(s.bytes)}: ${s.tensors.length} tensors (${
         s.tensors.slice(0, 3).join(", ")
       }${s.tensors.length > 3 ? ", ..." : ""})`,
     );
   }
   lines.push(
     `  dispatches: ${n}`,
-    `  peak memory: ${mib(memory.peakBytes)} planned, ${mib(memory.unplannedBytes)} unplanned ` +
-      `(${(100 * memory.peakBytes / memory.unplannedBytes).toFixed(0)}%)`,
+    `  peak memory: ${mib(m.peakBytes)} planned, ${mib(m.unplannedBytes)} unplanned ` +
+      `(${(100 * m.peakBytes / m.unplannedBytes).toFixed(0)}%)`,
   );
   return lines.join("\n");
+}
+
+/**
+ * The whole plan: its target, then each program under `titles[name]` (default the
+ * program's name), then the kernel count. `check --stage plan` prints this.
+ */
+export function planReport(plan: Plan, titles: Record<string, string> = {}): string {
+  const parts = plan.programs.map((p) => programReport(plan, p, titles[p.name] ?? p.name));
+  const launches = plan.programs.reduce(
+    (s, p) => s + p.phases.forward.length + p.phases.backward.length + p.phases.optimizer.length,
+    0,
+  );
+  parts.push(
+    `target: ${plan.target}; ${plan.kernels.length} distinct kernels for ${launches} launches`,
+  );
+  return parts.join("\n\n");
 }

@@ -3,8 +3,8 @@
 import type { TypedNetwork, TypedNode } from "../lang/ir.ts";
 import { OPS } from "../ops/registry.ts";
 import type { Dispatch, ParamSpec, Shape } from "../ops/types.ts";
-import { numel } from "../ops/wgsl.ts";
 import { bindDim } from "../ops/dim.ts";
+import type { Target } from "./target.ts";
 
 export { bindDim };
 
@@ -60,6 +60,8 @@ export interface ProgramOptions {
   outputs?: string[];
   /** fold pointwise ops into their producers (default true) */
   fuse?: boolean;
+  /** the adapter the kernels are chosen for (default: the software target) */
+  target?: Target;
 }
 
 /** A node to lower: possibly a producer carrying the pointwise op folded into it. */
@@ -281,6 +283,7 @@ function kernelCtx(
     epilogue: node.epilogue && OPS[node.epilogue.op].pointwise!(node.epilogue.parsed),
     norm: node.norm && normAttrs(node.norm),
     fuse: opts.fuse !== false,
+    target: opts.target,
   };
 }
 
@@ -375,8 +378,4 @@ function differentiate(
     });
   }
   return steps;
-}
-
-export function tensorBytes(t: TensorInfo): number {
-  return numel(t.shape) * 4;
 }

@@ -3,10 +3,29 @@
 // that share the trainer's parameter buffers.
 import type { Model } from "../lang/ir.ts";
 import { buildProgram } from "../plan/program.ts";
+import { type Plan, planPrograms } from "../plan/plan.ts";
+import type { Target } from "../plan/target.ts";
 import type { Gpu } from "../engine/device.ts";
 import { Executor } from "../engine/executor.ts";
 import { Rng } from "../util/rng.ts";
 import type { Region } from "../engine/buffers.ts";
+
+/** The sampler's plan: the encoder on `faces` images, the decoder on each at every pose. */
+export function samplesPlan(model: Model, faces: number, target: Target): Plan {
+  const enc = model.networks.find((n) => n.name === "encoder");
+  const dec = model.networks.find((n) => n.name === "decoder");
+  if (!enc || !dec) {
+    throw new Error(`${model.file}: samples need networks 'encoder' and 'decoder'`);
+  }
+  const poses = Number(dec.inputs.find((i) => i.name === "pose")?.shape[1]);
+  return planPrograms([
+    { name: "encoder", program: buildProgram(enc, { batch: faces, training: false, target }) },
+    {
+      name: "decoder",
+      program: buildProgram(dec, { batch: faces * poses, training: false, target }),
+    },
+  ], { target });
+}
 
 export class Sampler {
   private constructor(
@@ -18,31 +37,18 @@ export class Sampler {
     private noise: Float32Array<ArrayBuffer>,
   ) {}
 
+  /** Walks `plan` (samplesPlan) over the parameters in `shared` (the trainer's). */
   static async create(
     gpu: Gpu,
-    model: Model,
+    plan: Plan,
     shared: Map<string, Region>,
-    faces: number,
   ): Promise<Sampler> {
-    const enc = model.networks.find((n) => n.name === "encoder");
-    const dec = model.networks.find((n) => n.name === "decoder");
-    if (!enc || !dec) {
-      throw new Error(`${model.file}: samples need networks 'encoder' and 'decoder'`);
-    }
-    const shape = (net: typeof dec, name: string) => net.inputs.find((i) => i.name === name)?.shape;
-    const poses = Number(shape(dec, "pose")?.[1]);
-    const nz = Number(shape(dec, "noise")?.[1]);
-    const size = Number(enc.inputs[0].shape[2]);
-    const encoder = await Executor.create(
-      gpu,
-      buildProgram(enc, { batch: faces, training: false }),
-      shared,
-    );
-    const decoder = await Executor.create(
-      gpu,
-      buildProgram(dec, { batch: faces * poses, training: false }),
-      shared,
-    );
+    const encoder = await Executor.create(gpu, plan, { program: "encoder", shared });
+    const decoder = await Executor.create(gpu, plan, { program: "decoder", shared });
+    const faces = encoder.program.batch;
+    const poses = decoder.program.batch / faces;
+    const size = encoder.tensor(encoder.program.inputs[0]).shape[2];
+    const nz = decoder.tensor("noise").shape[1];
     // One fixed noise draw, so grids of different steps are comparable.
     const r = new Rng(12345);
     const noise = Float32Array.from({ length: faces * poses * nz }, () => 2 * r.next() - 1);

@@ -1,16 +1,15 @@
 // GAN training on the GPU: one program per player (D and G) over shared parameter
 // and input buffers; each update is one command buffer (forward, backward, optimiser).
 import type { Model } from "../lang/ir.ts";
-import { bindShape, buildProgram, gradName, type Program } from "../plan/program.ts";
+import { bindShape, gradName } from "../plan/program.ts";
+import type { Plan, PlanProgram } from "../plan/plan.ts";
+import { hyperName, optimizerState } from "../plan/training.ts";
 import { numel } from "../ops/wgsl.ts";
 import type { Gpu } from "../engine/device.ts";
-import { Executor } from "../engine/executor.ts";
+import { allocate, destroyBuffers, Executor, type PlanBuffers } from "../engine/executor.ts";
 import { Optimizer } from "./optimizers.ts";
 import { initParams } from "./params.ts";
-import { createArena, span } from "../engine/arena.ts";
-import { planMemory, poolSlots } from "../plan/memory.ts";
-import { mergeLimits } from "../plan/merge.ts";
-import { type Region, STORAGE, whole } from "../engine/buffers.ts";
+import type { Region } from "../engine/buffers.ts";
 import type { TrainingConfig } from "./config.ts";
 import { mix, Rng } from "../util/rng.ts";
 
@@ -21,20 +20,9 @@ export interface Batch {
   pose: Float32Array;
 }
 
-/** The step graph's inputs the trainer knows how to fill. */
-export const STEP_INPUTS = [
-  "image",
-  "identity",
-  "pose",
-  "pose_code",
-  "target_pose",
-  "target_code",
-  "noise",
-];
-
 export interface Player {
   name: "d" | "g";
-  program: Program;
+  program: PlanProgram;
   exec: Executor;
   optimizer: Optimizer;
   losses: [string, number][];
@@ -47,11 +35,12 @@ export class Trainer {
   strong = false;
   rng: Rng;
 
-  /** buffers the trainer made itself: the shared slots and the arenas */
-  private owned: GPUBuffer[] = [];
+  /** the plan's slots and arenas, shared by both updates */
+  private buffers?: PlanBuffers;
 
   private constructor(
     readonly gpu: Gpu,
+    readonly plan: Plan,
     readonly model: Model,
     readonly cfg: TrainingConfig,
     readonly shared: Map<string, Region>,
@@ -62,91 +51,38 @@ export class Trainer {
     this.rng = new Rng(mix(cfg.seed, 0x7a11));
   }
 
-  /** `fuse: false` builds unfused plans (benchmarks compare them); the default fuses. */
+  /** Walks `plan`, the training plan of `model` and `cfg` (src/train/plan.ts). */
   static async create(
     gpu: Gpu,
+    plan: Plan,
     model: Model,
     cfg: TrainingConfig,
-    opts: { fuse?: boolean } = {},
   ): Promise<Trainer> {
-    const step = model.step!;
-    for (const i of step.inputs) {
-      if (!STEP_INPUTS.includes(i.name)) {
-        throw new Error(
-          `${model.file}: the step input '${i.name}' is not one the trainer fills ` +
-            `(${STEP_INPUTS.join(", ")})`,
-        );
-      }
-    }
-    const programs = (["d", "g"] as const).map((name) => {
-      const p = cfg.players[name];
-      const owns = (param: string) => p.networks.some((n) => param.startsWith(`${n}.`));
-      return {
-        name,
-        owns,
-        program: buildProgram(step, {
-          batch: cfg.batch,
-          training: true,
-          backwardFrom: Object.keys(p.losses),
-          trains: owns,
-          outputs: playerOutputs(step.outputs.map((o) => o.name), cfg, name),
-          fuse: opts.fuse,
-        }),
-      };
-    });
-    // All weights in one arena and their gradients in a second with the same layout,
-    // grouped by player, so each player's optimiser is one dispatch over one range.
-    const all = programs[0].program;
-    const trainable = [...all.tensors.values()].filter((t) => t.kind === "param");
-    const ordered = [
-      ...programs.flatMap(({ owns }) => trainable.filter((t) => owns(t.name))),
-      ...trainable.filter((t) => !programs.some(({ owns }) => owns(t.name))),
-    ];
-    const params = createArena(gpu.device, ordered, "parameters");
-    const grads = createArena(gpu.device, ordered, "gradients");
-    // Running statistics apart: batch norm writes them while reading its weights, and
-    // WebGPU forbids read-only and writable bindings of one buffer in a dispatch.
-    const state = createArena(
-      gpu.device,
-      [...all.tensors.values()].filter((t) => t.kind === "state"),
-      "running statistics",
-    );
-    const shared = new Map<string, Region>([...params.regions, ...state.regions]);
-    for (const [name, r] of grads.regions) shared.set(gradName(name), r);
-    // The updates run one after the other: their short-lived tensors share buffers.
-    const plans = programs.map(({ program }) =>
-      planMemory(program, { backward: true, merge: mergeLimits(gpu.device.limits) })
-    );
-    const pool = poolSlots(plans);
-    const buffers = pool.bytes.map((size, k) =>
-      gpu.device.createBuffer({ size, usage: STORAGE, label: `slot ${k}` })
-    );
+    const buffers = allocate(gpu.device, plan);
+    const shared = new Map<string, Region>();
     const players: Player[] = [];
-    for (const [i, { name, owns, program }] of programs.entries()) {
+    for (const name of ["d", "g"] as const) {
       const p = cfg.players[name];
-      const exec = await Executor.create(gpu, program, shared, {
-        shareInputs: true,
-        memory: plans[i],
-        slots: plans[i].slots.map((s) => buffers[pool.index[i][s.id]]),
-      });
-      const mine = ordered.filter((t) => t.kind === "param" && owns(t.name)).map((t) => t.name);
-      const optimizer = await Optimizer.create(
-        gpu.device,
-        p.optimizer ?? cfg.optimizer,
-        mine.length ? [{ name, param: span(params, mine), grad: span(grads, mine) }] : [],
-      );
+      const exec = await Executor.create(gpu, plan, { program: name, shared, buffers });
+      const program = exec.program;
       const losses = Object.entries(p.losses);
       // Upstream gradient of each loss term is its weight: the sum needs no kernel.
       for (const [term, w] of losses) {
         exec.write(gradName(program.outputs[term]), Float32Array.of(w));
       }
+      const optimizer = new Optimizer(p.optimizer ?? cfg.optimizer);
       players.push({ name, program, exec, optimizer, losses, updates: 0 });
     }
-    const shapeOf = (n: string) => step.inputs.find((i) => i.name === n)?.shape;
-    const poses = Number(shapeOf("target_code")?.[1] ?? shapeOf("pose_code")?.[1] ?? 0);
-    const noiseSize = Number(shapeOf("noise")?.[1] ?? 0);
-    const t = new Trainer(gpu, model, cfg, shared, players, poses, noiseSize);
-    t.owned = [...buffers, params.buffer, grads.buffer, state.buffer];
+    const shapeOf = (n: string) => players[1].program.tensors[n]?.shape;
+    const step = model.step!;
+    const declared = (n: string) => step.inputs.find((i) => i.name === n)?.shape;
+    const poses = Number(
+      shapeOf("target_code")?.[1] ?? declared("target_code")?.[1] ?? shapeOf("pose_code")?.[1] ??
+        declared("pose_code")?.[1] ?? 0,
+    );
+    const noiseSize = Number(shapeOf("noise")?.[1] ?? declared("noise")?.[1] ?? 0);
+    const t = new Trainer(gpu, plan, model, cfg, shared, players, poses, noiseSize);
+    t.buffers = buffers;
     t.initialise();
     return t;
   }
@@ -166,11 +102,11 @@ export class Trainer {
 
   /** Frees every GPU buffer of the trainer (it cannot be used afterwards). */
   destroy(): void {
-    for (const p of this.players) {
-      p.exec.destroy();
-      for (const { buffer } of p.optimizer.state.values()) buffer.destroy();
+    for (const p of this.players) p.exec.destroy();
+    for (const [name, r] of this.shared) {
+      if (this.plan.programs.some((p) => p.tensors[name]?.shared)) r.buffer.destroy();
     }
-    for (const b of this.owned) b.destroy();
+    if (this.buffers) destroyBuffers(this.buffers);
   }
 
   get d(): Player {
@@ -186,13 +122,11 @@ export class Trainer {
     const out = new Map<string, { region: Region; shape: number[] }>();
     for (const p of this.players) {
       for (const name of p.program.params) {
-        out.set(name, {
-          region: this.shared.get(name)!,
-          shape: p.program.tensors.get(name)!.shape,
-        });
+        out.set(name, { region: this.shared.get(name)!, shape: p.program.tensors[name].shape });
       }
-      for (const [k, v] of p.optimizer.state) {
-        out.set(`${p.name}.${k}`, { region: whole(v.buffer), shape: v.shape });
+      for (const k of optimizerState(p.optimizer.config.type, p.name)) {
+        const t = p.program.tensors[k];
+        if (t) out.set(`${p.name}.${k}`, { region: p.exec.regions.get(k)!, shape: t.shape });
       }
     }
     return out;
@@ -237,8 +171,9 @@ export class Trainer {
     }
     const dUpdated = !this.strong || this.step % this.cfg.schedule.g_steps === 0;
     for (const p of dUpdated ? this.players : [this.g]) {
-      p.optimizer.next();
-      p.exec.run({ backward: true, after: p.optimizer.steps });
+      const h = p.optimizer.next();
+      if (p.exec.has(hyperName(p.name))) p.exec.write(hyperName(p.name), h);
+      p.exec.run({ backward: true, optimizer: true });
       p.updates++;
     }
     this.step++;
@@ -275,17 +210,4 @@ export function oneHot(indices: Float32Array, classes: number): Float32Array {
   const out = new Float32Array(indices.length * classes);
   indices.forEach((k, b) => (out[b * classes + k] = 1));
   return out;
-}
-
-/**
- * The step outputs a player's update computes: its loss terms and, for D, the
- * schedule's metrics; the remaining metrics go to G (they are cheap there: G's
- * forward pass already has D's view of the generated faces).
- */
-export function playerOutputs(all: string[], cfg: TrainingConfig, player: "d" | "g"): string[] {
-  const losses = (p: "d" | "g") => Object.keys(cfg.players[p].losses);
-  const forD = new Set([...losses("d"), ...cfg.schedule.strong]);
-  const forG = new Set(losses("g"));
-  const rest = all.filter((o) => !forD.has(o) && !forG.has(o));
-  return player === "d" ? [...forD] : [...forG, ...rest];
 }

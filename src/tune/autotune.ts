@@ -10,7 +10,9 @@ import {
   type ConvGeom,
   type ConvKernel,
   convScatter,
+  type ConvTarget,
   convWeightGrad,
+  DEFAULT_TARGET,
   TILE_CANDIDATES,
   type TileBlock,
   type WeightBlock,
@@ -22,6 +24,8 @@ import { createStorage, readBack, upload } from "../engine/buffers.ts";
 import { encode, prepare, type Prepared } from "../engine/launch.ts";
 
 export interface TuneOptions {
+  /** the adapter's cost-model constants, which rank the candidates (default: software's) */
+  costs?: ConvTarget;
   /** candidates measured, the model's pick included */
   top?: number;
   /** timed submits per candidate, interleaved across candidates */
@@ -115,9 +119,12 @@ export async function tuneKernel(
   g: ConvGeom,
   opts: TuneOptions = {},
 ): Promise<TuneResult> {
-  const { top = 4, rounds = 5, targetMs = 40, margin = 0.03 } = opts;
+  const { top = 4, rounds = 5, targetMs = 40, margin = 0.03, costs = DEFAULT_TARGET } = opts;
   // The tiles fit WebGPU's default limits, which every adapter offers.
-  const blocks: ConvBlock[] = [...candidateBlocks(kind, g, Math.max(1, top)), ...TILE_CANDIDATES];
+  const blocks: ConvBlock[] = [
+    ...candidateBlocks(kind, g, Math.max(1, top), costs),
+    ...TILE_CANDIDATES,
+  ];
   const kernels = blocks.map((b) => generate(kind, g, b));
   const sizes: Record<string, number> = {
     src: g.b * g.srcC * g.srcH * g.srcW,

@@ -1,5 +1,6 @@
-// Conv block choices measured by `deno task tune`, cached on disk per adapter and
-// kernel generator version, and the planner that serves them when plans are built.
+// Conv block choices and the merge policy measured by `deno task tune`, cached on
+// disk per adapter and kernel generator version; tune/target.ts makes the adapter's
+// Target from them, and each file also carries that Target (`check --target FILE`).
 // Loading is best effort: without permissions or with a corrupt file the cost
 // model plans as before.
 import { z } from "zod";
@@ -7,12 +8,11 @@ import { writeFileAtomic } from "../formats/atomic.ts";
 import {
   CONV_GENERATOR_VERSION,
   type ConvBlock,
-  type ConvGeom,
   type ConvKernel,
-  setConvPlanner,
+  geomKey,
   tileProblem,
 } from "../ops/conv/mod.ts";
-import { setMixedMerging } from "../plan/merge.ts";
+import type { Target } from "../plan/target.ts";
 
 /** What identifies an adapter; GPUAdapterInfo has these fields. */
 export interface AdapterId {
@@ -43,6 +43,8 @@ export interface TuneCache {
   generator: number;
   entries: Record<string, TuneEntry>;
   merge?: MergeChoice;
+  /** the adapter's Target with these choices applied, for `check --stage plan --target FILE` */
+  target?: Target;
 }
 
 const pos = z.number().int().positive();
@@ -90,10 +92,8 @@ export function adapterKey(a: AdapterId, generator = CONV_GENERATOR_VERSION): st
   return `${name}-g${generator}-${fnv1a(JSON.stringify([...fields, generator]))}`;
 }
 
-export function geomKey(kind: ConvKernel, g: ConvGeom): string {
-  return `${kind} b${g.b} ${g.srcC}x${g.srcH}x${g.srcW} -> ${g.dstC}x${g.dstH}x${g.dstW}` +
-    ` k${g.kh}x${g.kw} s${g.s} p${g.pt},${g.pl}`;
-}
+/** The key of a kernel's geometry: defined with the conv planner that reads it. */
+export { geomKey };
 
 /** Reads an environment variable without prompting for a permission not granted. */
 function env(name: string): string | undefined {
@@ -156,29 +156,4 @@ export function saveCache(dir: string, cache: TuneCache): string {
   const path = cachePath(dir, cache.adapter);
   writeFileAtomic(path, JSON.stringify(cache, null, 1) + "\n");
   return path;
-}
-
-/**
- * Serves the cache's blocks through the conv planner hook (and its merge choice
- * to merge.ts); geometries it lacks
- * go to the cost model. A planner already installed (a test forcing blocks) keeps
- * precedence. Returns how many choices are served.
- */
-export function installTuned(cache: TuneCache): number {
-  if (cache.merge) setMixedMerging(cache.merge.mixed);
-  const entries = new Map(Object.entries(cache.entries));
-  if (!entries.size) return 0;
-  const prev = setConvPlanner(undefined);
-  setConvPlanner((kind, g) => prev?.(kind, g) ?? entries.get(geomKey(kind, g))?.block);
-  return entries.size;
-}
-
-/** At device open: the adapter's cached choices, if tuning is on and a cache exists. */
-export function installTunedFor(a: AdapterId): number {
-  try {
-    const dir = tuneCacheDir();
-    return dir ? installTuned(loadCache(dir, adapterKey(a))) : 0;
-  } catch {
-    return 0; // a cache is an optimisation: never a reason to fail
-  }
 }

@@ -2,9 +2,10 @@
 // dispatch (merge.ts) makes a training iteration faster than merging only copies
 // of one kernel: on llvmpipe it made it slower, on GPUs fewer launches usually win.
 import type { Model } from "../lang/ir.ts";
-import { setMixedMerging } from "../plan/merge.ts";
+import type { Target } from "../plan/target.ts";
 import type { Gpu } from "../engine/device.ts";
 import { Trainer } from "../train/trainer.ts";
+import { trainingPlan } from "../train/plan.ts";
 import { trainingConfig } from "../train/config.ts";
 import { openTrainData } from "../train/data.ts";
 import type { MergeChoice } from "./cache.ts";
@@ -15,6 +16,7 @@ const MARGIN = 0.97;
 export async function measureMerging(
   gpu: Gpu,
   model: Model,
+  target: Target,
   batch?: number,
   rounds = 7,
 ): Promise<MergeChoice> {
@@ -23,13 +25,10 @@ export async function measureMerging(
   const data = await openTrainData(model, cfg, {});
   const input = await data.batch(0);
   const trainers: Trainer[] = [];
+  // The same target but for its merge policy: two plans, compiled side by side.
   for (const mixed of [false, true]) {
-    const old = setMixedMerging(mixed);
-    try {
-      trainers.push(await Trainer.create(gpu, model, cfg));
-    } finally {
-      setMixedMerging(old);
-    }
+    const plan = trainingPlan(model, cfg, { target: { ...target, mixed } });
+    trainers.push(await Trainer.create(gpu, plan, model, cfg));
   }
   const { device } = gpu;
   const time = async (t: Trainer) => {

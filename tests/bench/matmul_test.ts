@@ -2,7 +2,6 @@
 // exercise the ragged edges (blocks not dividing M or N, K and N not multiples of 4,
 // K-loop remainders), and the --quick sweep the bench's matmul section runs.
 import assert from "node:assert/strict";
-import { getGpu } from "../../src/engine/device.ts";
 import {
   bind,
   measure,
@@ -15,6 +14,7 @@ import {
 import { describe, type MatmulVariant } from "../../bench/matmul_kernels.ts";
 import { CEILING, matmulRecords, matmulTarget } from "../../bench/matmul_records.ts";
 import { recordProblems } from "../../bench/record.ts";
+import { testGpu } from "../gpu.ts";
 
 const VARIANTS: MatmulVariant[] = [
   { family: "storage", rm: 8, rn: 8 },
@@ -42,7 +42,7 @@ Deno.test("the float64 reference is a matmul", () => {
 });
 
 Deno.test("every matmul variant matches the float64 reference", async () => {
-  const gpu = await getGpu();
+  const gpu = await testGpu();
   for (const s of SHAPES) {
     const p = problem(`${s.m}x${s.n}x${s.k}`, s, 7);
     for (const v of VARIANTS) {
@@ -63,7 +63,7 @@ Deno.test("every matmul variant matches the float64 reference", async () => {
 });
 
 Deno.test("a failing variant is reported, not timed", async () => {
-  const gpu = await getGpu();
+  const gpu = await testGpu();
   const p = problem("16", { m: 16, n: 16, k: 16 });
   const row = await measure(gpu, { family: "storage", rm: 4, rn: 4, unroll: 6 }, p, {
     sampleSeconds: 0.01,
@@ -74,7 +74,7 @@ Deno.test("a failing variant is reported, not timed", async () => {
 });
 
 Deno.test("the quick sweep times every family and picks a best", async () => {
-  const gpu = await getGpu();
+  const gpu = await testGpu();
   const res = await sweep(gpu, { quick: true, budget: 20, log: () => {} });
   assert.deepEqual(res.rows.filter((r) => r.error).map((r) => r.error), []);
   assert.deepEqual([...res.best.keys()].sort(), ["storage", "texture", "tiled"]);

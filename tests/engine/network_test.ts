@@ -3,14 +3,15 @@
 import assert from "node:assert/strict";
 import { loadModel } from "../../src/lang/model.ts";
 import { buildProgram, gradName } from "../../src/plan/program.ts";
-import { getGpu } from "../../src/engine/device.ts";
 import { Executor } from "../../src/engine/executor.ts";
 import { runReference } from "../../src/engine/reference.ts";
 import { initParams } from "../../src/train/params.ts";
 import { numel } from "../../src/ops/wgsl.ts";
-import { setConvPlanner } from "../../src/ops/conv/mod.ts";
+import { mergeOptions } from "../../src/plan/merge.ts";
+import type { Target } from "../../src/plan/target.ts";
 import { rng } from "../../src/util/rng.ts";
 import { relErr } from "../ops/harness.ts";
+import { planOf, testGpu, testTarget } from "../gpu.ts";
 
 const model = loadModel("graphs/drgan-small.yaml", []);
 
@@ -24,8 +25,8 @@ for (const training of [true, false]) {
         backwardFrom: net.outputs.map((o) => o.name),
         inputGrads: net.inputs.map((i) => i.name),
       });
-      const gpu = await getGpu();
-      const exec = await Executor.create(gpu, program, undefined, { plan: false });
+      const gpu = await testGpu();
+      const exec = await Executor.create(gpu, planOf(program, { memory: false }));
       const values = new Map<string, Float64Array>();
       for (const [name, data] of initParams(program, 3)) {
         // Perturb batch norm's ones/zeros so that every parameter matters.
@@ -71,6 +72,7 @@ for (const training of [true, false]) {
 Deno.test("memory planning: the training step agrees with the unplanned run and needs far less", async () => {
   const { planMemory } = await import("../../src/plan/memory.ts");
   const step = model.step!;
+  const merge = mergeOptions(testTarget());
   const gStep = (batch: number, fuse = true) =>
     buildProgram(step, {
       batch,
@@ -81,14 +83,14 @@ Deno.test("memory planning: the training step agrees with the unplanned run and 
     });
   // At the small variant's training batch activations dominate. Planned, the fused step
   // needs under 60% of its own tensors' sum and under 50% of the naive (unfused) sum.
-  const big = planMemory(gStep(16), { backward: true });
-  const naive = planMemory(gStep(16, false), { backward: true });
+  const big = planMemory(gStep(16), { backward: true, merge });
+  const naive = planMemory(gStep(16, false), { backward: true, merge });
   assert.ok(
     big.peakBytes < 0.6 * big.unplannedBytes && big.peakBytes < 0.5 * naive.unplannedBytes,
     `peak ${big.peakBytes} vs unplanned ${big.unplannedBytes}, naive ${naive.unplannedBytes}`,
   );
   const program = gStep(2);
-  const plan = planMemory(program, { backward: true });
+  const plan = planMemory(program, { backward: true, merge });
   assert.ok(
     plan.peakBytes < plan.unplannedBytes,
     `peak ${plan.peakBytes} vs unplanned ${plan.unplannedBytes}`,
@@ -106,7 +108,7 @@ Deno.test("memory planning: the training step agrees with the unplanned run and 
       );
     }
   }
-  const gpu = await getGpu();
+  const gpu = await testGpu();
   const next = rng(9);
   const values = new Map<string, Float32Array<ArrayBuffer>>();
   for (const [k, v] of initParams(program, 4)) values.set(k, v);
@@ -125,7 +127,7 @@ Deno.test("memory planning: the training step agrees with the unplanned run and 
   for (const t of ["g_id", "g_pose", "g_gan"]) values.set(gradName(t), Float32Array.of(1));
   const results = [];
   for (const plan of [true, false]) {
-    const exec = await Executor.create(gpu, program, undefined, { plan });
+    const exec = await Executor.create(gpu, planOf(program, { memory: plan }));
     exec.poison(["activation", "grad", "scratch"]);
     for (const [k, v] of values) exec.write(k, v);
     exec.run({ backward: true });
@@ -142,7 +144,7 @@ Deno.test("memory planning: the training step agrees with the unplanned run and 
 });
 
 Deno.test("fusion: fused and unfused plans agree on every network of the small variant", async () => {
-  const gpu = await getGpu();
+  const gpu = await testGpu();
   for (const net of model.networks) {
     const results = [];
     const dispatches: number[] = [];
@@ -154,7 +156,7 @@ Deno.test("fusion: fused and unfused plans agree on every network of the small v
         inputGrads: net.inputs.map((i) => i.name),
         fuse,
       });
-      const exec = await Executor.create(gpu, program);
+      const exec = await Executor.create(gpu, planOf(program));
       const r = rng(5);
       for (const [k, v] of initParams(program, 3)) exec.write(k, v);
       for (const name of program.inputs) {
@@ -188,16 +190,19 @@ Deno.test("fusion: fused and unfused plans agree on every network of the small v
 });
 
 Deno.test("fusion: in inference conv + batch norm + ELU is one kernel, as the unfused plan computes", async () => {
-  const gpu = await getGpu();
+  const gpu = await testGpu();
   for (const net of model.networks) {
     const results = [];
     const labels: string[][] = [];
     // fused with the register-blocked kernels, fused with workgroup-memory tiles, unfused
     for (const [fuse, tile] of [[true, false], [true, true], [false, false]]) {
-      const old = tile ? setConvPlanner(() => ({ tm: 8, tn: 16, tk: 4, rm: 2, rn: 4 })) : undefined;
-      const program = buildProgram(net, { batch: 2, training: false, fuse });
-      if (tile) setConvPlanner(old);
-      const exec = await Executor.create(gpu, program);
+      const t = { tm: 8, tn: 16, tk: 4, rm: 2, rn: 4 };
+      const target: Target = {
+        ...testTarget(),
+        blocks: tile ? { gather: t, scatter: t, wgrad: t } : {},
+      };
+      const program = buildProgram(net, { batch: 2, training: false, fuse, target });
+      const exec = await Executor.create(gpu, planOf(program));
       const r = rng(11);
       for (const [k, v] of initParams(program, 3)) {
         // Running statistics away from their initial 0 and 1, so that folding them shows.
@@ -225,13 +230,13 @@ Deno.test("fusion: in inference conv + batch norm + ELU is one kernel, as the un
 });
 
 Deno.test("a plan with a tensor bigger than the adapter binds is refused before it runs", async () => {
-  const gpu = await getGpu();
+  const gpu = await testGpu();
   const net = model.networks.find((n) => n.name === "encoder")!;
   const per = 16 * 32 * 32 * 4; // bytes per image of the biggest activation
   const batch = Math.ceil(gpu.device.limits.maxStorageBufferBindingSize / per) + 1;
   const program = buildProgram(net, { batch, training: false });
   await assert.rejects(
-    () => Executor.create(gpu, program),
+    () => Executor.create(gpu, planOf(program)),
     (e: Error) => e.constructor.name === "PlanLimitError" && /smaller batch/.test(e.message),
   );
 });
@@ -249,8 +254,8 @@ Deno.test("the joint-batch training step (concat on the batch, slices at B) matc
   });
   assert.deepEqual(program.tensors.get("d_in")!.shape, [4, 3, 32, 32]);
   assert.deepEqual(program.tensors.get("fake_fake")!.shape, [2, 1]);
-  const gpu = await getGpu();
-  const exec = await Executor.create(gpu, program, undefined, { plan: false });
+  const gpu = await testGpu();
+  const exec = await Executor.create(gpu, planOf(program, { memory: false }));
   const next = rng(11);
   const values = new Map<string, Float64Array>();
   for (const [name, data] of initParams(program, 5)) values.set(name, Float64Array.from(data));

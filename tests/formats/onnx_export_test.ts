@@ -12,11 +12,12 @@ import { numel } from "../../src/ops/wgsl.ts";
 import { runReference } from "../../src/engine/reference.ts";
 import { exportOnnx } from "../../src/formats/onnx_export.ts";
 import { InferError, resolveModel } from "../../src/infer/mod.ts";
-import { getGpu, NoAdapterError } from "../../src/engine/device.ts";
-import { Executor } from "../../src/engine/executor.ts";
-import { Rng } from "../../src/util/rng.ts";
 import { command } from "../commands.ts";
 import { relErr } from "../../src/util/compare.ts";
+import { NoAdapterError } from "../../src/engine/device.ts";
+import { Executor } from "../../src/engine/executor.ts";
+import { Rng } from "../../src/util/rng.ts";
+import { planOf, testGpu } from "../gpu.ts";
 
 ort.env.wasm.numThreads = 1; // no worker threads: deterministic, and nothing left running
 ort.env.logLevel = "error";
@@ -165,7 +166,7 @@ Deno.test("onnx: deno task infer --onnx exports the trained model in models/", a
 Deno.test("onnx: our WebGPU features match onnxruntime-web's", async (t) => {
   let gpu;
   try {
-    gpu = await getGpu();
+    gpu = await testGpu();
   } catch (e) {
     if (e instanceof NoAdapterError) {
       return void t.step({ name: "no adapter", ignore: true, fn() {} });
@@ -174,7 +175,7 @@ Deno.test("onnx: our WebGPU features match onnxruntime-web's", async (t) => {
   }
   const r = resolveModel({ run: "models/drgan-small" });
   const p = buildProgram(r.encoder, { batch: 2, training: false, outputs: ["feature"] });
-  const exec = await Executor.create(gpu, p);
+  const exec = await Executor.create(gpu, planOf(p));
   try {
     for (const name of p.params) exec.write(name, r.weights.get(name)!.data.slice());
     const image = randomInput(2 * PLANE, 5);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { accuracy } from "../../src/ops/accuracy.ts";
-import { getGpu } from "../../src/engine/device.ts";
 import { createStorage, fill, readBack, upload } from "../../src/engine/buffers.ts";
 import { prepare, submit } from "../../src/engine/launch.ts";
+import { testGpu } from "../gpu.ts";
 
 async function run(
   attrs: Record<string, unknown>,
@@ -11,7 +11,7 @@ async function run(
   labels?: number[],
 ) {
   const a = accuracy.attrs.parse(attrs);
-  const { device } = await getGpu();
+  const { device } = await testGpu();
   const bufs: Record<string, GPUBuffer> = {};
   bufs.x0 = createStorage(device, x.length);
   upload(device, bufs.x0, Float32Array.from(x));

@@ -77,15 +77,20 @@ Deno.test("conv2d shape rule", () => {
 
 Deno.test("conv2d kernels are exact for every register block and tile", async () => {
   for (const v of VARIANTS) {
-    await withBlocks(v, async () => {
+    await withBlocks(v, async (target) => {
       // odd sizes, channel counts not divisible by the blocks, batch 2
-      await checkOp(conv2d, { attrs: { out: 5 }, inputs: [[2, 3, 7, 9]] });
+      await checkOp(conv2d, { attrs: { out: 5 }, inputs: [[2, 3, 7, 9]], target });
       // stride 2 "same" (extra zero bottom/right), bias
-      await checkOp(conv2d, { attrs: { out: 6, stride: 2, bias: true }, inputs: [[2, 5, 9, 8]] });
+      await checkOp(conv2d, {
+        attrs: { out: 6, stride: 2, bias: true },
+        inputs: [[2, 5, 9, 8]],
+        target,
+      });
       // asymmetric explicit padding, kh != kw, batch 1
       await checkOp(conv2d, {
         attrs: { out: 7, kernel: [3, 2], stride: 2, padding: [2, 0, 1, 3] },
         inputs: [[1, 4, 6, 7]],
+        target,
       });
     });
   }

@@ -148,15 +148,24 @@ Deno.test("conv_transpose2d is the adjoint of conv2d (reference)", () => {
 
 Deno.test("conv_transpose2d kernels are exact for every register block and tile", async () => {
   for (const v of VARIANTS) {
-    await withBlocks(v, async () => {
+    await withBlocks(v, async (target) => {
       // stride 2 "same": crop before; odd sizes, channels not divisible by the blocks
-      await checkOp(convTranspose2d, { attrs: { out: 5, stride: 2 }, inputs: [[2, 3, 5, 4]] });
+      await checkOp(convTranspose2d, {
+        attrs: { out: 5, stride: 2 },
+        inputs: [[2, 3, 5, 4]],
+        target,
+      });
       // stride 1, bias, batch 1
-      await checkOp(convTranspose2d, { attrs: { out: 6, bias: true }, inputs: [[1, 7, 6, 7]] });
+      await checkOp(convTranspose2d, {
+        attrs: { out: 6, bias: true },
+        inputs: [[1, 7, 6, 7]],
+        target,
+      });
       // stride 3 with a kernel smaller in one axis than the stride (phases without taps)
       await checkOp(convTranspose2d, {
         attrs: { out: 3, kernel: [4, 2], stride: 3, padding: 1, output_padding: 2 },
         inputs: [[2, 4, 3, 4]],
+        target,
       });
     });
   }

@@ -1,10 +1,7 @@
 // Block choices shared by the conv2d and conv_transpose2d kernel tests.
-import {
-  type Block,
-  setConvPlanner,
-  type TileBlock,
-  type WeightBlock,
-} from "../../src/ops/conv/mod.ts";
+import type { Block, TileBlock, WeightBlock } from "../../src/ops/conv/mod.ts";
+import type { Target } from "../../src/plan/target.ts";
+import { testTarget } from "../gpu.ts";
 
 /** Block choices that together exercise every code path of the three kernels. */
 export const VARIANTS: {
@@ -50,12 +47,10 @@ export const VARIANTS: {
   },
 ];
 
-/** Runs `fn` with every kernel's block forced. */
-export async function withBlocks(v: (typeof VARIANTS)[number], fn: () => Promise<void>) {
-  const old = setConvPlanner((kind) => v[kind]);
-  try {
-    await fn();
-  } finally {
-    setConvPlanner(old);
-  }
+/** Runs `fn` with a target that forces every kernel's block (for each geometry). */
+export async function withBlocks(
+  v: (typeof VARIANTS)[number],
+  fn: (target: Target) => Promise<void>,
+) {
+  await fn({ ...testTarget(), blocks: { ...v } });
 }

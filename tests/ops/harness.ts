@@ -2,12 +2,13 @@
 // reference's backward against central finite differences.
 import assert from "node:assert/strict";
 import type { OpDef, T64 } from "../../src/ops/types.ts";
-import { getGpu } from "../../src/engine/device.ts";
+import type { ConvChoices } from "../../src/ops/conv/mod.ts";
 import { createStorage, fill, readBack, upload } from "../../src/engine/buffers.ts";
 import { prepare, submit } from "../../src/engine/launch.ts";
 import { numel } from "../../src/ops/wgsl.ts";
 import { normal, rng } from "../../src/util/rng.ts";
 import { relErr } from "../../src/util/compare.ts";
+import { testGpu } from "../gpu.ts";
 
 export interface Case {
   attrs?: Record<string, unknown>;
@@ -15,6 +16,8 @@ export interface Case {
   training?: boolean;
   /** KernelCtx.fuse: false checks the unfused plan's kernels */
   fuse?: boolean;
+  /** KernelCtx.target: e.g. forced conv blocks (default: the software cost model's) */
+  target?: ConvChoices;
   /** custom input values (e.g. integer labels); default uniform in [-1, 1] */
   make?: (i: number, shape: number[], next: () => number) => Float64Array | undefined;
   tol?: number;
@@ -57,13 +60,14 @@ export async function checkOp(op: OpDef, c: Case): Promise<void> {
   const ref = op.forwardRef(attrs, xs, p, { training });
   assert.deepEqual(ref.y.shape, outShape, "reference output shape");
 
-  const { device } = await getGpu();
+  const { device } = await testGpu();
   const ctx = {
     inputs: c.inputs,
     output: outShape,
     params: Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, s.shape])),
     training,
     fuse: c.fuse,
+    target: c.target,
   };
   const bufs = new Map<string, { buffer: GPUBuffer; n: number }>();
   const alloc = (role: string, n: number, data?: ArrayLike<number>) => {

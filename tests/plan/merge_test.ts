@@ -8,9 +8,9 @@ import { tiledGather } from "../../src/ops/conv/mod.ts";
 import { channelTotals, forChannel, perChannel } from "../../src/ops/per_channel.ts";
 import { sumTerms } from "../../src/ops/loss_common.ts";
 import type { Dispatch } from "../../src/ops/types.ts";
-import { getGpu } from "../../src/engine/device.ts";
 import { createStorage, readBack, upload } from "../../src/engine/buffers.ts";
 import { prepare, submit } from "../../src/engine/launch.ts";
+import { testGpu } from "../gpu.ts";
 
 const LIMITS = { maxBindings: 16, maxWorkgroupBytes: 16384, mixed: true };
 
@@ -98,7 +98,7 @@ Deno.test("merge: by default only copies of one kernel merge; arenas are not mix
 });
 
 Deno.test("merge: a merged dispatch computes what its members compute", async () => {
-  const { device } = await getGpu();
+  const { device } = await testGpu();
   const C = 3, S = 37, n = 2 * C * S;
   const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3);
   // A one-workgroup sum (64 threads, a barrier) next to barrier-free kernels.
@@ -141,7 +141,7 @@ Deno.test("merge: a merged dispatch computes what its members compute", async ()
 });
 
 Deno.test("merge: workgroup-memory tiles (barriers, workgroup ids) merge and compute the same", async () => {
-  const { device } = await getGpu();
+  const { device } = await testGpu();
   const g = { b: 2, srcC: 3, srcH: 7, srcW: 9, dstC: 5, dstH: 7, dstW: 9, kh: 3, kw: 3, s: 1 };
   const geom = { ...g, pt: 1, pl: 1 };
   const io = { from: "x0", to: "y", weight: "w", accumulate: false };

@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import { loadModel } from "../../src/lang/model.ts";
 import { parseOverride } from "../../src/lang/files.ts";
 import { buildProgram } from "../../src/plan/program.ts";
-import { getGpu } from "../../src/engine/device.ts";
 import { Executor } from "../../src/engine/executor.ts";
 import { initParams } from "../../src/train/params.ts";
 import { oneHot, Trainer } from "../../src/train/trainer.ts";
@@ -14,6 +13,8 @@ import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.ts";
 import { readSafetensors } from "../../src/formats/safetensors.ts";
 import { numel } from "../../src/ops/wgsl.ts";
 import { rng } from "../../src/util/rng.ts";
+import { planOf, testGpu, testTarget } from "../gpu.ts";
+import { trainingPlan } from "../../src/train/plan.ts";
 
 const TINY = ["size=16", "width=0.125", "Nd=5", "training.batch=8", "training.optimizer.lr=0.002"]
   .map(parseOverride);
@@ -21,7 +22,8 @@ const TINY = ["size=16", "width=0.125", "Nd=5", "training.batch=8", "training.op
 async function tiny(graph = "graphs/drgan-small.yaml", more: string[] = []) {
   const model = loadModel(graph, [...TINY, ...more.map(parseOverride)]);
   const cfg = trainingConfig(model);
-  const trainer = await Trainer.create(await getGpu(), model, cfg);
+  const plan = trainingPlan(model, cfg, { target: testTarget() });
+  const trainer = await Trainer.create(await testGpu(), plan, model, cfg);
   const data = await openTrainData(model, cfg, {});
   return { model, cfg, trainer, data };
 }
@@ -30,7 +32,7 @@ Deno.test("a few steps on one fixed batch lower D's loss", async () => {
   const { trainer, data } = await tiny();
   const batch = await data.batch(0);
   // A binding conflict voids the whole submit without a word: catch it here.
-  const { device } = await getGpu();
+  const { device } = await testGpu();
   device.pushErrorScope("validation");
   trainer.iterate(batch);
   assert.equal((await device.popErrorScope())?.message, undefined);
@@ -69,7 +71,7 @@ Deno.test("multi-image: the fused feature is the confidence-weighted mean", asyn
     outputs: ["g_fused_id"],
   });
   // Read the intermediate tensors too: no memory planning.
-  const exec = await Executor.create(await getGpu(), program, undefined, { plan: false });
+  const exec = await Executor.create(await testGpu(), planOf(program, { memory: false }));
   for (const [k, v] of initParams(program, 2)) exec.write(k, v);
   const next = rng(3);
   for (const name of program.inputs) {
@@ -105,7 +107,8 @@ Deno.test("fused and unfused training steps agree (losses after two iterations)"
   for (const fuse of [true, false]) {
     const model = loadModel("graphs/drgan-small.yaml", TINY);
     const cfg = trainingConfig(model);
-    const trainer = await Trainer.create(await getGpu(), model, cfg, { fuse });
+    const plan = trainingPlan(model, cfg, { target: testTarget(), fuse });
+    const trainer = await Trainer.create(await testGpu(), plan, model, cfg);
     const data = await openTrainData(model, cfg, {});
     for (let i = 0; i < 2; i++) trainer.iterate(await data.batch(i));
     got.push(await trainer.metrics());

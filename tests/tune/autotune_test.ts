@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { conv2d } from "../../src/ops/conv2d.ts";
 import {
   candidateBlocks,
+  chooseBlock,
   CONV_GENERATOR_VERSION,
   convGather,
   type ConvGeom,
@@ -11,22 +12,21 @@ import {
   planGather,
   planScatter,
   planWeightGrad,
-  setConvPlanner,
   TILE_CANDIDATES,
 } from "../../src/ops/conv/mod.ts";
+import { applyTune } from "../../src/tune/target.ts";
 import { tuneKernel } from "../../src/tune/autotune.ts";
-import { getGpu } from "../../src/engine/device.ts";
 import {
   adapterKey,
   cachePath,
   geomKey,
-  installTuned,
   loadCache,
   saveCache,
   type TuneCache,
   tuneCacheDir,
 } from "../../src/tune/cache.ts";
 import { checkOp } from "../ops/harness.ts";
+import { testGpu, testTarget } from "../gpu.ts";
 
 // Before any device opens: this file never reads or writes the user's real cache.
 const TMP = Deno.makeTempDirSync({ prefix: "drgan-tune-test-" });
@@ -53,16 +53,6 @@ const ADAPTER = { description: "Test GPU", vendor: "0x1234", architecture: "x", 
 
 function cacheWith(entries: TuneCache["entries"]): TuneCache {
   return { adapter: adapterKey(ADAPTER), generator: CONV_GENERATOR_VERSION, entries };
-}
-
-/** Runs `fn` with no planner installed, then puts back whatever was. */
-async function isolated(fn: () => Promise<void> | void): Promise<void> {
-  const saved = setConvPlanner(undefined);
-  try {
-    await fn();
-  } finally {
-    setConvPlanner(saved);
-  }
 }
 
 Deno.test("the cache folder follows DRGAN_TUNE_CACHE and DRGAN_TUNE=off", () => {
@@ -168,48 +158,60 @@ Deno.test("a corrupt cache is ignored with one warning", () => {
   }
 });
 
-Deno.test("the installed planner serves cached blocks, the cost model the rest", async () => {
-  await isolated(() => {
+Deno.test("the tuned target serves cached blocks, the cost model the rest", () => {
+  {
     const block = { ch: 3, nb: 2, py: 2, px: 5 };
-    const model = planGather(G);
+    const model = planGather(G, DEFAULT_TARGET);
     assert.notDeepEqual(block, model);
-    installTuned(cacheWith({
-      [geomKey("gather", G)]: { kind: "gather", block, model, ms: 1, modelMs: 2 },
-    }));
-    const planner = setConvPlanner(undefined)!;
-    setConvPlanner(planner);
-    assert.deepEqual(planner("gather", G), block);
-    assert.equal(planner("scatter", G), undefined);
-    assert.equal(planner("gather", { ...G, b: 3 }), undefined);
-    // The kernels built from now on use it.
+    const target = applyTune(
+      testTarget(),
+      cacheWith({
+        [geomKey("gather", G)]: { kind: "gather", block, model, ms: 1, modelMs: 2 },
+      }),
+    );
+    assert.deepEqual(chooseBlock("gather", G, target), block);
+    assert.deepEqual(chooseBlock("scatter", G, target), planScatter(G, DEFAULT_TARGET));
+    assert.deepEqual(
+      chooseBlock("gather", { ...G, b: 3 }, target),
+      planGather({ ...G, b: 3 }, DEFAULT_TARGET),
+    );
+    // The kernels built for it use it.
     const io = { from: "x", to: "y", weight: "w", accumulate: false };
-    assert.equal(convGather("c", G, io).code, convGather("c", G, io, block).code);
-    assert.notEqual(convGather("c", G, io).code, convGather("c", G, io, model).code);
-  });
-  // A planner already installed (a test forcing blocks) keeps precedence.
-  await isolated(() => {
+    assert.equal(
+      convGather("c", G, io, chooseBlock("gather", G, target)).code,
+      convGather("c", G, io, block).code,
+    );
+    assert.notEqual(
+      convGather("c", G, io, chooseBlock("gather", G, target)).code,
+      convGather("c", G, io, model).code,
+    );
+  }
+  // A block forced for every geometry of a kind (a test's) keeps precedence.
+  {
     const forced = { ch: 1, nb: 1, py: 1, px: 1 };
-    setConvPlanner((kind) => kind === "gather" ? forced : undefined);
-    installTuned(cacheWith({
-      [geomKey("gather", G)]: {
-        kind: "gather",
-        block: { ch: 3, py: 2, px: 5 },
-        model: { ch: 3, py: 2, px: 5 },
-        ms: 1,
-        modelMs: 1,
-      },
-    }));
-    const planner = setConvPlanner(undefined)!;
-    assert.deepEqual(planner("gather", G), forced);
-  });
+    const target = applyTune(
+      { ...testTarget(), blocks: { gather: forced } },
+      cacheWith({
+        [geomKey("gather", G)]: {
+          kind: "gather",
+          block: { ch: 3, py: 2, px: 5 },
+          model: { ch: 3, py: 2, px: 5 },
+          ms: 1,
+          modelMs: 1,
+        },
+      }),
+    );
+    assert.deepEqual(chooseBlock("gather", G, target), forced);
+  }
 });
 
 Deno.test("candidateBlocks ranks the model's pick first", () => {
-  assert.deepEqual(candidateBlocks("gather", G, 4)[0], planGather(G));
-  assert.deepEqual(candidateBlocks("scatter", G, 4)[0], planScatter(G));
-  assert.deepEqual(candidateBlocks("wgrad", G, 4)[0], planWeightGrad(G));
-  assert.equal(candidateBlocks("gather", G, 4).length, 4);
-  assert.equal(candidateBlocks("wgrad", G, 1).length, 1);
+  const t = DEFAULT_TARGET;
+  assert.deepEqual(candidateBlocks("gather", G, 4, t)[0], planGather(G, t));
+  assert.deepEqual(candidateBlocks("scatter", G, 4, t)[0], planScatter(G, t));
+  assert.deepEqual(candidateBlocks("wgrad", G, 4, t)[0], planWeightGrad(G, t));
+  assert.equal(candidateBlocks("gather", G, 4, t).length, 4);
+  assert.equal(candidateBlocks("wgrad", G, 1, t).length, 1);
 });
 
 Deno.test("on hardware the untuned starting point fills the GPU; on llvmpipe a few cores", () => {
@@ -236,7 +238,7 @@ Deno.test("on hardware the untuned starting point fills the GPU; on llvmpipe a f
 });
 
 Deno.test("a tuning run picks blocks that match the float64 reference", async () => {
-  const { device } = await getGpu();
+  const { device } = await testGpu();
   const entries: TuneCache["entries"] = {};
   for (const kind of ["gather", "scatter", "wgrad"] as const) {
     const r = await tuneKernel(device, kind, G, { top: 3, rounds: 2, targetMs: 5 });
@@ -257,19 +259,17 @@ Deno.test("a tuning run picks blocks that match the float64 reference", async ()
   const dir = `${TMP}/tuned`;
   const c = cacheWith(entries);
   saveCache(dir, c);
-  await isolated(async () => {
-    installTuned(loadCache(dir, c.adapter));
-    const tuned = setConvPlanner(undefined)!;
-    const served = new Set<string>();
-    setConvPlanner((kind, g) => {
-      const b = tuned(kind, g);
-      if (b) served.add(kind);
-      return b;
-    });
-    // forward (gather), input gradient (scatter), weight gradient, each checked in float64
-    await checkOp(conv2d, { attrs: { out: 5 }, inputs: [[2, 3, 7, 9]] });
-    assert.deepEqual([...served].sort(), ["gather", "scatter", "wgrad"]);
-  });
+  const tuned = applyTune(testTarget(), loadCache(dir, c.adapter));
+  const served = new Set<string>();
+  const target = {
+    ...tuned,
+    onChoose: (kind: string, g: ConvGeom) => {
+      if (tuned.blocks[geomKey(kind as "gather", g)]) served.add(kind);
+    },
+  };
+  // forward (gather), input gradient (scatter), weight gradient, each checked in float64
+  await checkOp(conv2d, { attrs: { out: 5 }, inputs: [[2, 3, 7, 9]], target });
+  assert.deepEqual([...served].sort(), ["gather", "scatter", "wgrad"]);
 });
 
 Deno.test({

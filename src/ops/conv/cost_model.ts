@@ -1,13 +1,14 @@
 // The cost model and planner: what a register block costs on a target (loads,
 // multiply-adds, loop iterations, dispatches and compile time, spread over the
 // device's parallelism), and the cheapest block within the target's limits for
-// each kernel. The target and an override of the choice are module-level hooks.
+// each kernel. What it aims for comes from the KernelCtx's target (src/plan's
+// Target): cost constants and blocks chosen outside the model, never module state.
 import { cdiv, type ConvGeom } from "./geometry.ts";
 import { type Block, gatherAxis, scatterAxis, weightAxis, type WeightBlock } from "./blocks.ts";
 import type { TileBlock } from "./tiled.ts";
 import { WG } from "../wgsl.ts";
 
-/** What the planner aims for; a function of the adapter (see `setConvTarget`). */
+/** What the planner aims for; a function of the adapter (the Target's `conv`). */
 export interface ConvTarget {
   /** workgroups the device runs at once: fewer leave it idle */
   parallel: number;
@@ -70,31 +71,28 @@ export const GPU_TARGET: ConvTarget = {
   runs: 1000,
 };
 
-let target = DEFAULT_TARGET;
-
-/** Sets the target the planners use from now on (e.g. from the adapter); returns the previous one. */
-export function setConvTarget(t: ConvTarget): ConvTarget {
-  const old = target;
-  target = t;
-  return old;
-}
-
 export type ConvKernel = "gather" | "scatter" | "wgrad";
 
 /** Any kernel variant: a register block, or a workgroup-memory tile (tiled.ts). */
 export type ConvBlock = Block | WeightBlock | TileBlock;
 
-type Planner = (kind: ConvKernel, g: ConvGeom) => ConvBlock | undefined;
-let override: Planner | undefined;
-
 /**
- * Replaces the block choice (tests force every variant; an autotuner may plug in
- * here). The function may return undefined to keep the default. Returns the previous one.
+ * What the conv kernels take from the target a plan is compiled for (src/plan's
+ * Target satisfies it): the cost model's constants, and blocks chosen outside the
+ * model, by geometry key (geomKey: measured by `deno task tune`) or by kernel kind
+ * ("gather", "scatter", "wgrad": every geometry, as tests force variants).
  */
-export function setConvPlanner(p: Planner | undefined): Planner | undefined {
-  const old = override;
-  override = p;
-  return old;
+export interface ConvChoices {
+  conv: ConvTarget;
+  blocks: Record<string, ConvBlock>;
+  /** told of every choice (the tuner lists the kernels a plan has); not part of a saved Target */
+  onChoose?: (kind: ConvKernel, g: ConvGeom) => void;
+}
+
+/** The key of a kernel's geometry in ConvChoices.blocks (and in the tune cache). */
+export function geomKey(kind: ConvKernel, g: ConvGeom): string {
+  return `${kind} b${g.b} ${g.srcC}x${g.srcH}x${g.srcW} -> ${g.dstC}x${g.dstH}x${g.dstW}` +
+    ` k${g.kh}x${g.kw} s${g.s} p${g.pt},${g.pl}`;
 }
 
 /** Block sizes worth trying along an extent of n. */
@@ -171,15 +169,15 @@ function cost(t: ConvTarget, s: BlockShape): number {
     t.compile * lines / t.runs;
 }
 
-export function gatherCost(g: ConvGeom, b: Block, t: ConvTarget = target): number {
+export function gatherCost(g: ConvGeom, b: Block, t: ConvTarget): number {
   return cost(t, gatherShape(g, b));
 }
 
-export function scatterCost(g: ConvGeom, b: Block, t: ConvTarget = target): number {
+export function scatterCost(g: ConvGeom, b: Block, t: ConvTarget): number {
   return cost(t, scatterShape(g, b));
 }
 
-export function weightGradCost(g: ConvGeom, b: WeightBlock, t: ConvTarget = target): number {
+export function weightGradCost(g: ConvGeom, b: WeightBlock, t: ConvTarget): number {
   const s = weightShape(g, b);
   let c = cost(t, s);
   const chunks = cdiv(g.b * g.dstH, b.rows);
@@ -232,12 +230,12 @@ const scatterCandidates = (g: ConvGeom, t: ConvTarget) =>
 
 const ONE: Block = { ch: 1, nb: 1, py: 1, px: 1 };
 
-export function planGather(g: ConvGeom, t: ConvTarget = target): Block {
+export function planGather(g: ConvGeom, t: ConvTarget): Block {
   const c = gatherCandidates(g, t);
   return c.length ? best(c, (b) => gatherCost(g, b, t)) : ONE;
 }
 
-export function planScatter(g: ConvGeom, t: ConvTarget = target): Block {
+export function planScatter(g: ConvGeom, t: ConvTarget): Block {
   const c = scatterCandidates(g, t);
   return c.length ? best(c, (b) => scatterCost(g, b, t)) : ONE;
 }
@@ -267,7 +265,7 @@ function weightCandidates(g: ConvGeom, t: ConvTarget): WeightBlock[] {
   return cands;
 }
 
-export function planWeightGrad(g: ConvGeom, t: ConvTarget = target): WeightBlock {
+export function planWeightGrad(g: ConvGeom, t: ConvTarget): WeightBlock {
   const c = weightCandidates(g, t);
   if (!c.length) return { co: 1, ci: 1, px: 1, rows: g.b * g.dstH };
   return best(c, (b) => weightGradCost(g, b, t));
@@ -282,7 +280,7 @@ export function candidateBlocks(
   kind: ConvKernel,
   g: ConvGeom,
   k: number,
-  t: ConvTarget = target,
+  t: ConvTarget,
 ): (Block | WeightBlock)[] {
   const ranked = <B>(c: B[], f: (b: B) => number, none: B): B[] => {
     if (!c.length) return [none];
@@ -295,7 +293,25 @@ export function candidateBlocks(
   return ranked(weightCandidates(g, t), (b) => weightGradCost(g, b, t), planWeightGrad(g, t));
 }
 
-/** The block a kernel runs with: the override's, else the planner's `def`. */
-export function pickBlock<B>(kind: ConvKernel, g: ConvGeom, def: () => B): B {
-  return (override?.(kind, g) as B | undefined) ?? def();
+const PLANNERS = {
+  gather: planGather,
+  scatter: planScatter,
+  wgrad: planWeightGrad,
+} as const;
+
+/**
+ * The block a kernel runs with: the one `target` names for its kind or geometry,
+ * else the cost model's pick for the target's constants (the software adapter's
+ * without a target).
+ */
+export function chooseBlock<K extends ConvKernel>(
+  kind: K,
+  g: ConvGeom,
+  target?: ConvChoices,
+): K extends "wgrad" ? WeightBlock | TileBlock : Block | TileBlock {
+  target?.onChoose?.(kind, g);
+  // A block forced for a kind wins over one measured for the geometry (tests force).
+  const chosen = target?.blocks[kind] ?? target?.blocks[geomKey(kind, g)];
+  type R = K extends "wgrad" ? WeightBlock | TileBlock : Block | TileBlock;
+  return (chosen ?? PLANNERS[kind](g, target?.conv ?? DEFAULT_TARGET)) as R;
 }

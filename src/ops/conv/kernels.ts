@@ -16,7 +16,6 @@ import type { Binding, Dispatch } from "../types.ts";
 import { grid, ident, numel, perElement, store, WG } from "../wgsl.ts";
 import { cdiv, type ConvGeom, range } from "./geometry.ts";
 import { type Block, gatherAxis, scatterAxis, weightAxis, type WeightBlock } from "./blocks.ts";
-import { pickBlock, planGather, planScatter, planWeightGrad } from "./cost_model.ts";
 import { isTile, type TileBlock, tiledGather, tiledScatter, tiledWeightGrad } from "./tiled.ts";
 import {
   bindingsOf,
@@ -140,7 +139,7 @@ export function convGather(
   label: string,
   g: ConvGeom,
   io: KernelIO,
-  block: Block | TileBlock = pickBlock("gather", g, () => planGather(g)),
+  block: Block | TileBlock,
 ): Dispatch {
   if (isTile(block)) return tiledGather(label, g, io, block);
   const { ch, py, px } = block;
@@ -236,7 +235,7 @@ export function convScatter(
   label: string,
   g: ConvGeom,
   io: KernelIO,
-  block: Block | TileBlock = pickBlock("scatter", g, () => planScatter(g)),
+  block: Block | TileBlock,
 ): Dispatch {
   if (isTile(block)) return tiledScatter(label, g, io, block);
   const { ch, py, px } = block;
@@ -346,7 +345,7 @@ export function convWeightGrad(
   g: ConvGeom,
   roles: { src: string; dst: string; dw: string },
   accumulate: boolean,
-  block: WeightBlock | TileBlock = pickBlock("wgrad", g, () => planWeightGrad(g)),
+  block: WeightBlock | TileBlock,
 ): { dispatches: Dispatch[]; scratch?: Record<string, number> } {
   if (isTile(block)) return { dispatches: [tiledWeightGrad(label, g, roles, accumulate, block)] };
   const { co, ci, px } = block;

@@ -7,8 +7,9 @@
 // for GPUs); store.ts is how either writes its output, bias and folded batch norm
 // included. The planner (cost_model.ts) prices every register block within the
 // target's limits and picks the cheapest; tiles run only when chosen from outside
-// (the autotuner, src/tune, measures them and installs its pick through the
-// planner hook). This file is the family's surface for the rest of the program.
+// (the autotuner, src/tune, measures them; its picks come back as the Target's
+// blocks through KernelCtx.target). This file is the family's surface for the rest
+// of the program.
 export {
   biasAttr,
   type ConvGeom,
@@ -29,18 +30,19 @@ export {
 export type { Block, WeightBlock } from "./blocks.ts";
 export {
   candidateBlocks,
+  chooseBlock,
   type ConvBlock,
+  type ConvChoices,
   type ConvKernel,
   type ConvTarget,
   DEFAULT_TARGET,
   gatherCost,
+  geomKey,
   GPU_TARGET,
   planGather,
   planScatter,
   planWeightGrad,
   scatterCost,
-  setConvPlanner,
-  setConvTarget,
   weightGradCost,
 } from "./cost_model.ts";
 export {

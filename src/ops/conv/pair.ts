@@ -9,6 +9,7 @@ import type { z } from "zod";
 import { defineOp, type Dim, type Dispatch, type OpDef } from "../types.ts";
 import type { ConvGeom } from "./geometry.ts";
 import { biasGrad, convGather, convScatter, convWeightGrad } from "./kernels.ts";
+import { chooseBlock } from "./cost_model.ts";
 import {
   refAddBias,
   refBiasGrad,
@@ -23,18 +24,21 @@ interface Direction {
   out(g: ConvGeom): [number, number, number];
   ref(g: ConvGeom, from: Float64Array, w: Float64Array): Float64Array;
   kernel: typeof convGather;
+  kind: "gather" | "scatter";
 }
 
 const GATHER: Direction = {
   out: (g) => [g.dstC, g.dstH, g.dstW],
   ref: refConv,
   kernel: convGather,
+  kind: "gather",
 };
 
 const SCATTER: Direction = {
   out: (g) => [g.srcC, g.srcH, g.srcW],
   ref: refConvAdjoint,
   kernel: convScatter,
+  kind: "scatter",
 };
 
 export interface ConvOpSpec<A> {
@@ -97,7 +101,7 @@ export function defineConvOp<A extends { bias: boolean }>(spec: ConvOpSpec<A>): 
           bias: a.bias ? "p.bias" : undefined,
           accumulate: false,
           norm: ctx.norm && { ...ctx.norm, expr: ctx.epilogue?.expr },
-        })],
+        }, chooseBlock(fwd.kind, g, ctx.target))],
       };
     },
     backward: (a, ctx) => {
@@ -109,7 +113,7 @@ export function defineConvOp<A extends { bias: boolean }>(spec: ConvOpSpec<A>): 
           to: "dx0",
           weight: "p.weight",
           accumulate: ctx.accumulate.has("dx0"),
-        }));
+        }, chooseBlock(adj.kind, g, ctx.target)));
       }
       let scratch: Record<string, number> | undefined;
       if (ctx.needDp.has("weight")) {
@@ -118,6 +122,7 @@ export function defineConvOp<A extends { bias: boolean }>(spec: ConvOpSpec<A>): 
           g,
           { src: srcRole, dst: dstRole, dw: "dp.weight" },
           ctx.accumulate.has("dp.weight"),
+          chooseBlock("wgrad", g, ctx.target),
         );
         d.push(...k.dispatches);
         scratch = k.scratch;

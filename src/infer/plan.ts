@@ -1,0 +1,40 @@
+// The Plan of a resolved model: the encoder (features, and confidences in
+// multi-image mode) and the decoder at a fixed batch, their parameters in one
+// arena. A deployed model folder may ship it as plan.json so that loading skips
+// compilation (FaceModel takes it as `plan`).
+import { buildProgram, type Program } from "../plan/program.ts";
+import { arenaLayout, type Plan, planPrograms } from "../plan/plan.ts";
+import type { Target } from "../plan/target.ts";
+import type { Resolved } from "./resolve.ts";
+
+export const PARAMS_ARENA = "inference parameters";
+
+export function modelPlan(r: Resolved, batch: number, target: Target): Plan {
+  const outputs = r.multi ? ["feature", "confidence"] : ["feature"];
+  const programs: { name: string; program: Program }[] = [
+    {
+      name: "encoder",
+      program: buildProgram(r.encoder, { batch, training: false, outputs, target }),
+    },
+  ];
+  if (r.decoder) {
+    programs.push({
+      name: "decoder",
+      program: buildProgram(r.decoder, { batch, training: false, target }),
+    });
+  }
+  const seen = new Set<string>();
+  const params = programs.flatMap(({ program: p }) =>
+    p.params.filter((n) => !seen.has(n) && seen.add(n)).map((n) => p.tensors.get(n)!)
+  );
+  const layout = arenaLayout(params, target.limits.align);
+  const arenas = new Map(
+    [...layout.offsets].map(([n, o]) => [n, { name: PARAMS_ARENA, ...o }] as const),
+  );
+  const plan = planPrograms(
+    programs.map((p) => ({ ...p, lower: { arenas } })),
+    { target },
+  );
+  plan.arenas = [{ name: PARAMS_ARENA, bytes: layout.bytes }];
+  return plan;
+}

@@ -1,0 +1,353 @@
+// The Plan: everything the engine runs, as plain JSON data. Kernels (WGSL, entry
+// point, which bindings write) appear once however often they launch; each program
+// (a network's inference, or a player's training update) has a tensor table saying
+// where every tensor lives (a slot buffer, a range of an arena, a buffer shared by
+// name between programs, or a buffer of its own) and, per phase, launches naming
+// a kernel, its workgroups and the tensors bound in order. The engine makes
+// buffers, pipelines and bind groups from it once and decides nothing.
+import { UserError } from "../errors.ts";
+import type { TypedNetwork } from "../lang/ir.ts";
+import type { Dispatch } from "../ops/types.ts";
+import { buildProgram, type Program, type ProgramOptions, type TensorInfo } from "./program.ts";
+import { type MemoryPlan, planMemory, poolSlots } from "./memory.ts";
+import { launchSteps, mergeOptions } from "./merge.ts";
+import type { Target } from "./target.ts";
+
+export const PLAN_VERSION = 1;
+
+export interface PlanKernel {
+  label: string;
+  code: string;
+  entry: string;
+  /** per binding, in order: whether the kernel writes it */
+  writes: boolean[];
+}
+
+export interface PlanLaunch {
+  /** index into Plan.kernels */
+  kernel: number;
+  label: string;
+  /** the layer(s) it computes, for reports and profiles */
+  step: string;
+  workgroups: [number, number, number];
+  /** the tensor bound at each binding of the kernel */
+  args: string[];
+}
+
+/** Optimiser state and the like: tensors a plan adds beside the network's. */
+export type PlanTensorKind = TensorInfo["kind"] | "optimizer" | "hyper" | "span";
+
+export interface PlanTensor {
+  name: string;
+  shape: number[];
+  kind: PlanTensorKind;
+  init?: TensorInfo["init"];
+  /** index into Plan.slots: a buffer short-lived tensors take turns in */
+  slot?: number;
+  /** a range of one of Plan.arenas */
+  arena?: { name: string; offset: number; size: number };
+  /** one buffer for every program naming it (parameters, a trainer's inputs) */
+  shared?: boolean;
+}
+
+export type Phase = "forward" | "backward" | "optimizer";
+
+export interface PlanProgram {
+  name: string;
+  network: string;
+  batch: number;
+  training: boolean;
+  fused: boolean;
+  inputs: string[];
+  /** network output name -> tensor */
+  outputs: Record<string, string>;
+  /** parameter tensors (trainable and state), in a stable order */
+  params: string[];
+  tensors: Record<string, PlanTensor>;
+  phases: Record<Phase, PlanLaunch[]>;
+  /** memory planning, for reports: this program's slots and what it saves */
+  memory: {
+    slots: { slot: number; bytes: number; tensors: string[] }[];
+    persistent: number;
+    peakBytes: number;
+    unplannedBytes: number;
+  };
+}
+
+export interface Plan {
+  version: number;
+  /** the Target it was compiled for (its adapter line) */
+  target: string;
+  kernels: PlanKernel[];
+  /** bytes of each slot buffer */
+  slots: number[];
+  arenas: { name: string; bytes: number }[];
+  programs: PlanProgram[];
+}
+
+/** Builds the kernel table, each distinct kernel once. */
+export class KernelTable {
+  private index = new Map<string, number>();
+
+  /** `kernels`: a plan's table to extend (kept in place) */
+  constructor(readonly kernels: PlanKernel[] = []) {
+    kernels.forEach((k, i) => this.index.set(KernelTable.key(k), i));
+  }
+
+  private static key(k: { code: string; entry: string; writes: boolean[] }): string {
+    return `${k.entry}|${k.writes.map((w) => (w ? "w" : "r")).join("")}|${k.code}`;
+  }
+
+  add(d: { label: string; code: string; entry: string; writes: boolean[] }): number {
+    const key = KernelTable.key(d);
+    let k = this.index.get(key);
+    if (k === undefined) {
+      k = this.kernels.length;
+      this.kernels.push({ label: d.label, code: d.code, entry: d.entry, writes: d.writes });
+      this.index.set(key, k);
+    }
+    return k;
+  }
+
+  launch(d: Dispatch, step: string, args: string[]): PlanLaunch {
+    const kernel = this.add({ ...d, writes: d.bindings.map((b) => !!b.write) });
+    return { kernel, label: d.label, step, workgroups: d.workgroups, args };
+  }
+}
+
+export interface LowerOptions {
+  /** the program's name in the plan (default: its network's) */
+  name?: string;
+  /** plan memory: short-lived tensors share slots (default true; tests keep every tensor) */
+  memory?: boolean;
+  /** tensors of these kinds get one buffer shared by name across programs (default param, state) */
+  shared?: PlanTensorKind[];
+  /** where tensors of an arena live: name -> range */
+  arenas?: Map<string, { name: string; offset: number; size: number }>;
+}
+
+/**
+ * One program of a plan: its launches (merged for `target`) and tensor table. `slotBase`
+ * and `slotIndex` map its memory plan's slots onto the plan's slot buffers.
+ */
+export function lowerProgram(
+  program: Program,
+  target: Target,
+  kernels: KernelTable,
+  opts: LowerOptions & { memoryPlan?: MemoryPlan; slotOf?: (id: number) => number } = {},
+): PlanProgram {
+  const merge = mergeOptions(target);
+  const memory = opts.memoryPlan;
+  const runs = memory?.launches ?? launchSteps(program, merge);
+  const slotOf = opts.slotOf ?? ((id: number) => id);
+  const shared = new Set(opts.shared ?? ["param", "state"]);
+  const tensors: Record<string, PlanTensor> = {};
+  for (const t of program.tensors.values()) {
+    const p: PlanTensor = { name: t.name, shape: t.shape, kind: t.kind };
+    if (t.init) p.init = t.init;
+    const slot = memory?.slotOf.get(t.name);
+    const arena = opts.arenas?.get(t.name);
+    if (slot !== undefined) p.slot = slotOf(slot);
+    else if (arena) p.arena = arena;
+    else if (shared.has(t.kind)) p.shared = true;
+    tensors[t.name] = p;
+  }
+  const lower = (steps: typeof runs.forward) =>
+    steps.flatMap((s) =>
+      s.dispatches.map((d) =>
+        kernels.launch(
+          d,
+          s.label,
+          d.bindings.map((b) => {
+            const t = s.roles[b.role];
+            if (t === undefined) {
+              throw new Error(`${s.label}: kernel binds role ${b.role}, which has no tensor`);
+            }
+            return t;
+          }),
+        )
+      )
+    );
+  return {
+    name: opts.name ?? program.network,
+    network: program.network,
+    batch: program.batch,
+    training: program.training,
+    fused: program.fused,
+    inputs: program.inputs,
+    outputs: program.outputs,
+    params: program.params,
+    tensors,
+    phases: { forward: lower(runs.forward), backward: lower(runs.backward), optimizer: [] },
+    memory: {
+      slots: (memory?.slots ?? []).map((s) => ({
+        slot: slotOf(s.id),
+        bytes: s.bytes,
+        tensors: s.tensors,
+      })),
+      persistent: memory ? memory.persistent.length : program.tensors.size,
+      peakBytes: memory?.peakBytes ?? unplanned(program),
+      unplannedBytes: memory?.unplannedBytes ?? unplanned(program),
+    },
+  };
+}
+
+function unplanned(program: Program): number {
+  let n = 0;
+  for (const t of program.tensors.values()) n += Math.max(16, Math.ceil(numel(t.shape) / 4) * 16);
+  return n;
+}
+
+const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+/**
+ * An arena's layout: the byte offset of every tensor, in order, each aligned to
+ * `align` (the device's binding alignment) and sized in whole vec4s.
+ */
+export function arenaLayout(
+  tensors: { name: string; shape: number[] }[],
+  align: number,
+): { offsets: Map<string, { offset: number; size: number }>; bytes: number } {
+  const offsets = new Map<string, { offset: number; size: number }>();
+  let at = 0;
+  for (const t of tensors) {
+    at = Math.ceil(at / align) * align;
+    const size = Math.max(16, Math.ceil(numel(t.shape) / 4) * 16);
+    offsets.set(t.name, { offset: at, size });
+    at += size;
+  }
+  return { offsets, bytes: Math.max(16, Math.ceil(at / align) * align) };
+}
+
+export interface PlanOptions {
+  target: Target;
+  /** plan memory (default true) */
+  memory?: boolean;
+  /**
+   * programs that never run at the same time share slot buffers (a trainer's two
+   * updates); otherwise each program has slots of its own
+   */
+  poolSlots?: boolean;
+}
+
+/** A plan of already built programs, each with its own or (poolSlots) pooled slot buffers. */
+export function planPrograms(
+  programs: { name?: string; program: Program; lower?: LowerOptions }[],
+  opts: PlanOptions,
+): Plan {
+  const kernels = new KernelTable();
+  const merge = mergeOptions(opts.target);
+  const memories = programs.map(({ program }) =>
+    opts.memory === false
+      ? undefined
+      : planMemory(program, { backward: program.backward.length > 0, merge })
+  );
+  const slots: number[] = [];
+  let maps: ((id: number) => number)[];
+  if (opts.poolSlots && memories.every((m) => m)) {
+    const pool = poolSlots(memories as MemoryPlan[]);
+    slots.push(...pool.bytes);
+    maps = pool.index.map((at) => (id: number) => at[id]);
+  } else {
+    maps = memories.map((m) => {
+      const base = slots.length;
+      for (const s of m?.slots ?? []) slots.push(s.bytes);
+      return (id: number) => base + id;
+    });
+  }
+  const lowered = programs.map(({ name, program, lower }, i) =>
+    lowerProgram(program, opts.target, kernels, {
+      ...lower,
+      name: name ?? lower?.name,
+      memoryPlan: memories[i],
+      slotOf: maps[i],
+    })
+  );
+  return {
+    version: PLAN_VERSION,
+    target: opts.target.adapter,
+    kernels: kernels.kernels,
+    slots,
+    arenas: [],
+    programs: lowered,
+  };
+}
+
+/** compile(network, { batch, training, target }): one network's plan. */
+export function compile(
+  net: TypedNetwork,
+  opts: ProgramOptions & PlanOptions & { name?: string },
+): Plan {
+  const program = buildProgram(net, { ...opts, target: opts.target });
+  return planPrograms([{ name: opts.name, program }], opts);
+}
+
+/** The program of a plan by name (default: the first). */
+export function planProgram(plan: Plan, name?: string): PlanProgram {
+  const p = name === undefined ? plan.programs[0] : plan.programs.find((x) => x.name === name);
+  if (!p) throw new Error(`plan has no program ${name}`);
+  return p;
+}
+
+/** A plan file that cannot be run. */
+export class PlanFileError extends UserError {}
+
+export function savePlan(path: string, plan: Plan): void {
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  Deno.writeTextFileSync(tmp, JSON.stringify(plan) + "\n");
+  Deno.renameSync(tmp, path);
+}
+
+export function loadPlan(path: string): Plan {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    throw new PlanFileError(`${path}: cannot read the plan (${(e as Error).message})`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new PlanFileError(`${path}: not a plan file (not JSON)`);
+  }
+  return parsePlan(data, path);
+}
+
+/** Checks the structure the engine relies on, so a corrupt file fails here, by name. */
+export function parsePlan(data: unknown, source: string): Plan {
+  const p = data as Partial<Plan> | null;
+  const bad = (why: string) => new PlanFileError(`${source}: not a usable plan (${why})`);
+  if (!p || typeof p !== "object") throw bad("not a JSON object");
+  if (p.version !== PLAN_VERSION) {
+    throw bad(`version ${p.version ?? "missing"}, this program reads version ${PLAN_VERSION}`);
+  }
+  if (!Array.isArray(p.kernels) || !Array.isArray(p.slots) || !Array.isArray(p.programs)) {
+    throw bad("kernels, slots or programs missing");
+  }
+  if (!Array.isArray(p.arenas)) throw bad("arenas missing");
+  for (const k of p.kernels) {
+    if (typeof k?.code !== "string" || typeof k.entry !== "string" || !Array.isArray(k.writes)) {
+      throw bad("a kernel without code, entry or bindings");
+    }
+  }
+  for (const g of p.programs) {
+    if (!g || typeof g.tensors !== "object" || !g.phases) throw bad("a program without tensors");
+    for (const ph of ["forward", "backward", "optimizer"] as const) {
+      for (const l of g.phases[ph] ?? []) {
+        const k = p.kernels[l.kernel];
+        if (!k || !Array.isArray(l.args) || l.args.length !== k.writes.length) {
+          throw bad(`${g.name}: launch ${l.label} does not match its kernel`);
+        }
+        for (const a of l.args) {
+          const t = g.tensors[a];
+          if (!t) throw bad(`${g.name}: launch ${l.label} binds unknown tensor ${a}`);
+          if (t.slot !== undefined && !(t.slot < p.slots.length)) {
+            throw bad(`${g.name}: tensor ${a} in a missing slot`);
+          }
+        }
+      }
+    }
+  }
+  return p as Plan;
+}

@@ -1,0 +1,173 @@
+// A training plan: one program per player (a GAN's D and G updates) over shared
+// parameters. All weights live in one arena and their gradients in a second with
+// the same layout, grouped by player, so that each player's optimiser phase is one
+// dispatch over one range; running statistics get a third arena. The updates run
+// one after the other, so their short-lived tensors share slot buffers.
+import type { TypedNetwork } from "../lang/ir.ts";
+import type { Dispatch } from "../ops/types.ts";
+import { grid, WG } from "../ops/wgsl.ts";
+import { buildProgram, gradName, type Program } from "./program.ts";
+import {
+  arenaLayout,
+  KernelTable,
+  type Plan,
+  type PlanOptions,
+  planPrograms,
+  type PlanTensor,
+} from "./plan.ts";
+
+export interface PlayerSpec {
+  name: string;
+  /** parameters it trains: those of these networks */
+  networks: string[];
+  /** step outputs whose upstream gradient starts its backward pass */
+  losses: string[];
+  /** step outputs it computes */
+  outputs: string[];
+  optimizer: "adam" | "sgd";
+}
+
+const ADAM = `
+@group(0) @binding(0) var<storage, read_write> p: array<f32>;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read_write> m: array<f32>;
+@group(0) @binding(3) var<storage, read_write> v: array<f32>;
+// [lr * sqrt(1 - beta2^t) / (1 - beta1^t), beta1, beta2, eps * sqrt(1 - beta2^t)]
+@group(0) @binding(4) var<storage, read> h: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.x + gid.y * nw.x * ${WG}u;
+  if (i >= arrayLength(&p)) { return; }
+  let gi = g[i];
+  let mi = h[1] * m[i] + (1.0 - h[1]) * gi;
+  let vi = h[2] * v[i] + (1.0 - h[2]) * gi * gi;
+  m[i] = mi;
+  v[i] = vi;
+  p[i] = p[i] - h[0] * mi / (sqrt(vi) + h[3]);
+}`;
+
+const SGD = `
+@group(0) @binding(0) var<storage, read_write> p: array<f32>;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read_write> m: array<f32>;
+@group(0) @binding(3) var<storage, read> h: array<f32>;  // [lr, momentum]
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.x + gid.y * nw.x * ${WG}u;
+  if (i >= arrayLength(&p)) { return; }
+  let mi = h[1] * m[i] + g[i];
+  m[i] = mi;
+  p[i] = p[i] - h[0] * mi;
+}`;
+
+/** The optimiser's state tensors of a player: "adam.m.d", "adam.v.d" or "sgd.m.d". */
+export function optimizerState(type: "adam" | "sgd", player: string): string[] {
+  return (type === "adam" ? ["m", "v"] : ["m"]).map((s) => `${type}.${s}.${player}`);
+}
+
+/** The small tensor of step-dependent scalars the host writes before each update. */
+export const hyperName = (player: string) => `hyper.${player}`;
+
+/** Each player's program: its update's forward and backward pass, before planning. */
+export function trainingPrograms(
+  step: TypedNetwork,
+  players: PlayerSpec[],
+  opts: PlanOptions & { batch: number; fuse?: boolean },
+): { spec: PlayerSpec; owns: (p: string) => boolean; program: Program }[] {
+  return players
+    .map((spec) => {
+      const owns = (param: string) => spec.networks.some((n) => param.startsWith(`${n}.`));
+      return {
+        spec,
+        owns,
+        program: buildProgram(step, {
+          batch: opts.batch,
+          training: true,
+          backwardFrom: spec.losses,
+          trains: owns,
+          outputs: spec.outputs,
+          fuse: opts.fuse,
+          target: opts.target,
+        }),
+      };
+    });
+}
+
+export function compileTraining(
+  step: TypedNetwork,
+  players: PlayerSpec[],
+  opts: PlanOptions & { batch: number; fuse?: boolean },
+): Plan {
+  const programs = trainingPrograms(step, players, opts);
+  const all = programs[0].program;
+  const trainable = [...all.tensors.values()].filter((t) => t.kind === "param");
+  const ordered = [
+    ...programs.flatMap(({ owns }) => trainable.filter((t) => owns(t.name))),
+    ...trainable.filter((t) => !programs.some(({ owns }) => owns(t.name))),
+  ];
+  const align = opts.target.limits.align;
+  const params = arenaLayout(ordered, align);
+  // Running statistics apart: batch norm writes them while reading its weights, and
+  // WebGPU forbids read-only and writable bindings of one buffer in a dispatch.
+  const state = arenaLayout([...all.tensors.values()].filter((t) => t.kind === "state"), align);
+  const arenas = new Map<string, { name: string; offset: number; size: number }>();
+  for (const [n, o] of params.offsets) {
+    arenas.set(n, { name: "parameters", ...o });
+    arenas.set(gradName(n), { name: "gradients", ...o });
+  }
+  for (const [n, o] of state.offsets) arenas.set(n, { name: "running statistics", ...o });
+  const plan = planPrograms(
+    programs.map(({ spec, program }) => ({
+      name: spec.name,
+      program,
+      lower: { arenas, shared: ["param", "state", "input"] },
+    })),
+    { ...opts, poolSlots: true },
+  );
+  plan.arenas = [
+    { name: "parameters", bytes: params.bytes },
+    { name: "gradients", bytes: params.bytes },
+    { name: "running statistics", bytes: state.bytes },
+  ];
+  const kernels = new KernelTable(plan.kernels);
+  programs.forEach(({ spec, owns }, i) => {
+    const mine = ordered.filter((t) => owns(t.name)).map((t) => params.offsets.get(t.name)!);
+    if (!mine.length) return;
+    const offset = Math.min(...mine.map((r) => r.offset));
+    const size = Math.max(...mine.map((r) => r.offset + r.size)) - offset;
+    const n = size / 4;
+    const prog = plan.programs[i];
+    const add = (t: PlanTensor) => (prog.tensors[t.name] = t).name;
+    const p = add({
+      name: `span.parameters.${spec.name}`,
+      shape: [n],
+      kind: "span",
+      arena: { name: "parameters", offset, size },
+    });
+    const g = add({
+      name: `span.gradients.${spec.name}`,
+      shape: [n],
+      kind: "span",
+      arena: { name: "gradients", offset, size },
+    });
+    const st = optimizerState(spec.optimizer, spec.name).map((name) =>
+      add({ name, shape: [n], kind: "optimizer" })
+    );
+    const h = add({ name: hyperName(spec.name), shape: [4], kind: "hyper" });
+    const d: Dispatch = {
+      label: `${spec.optimizer} ${spec.name}`,
+      code: spec.optimizer === "adam" ? ADAM : SGD,
+      entry: "main",
+      // The range includes padding between tensors: its gradients stay zero, so it stays.
+      workgroups: grid(n, WG),
+      bindings: [
+        { role: "p", write: true },
+        { role: "g" },
+        ...st.map((s) => ({ role: s, write: true })),
+        { role: "h" },
+      ],
+    };
+    prog.phases.optimizer.push(kernels.launch(d, d.label, [p, g, ...st, h]));
+  });
+  return plan;
+}
