@@ -26,7 +26,7 @@ export interface Ran {
 export interface RunOptions {
   /** permission flags (default PERMS) */
   perms?: string[];
-  /** added to the parent's environment (with NO_COLOR=1 and XDG_RUNTIME_DIR set) */
+  /** added to the parent's environment (with NO_COLOR=1, XDG_RUNTIME_DIR and DRGAN_TUNE=off) */
   env?: Record<string, string>;
   cwd?: string;
 }
@@ -39,9 +39,11 @@ export async function deno(args: string[], opts: RunOptions = {}): Promise<Ran> 
     args,
     cwd: opts.cwd,
     // XDG_RUNTIME_DIR: where the GPU's loader looks; a safe default when unset.
+    // DRGAN_TUNE=off: a test never reads (or writes) the user's tune cache.
     env: {
       NO_COLOR: "1",
       XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp",
+      DRGAN_TUNE: "off",
       ...opts.env,
     },
     stdout: "piped",

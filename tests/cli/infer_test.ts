@@ -269,6 +269,7 @@ Deno.test({
     const out = join(dir, "o.png");
     const r = await new Deno.Command(exe, {
       args: ["--model", run, "--input", a, "--pose", "0", "--out", out],
+      env: { DRGAN_TUNE: "off" }, // never the user's tune cache
       stderr: "piped",
     }).output();
     assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
