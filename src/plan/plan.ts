@@ -6,6 +6,7 @@
 // a kernel, its workgroups and the tensors bound in order. The engine makes
 // buffers, pipelines and bind groups from it once and decides nothing.
 import { UserError } from "../errors.ts";
+import { writeFileAtomic } from "../formats/atomic.ts";
 import type { TypedNetwork } from "../lang/ir.ts";
 import type { Dispatch } from "../ops/types.ts";
 import { buildProgram, type Program, type ProgramOptions, type TensorInfo } from "./program.ts";
@@ -293,9 +294,7 @@ export function planProgram(plan: Plan, name?: string): PlanProgram {
 export class PlanFileError extends UserError {}
 
 export function savePlan(path: string, plan: Plan): void {
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  Deno.writeTextFileSync(tmp, JSON.stringify(plan) + "\n");
-  Deno.renameSync(tmp, path);
+  writeFileAtomic(path, JSON.stringify(plan) + "\n");
 }
 
 export function loadPlan(path: string): Plan {
