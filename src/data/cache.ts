@@ -3,7 +3,7 @@
 // Layout: "DRGDATA1", u32 header length, JSON header, then identity, pose and light as
 // little-endian int32 (count each), then the 8-bit HWC pixels.
 import { ImageSet } from "./dataset.ts";
-import { writeFileAtomicAsync } from "../formats/atomic.ts";
+import { writeFileAtomic } from "../formats/atomic.ts";
 
 export const DEFAULT_CACHE_DIR = ".cache/data";
 const MAGIC = "DRGDATA1";
@@ -91,6 +91,6 @@ export async function writeCache(dir: string, key: string, set: ImageSet): Promi
   });
   out.set(set.pixels, o + 12 * set.size);
   const path = cachePath(dir, key);
-  await writeFileAtomicAsync(path, out);
+  writeFileAtomic(path, out);
   return path;
 }

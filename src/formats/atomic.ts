@@ -55,34 +55,6 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   }
 }
 
-/** `writeFileAtomic` without blocking (large caches written while a step runs). */
-export async function writeFileAtomicAsync(
-  path: string,
-  data: Uint8Array | string,
-): Promise<void> {
-  const bytes = bytesOf(data);
-  const tmp = tempName(path);
-  try {
-    await Deno.writeFile(tmp, bytes);
-  } catch (e) {
-    if (noWriteAccess(e)) {
-      try {
-        await Deno.writeFile(path, bytes);
-        return;
-      } catch (e2) {
-        throw new WriteError(path, fsReason(e2), { cause: e2 });
-      }
-    }
-    throw new WriteError(path, fsReason(e), { cause: e });
-  }
-  try {
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new WriteError(path, fsReason(e), { cause: e });
-  }
-}
-
 /**
  * Makes the folder `out` whole: `fill` writes into a temporary folder beside it, which is
  * then renamed to `out`; on any failure the temporary folder is removed. A `UserError`
