@@ -58,7 +58,7 @@ export async function loadFolder(manifestPath: string, options: FolderOptions): 
   const skipBad = options.skipBad ?? false;
   // Label errors are collected first, then raised in line order with the file errors,
   // so the message is always about the first bad line.
-  const { rows, bad } = await readManifest(manifestPath, true);
+  const { rows, bad } = readManifest(manifestPath, true);
   const skipped = [...bad];
   const firstBad = bad[0]?.line ?? Infinity;
   const dir = dirOf(manifestPath);

@@ -162,7 +162,7 @@ function parseRow(
 }
 
 /** Reads and parses a manifest file; a missing file is a DataError naming it. */
-export async function readManifest(file: string, skipBad = false): Promise<Manifest> {
+export function readManifest(file: string, skipBad = false): Manifest {
   let text: string;
   try {
     text = readTextGuarded(file, { max: READ_LIMITS.manifest });
