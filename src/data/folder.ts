@@ -7,7 +7,7 @@ import { decodeImage } from "./decode.ts";
 import { DataError } from "./errors.ts";
 import { squareResize } from "./image.ts";
 import { type BadLine, readManifest } from "./manifest.ts";
-import { READ_LIMITS, ReadError, readFileGuarded } from "../formats/read.ts";
+import { READ_LIMITS, ReadError, readFileGuardedAsync } from "../formats/read.ts";
 import { NUM_POSES, yawOfPose } from "./pose.ts";
 
 export interface FolderOptions {
@@ -71,7 +71,7 @@ export async function loadFolder(manifestPath: string, options: FolderOptions): 
       let bytes: Uint8Array;
       try {
         const inside = options.allowOutside ? undefined : dir;
-        bytes = readFileGuarded(file, { max: READ_LIMITS.image, inside });
+        bytes = await readFileGuardedAsync(file, { max: READ_LIMITS.image, inside });
       } catch (e) {
         if (!(e instanceof ReadError)) throw e;
         if (e.reason === "not found") throw new DataError("file not found");

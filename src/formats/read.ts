@@ -34,21 +34,54 @@ export function readFileGuarded(path: string, opts: ReadOptions): Uint8Array {
   let file: Deno.FsFile;
   try {
     if (opts.inside !== undefined) checkInside(path, opts.inside);
-    const info = Deno.statSync(path);
-    if (!info.isFile) throw new ReadError(path, "not a regular file");
-    if (info.size > opts.max) {
-      throw new ReadError(path, `${mib(info.size)}, more than the ${mib(opts.max)} allowed`);
-    }
+    checkSize(path, Deno.statSync(path), opts.max);
     file = Deno.openSync(path, { read: true });
   } catch (e) {
-    if (e instanceof ReadError) throw e;
-    throw new ReadError(path, fsReason(e));
+    throw asReadError(path, e);
   }
   try {
-    return readAtMost(file, path, opts.max);
+    return readAtMost((buf) => file.readSync(buf), path, opts.max);
   } finally {
     file.close();
   }
+}
+
+/** readFileGuarded without blocking the event loop (a folder of images, read one by one). */
+export async function readFileGuardedAsync(path: string, opts: ReadOptions): Promise<Uint8Array> {
+  let file: Deno.FsFile;
+  try {
+    if (opts.inside !== undefined) checkInside(path, opts.inside);
+    checkSize(path, await Deno.stat(path), opts.max);
+    file = await Deno.open(path, { read: true });
+  } catch (e) {
+    throw asReadError(path, e);
+  }
+  try {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = new Uint8Array(1 << 16);
+      const n = await file.read(buf);
+      if (n === null) break;
+      total += n;
+      if (total > opts.max) throw new ReadError(path, `more than the ${mib(opts.max)} allowed`);
+      chunks.push(buf.subarray(0, n));
+    }
+    return concat(chunks, total);
+  } finally {
+    file.close();
+  }
+}
+
+function checkSize(path: string, info: Deno.FileInfo, max: number): void {
+  if (!info.isFile) throw new ReadError(path, "not a regular file");
+  if (info.size > max) {
+    throw new ReadError(path, `${mib(info.size)}, more than the ${mib(max)} allowed`);
+  }
+}
+
+function asReadError(path: string, e: unknown): ReadError {
+  return e instanceof ReadError ? e : new ReadError(path, fsReason(e));
 }
 
 /** The file as UTF-8 text. */
@@ -56,17 +89,25 @@ export function readTextGuarded(path: string, opts: ReadOptions): string {
   return new TextDecoder().decode(readFileGuarded(path, opts));
 }
 
-function readAtMost(file: Deno.FsFile, path: string, max: number): Uint8Array {
+function readAtMost(
+  read: (buf: Uint8Array) => number | null,
+  path: string,
+  max: number,
+): Uint8Array {
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const buf = new Uint8Array(1 << 16);
   for (;;) {
-    const n = file.readSync(buf);
+    const buf = new Uint8Array(1 << 16);
+    const n = read(buf);
     if (n === null) break;
     total += n;
     if (total > max) throw new ReadError(path, `more than the ${mib(max)} allowed`);
-    chunks.push(buf.slice(0, n));
+    chunks.push(buf.subarray(0, n));
   }
+  return concat(chunks, total);
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
   const out = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {
