@@ -11,14 +11,10 @@ import { trainingConfig } from "../train/config.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import { gridRgba, Sampler, samplesPlan } from "../train/samples.ts";
 import { openTrainData } from "../train/data.ts";
+import { removeStaleTemps, truncateMetrics } from "../train/run_log.ts";
 import { writeReport } from "../eval/report.ts";
 import { evalSummary, evaluateRun } from "../eval/run.ts";
-import {
-  evaluateRank1,
-  FeatureExtractor,
-  featurePlan,
-  heldOutFaces,
-} from "../eval/evaluate.ts";
+import { evaluateRank1, FeatureExtractor, featurePlan, heldOutFaces } from "../eval/evaluate.ts";
 import { encodePNG } from "../data/png.ts";
 import { writeFileAtomic } from "../formats/atomic.ts";
 import { exists } from "../util/fs.ts";
@@ -75,28 +71,18 @@ runMain(USAGE, async (argv) => {
     manifest: args.strings.manifest,
     skipBad: args.bools["skip-bad"],
   });
+  const wanted = join(args.strings.runs ?? "runs", args.strings.name ?? model.name);
   const runDir = resume ??
     freshRunDir(args.strings.runs ?? "runs", args.strings.name ?? model.name);
-  Deno.mkdirSync(join(runDir, "samples"), { recursive: true });
-  Deno.mkdirSync(join(runDir, "checkpoints"), { recursive: true });
+  if (!resume && runDir !== wanted) {
+    console.error(
+      `${wanted} exists (resume it with --resume ${wanted}); this run writes ${runDir}`,
+    );
+  }
 
   const gpu = await openGpu();
   const target = targetFor(gpu);
   const started = Date.now();
-  if (!resume) {
-    writeJson(join(runDir, "config.json"), {
-      graph,
-      name: basename(runDir),
-      adapter: gpu.description,
-      started: new Date(started).toISOString(),
-      overrides,
-      manifest: args.strings.manifest,
-      skipBad: args.bools["skip-bad"],
-      params: model.params,
-      training: { ...cfg, step: undefined },
-      data: data.describe,
-    });
-  }
   console.error(`training ${model.name} on ${gpu.description}; run folder ${runDir}`);
   console.error(`data: ${data.describe}`);
   console.error(
@@ -129,6 +115,32 @@ runMain(USAGE, async (argv) => {
     const last = requireCheckpoint(runDir);
     loadCheckpoint(trainer, last);
     console.error(`resumed from ${last} at step ${trainer.step}`);
+    // What a killed run wrote after that checkpoint would repeat or linger.
+    const dropped = truncateMetrics(runDir, trainer.step);
+    const stale = removeStaleTemps(runDir);
+    if (dropped || stale.length) {
+      console.error(
+        `dropped ${dropped} metrics lines after step ${trainer.step} and ` +
+          `${stale.length} half-written files left by the interrupted run`,
+      );
+    }
+  } else {
+    // The folder is made only now that set-up is done: interrupting the set-up (a minute
+    // of pipeline compiles on a cold machine) leaves nothing behind to resume.
+    Deno.mkdirSync(join(runDir, "samples"), { recursive: true });
+    Deno.mkdirSync(join(runDir, "checkpoints"), { recursive: true });
+    writeJson(join(runDir, "config.json"), {
+      graph,
+      name: basename(runDir),
+      adapter: gpu.description,
+      started: new Date(started).toISOString(),
+      overrides,
+      manifest: args.strings.manifest,
+      skipBad: args.bools["skip-bad"],
+      params: model.params,
+      training: { ...cfg, step: undefined },
+      data: data.describe,
+    });
   }
 
   let stop: string | undefined;

@@ -15,6 +15,11 @@ function tempName(path: string): string {
   return `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
 }
 
+/** Whether a file name is one of ours left by a writer that was killed mid-write. */
+export function isTempName(name: string): boolean {
+  return /\.tmp-[0-9a-f]{8}$/.test(name);
+}
+
 function bytesOf(data: Uint8Array | string): Uint8Array {
   return typeof data === "string" ? new TextEncoder().encode(data) : data;
 }

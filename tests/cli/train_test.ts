@@ -1,7 +1,7 @@
 // `deno task train` end to end on a tiny variant: the run folder, exact resume,
 // a diverging run stopped with its term named, and bad flags.
 import assert from "node:assert/strict";
-import { command, sets } from "../commands.ts";
+import { command, PERMS, sets } from "../commands.ts";
 
 const TINY = sets([
   "size=16",
@@ -74,8 +74,19 @@ Deno.test("train: a run folder with config, metrics, samples, checkpoints, eval 
     ...TINY,
   ]);
   assert.equal(b.code, 0, b.stderr);
+  // As a run killed after its last checkpoint leaves it: metrics past the checkpoint
+  // (one line cut short) and a half-written checkpoint.
+  Deno.writeTextFileSync(`${root}/b/metrics.jsonl`, '{"step":3,"d_loss":9}\n{"step":4,"d_', {
+    append: true,
+  });
+  const stale = `${root}/b/checkpoints/step-0000003.safetensors.tmp-0badc0de`;
+  Deno.writeTextFileSync(stale, "half");
   const c = await train(["--resume", `${root}/b`, "--steps", "4"]);
   assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stderr, /dropped 2 metrics lines after step 2 and 1 half-written files/);
+  assert.throws(() => Deno.statSync(stale), Deno.errors.NotFound);
+  const steps = metrics(`${root}/b`).map((x) => x.step);
+  assert.deepEqual(steps, [1, 2, 3, 4], "each step logged once");
   const whole = m.filter((x) => x.step > 2);
   const resumed = metrics(`${root}/b`).filter((x) => x.step > 2);
   assert.equal(resumed.length, 2);
@@ -176,4 +187,48 @@ Deno.test("train: a folder of images with a manifest, bad lines skipped and coun
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stderr, /skipped|1 bad/i);
   assert.equal(metrics(`${dir}/real`).length, 2);
+});
+
+Deno.test("train: Ctrl-C during set-up leaves no run folder, or a resumable one", async () => {
+  const root = await Deno.makeTempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...PERMS,
+      "src/cli/train.ts",
+      "graphs/drgan-small.yaml",
+      "--steps",
+      "50",
+      "--runs",
+      root,
+      "--name",
+      "c",
+      ...TINY,
+    ],
+    env: { NO_COLOR: "1", DRGAN_TUNE: "off" },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  // Interrupt as soon as the command says where it will write: before its pipelines compile.
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!/run folder/.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  child.kill("SIGINT");
+  while (!(await reader.read()).done);
+  const { code } = await child.status;
+  const dir = `${root}/c`;
+  if (code !== 0) {
+    assert.throws(
+      () => Deno.statSync(dir),
+      Deno.errors.NotFound,
+      `${dir} left behind (exit ${code})`,
+    );
+  } else {
+    // set-up had finished: the interrupt stopped training with a checkpoint to resume from
+    assert.ok([...Deno.readDirSync(`${dir}/checkpoints`)].length > 0);
+  }
 });
