@@ -29,13 +29,16 @@ import { formatDuration, Progress } from "./progress.ts";
 import { parseArgs, runMain, UsageError, UserError } from "./args.ts";
 
 const USAGE = `usage: deno task train GRAPH.yaml [--set NAME=VALUE ...] [--name NAME] [--runs DIR]
-  [--resume RUN_DIR] [--steps N] [--max-minutes M] [--manifest CSV] [--skip-bad] [--debug]`;
+  [--resume RUN_DIR] [--steps N] [--max-minutes M] [--manifest CSV] [--skip-bad]
+  [--allow-outside-paths] [--debug]
+  --manifest reads a folder of images (docs/data.md); their paths must stay inside the
+  manifest's folder unless --allow-outside-paths`;
 
 runMain(USAGE, async (argv) => {
   const args = parseArgs(argv, {
     strings: ["name", "runs", "resume", "manifest"],
     numbers: ["steps", "max-minutes"],
-    bools: ["debug", "skip-bad"],
+    bools: ["debug", "skip-bad", "allow-outside-paths"],
     multi: ["set"],
   });
   let graph = args.positional[0];
@@ -51,6 +54,7 @@ runMain(USAGE, async (argv) => {
     overrides = [...saved.overrides, ...overrides];
     args.strings.manifest ??= saved.manifest;
     args.bools["skip-bad"] ||= saved.skipBad ?? false;
+    args.bools["allow-outside-paths"] ||= saved.allowOutside ?? false;
   }
   if (!graph || args.positional.length > 1) throw new UsageError("expected one graph file");
   const model = loadModel(graph, overrides.map(parseOverride));
@@ -70,6 +74,7 @@ runMain(USAGE, async (argv) => {
   const data = await openTrainData(model, cfg, {
     manifest: args.strings.manifest,
     skipBad: args.bools["skip-bad"],
+    allowOutside: args.bools["allow-outside-paths"],
   });
   const wanted = join(args.strings.runs ?? "runs", args.strings.name ?? model.name);
   const runDir = resume ??
@@ -137,6 +142,7 @@ runMain(USAGE, async (argv) => {
       overrides,
       manifest: args.strings.manifest,
       skipBad: args.bools["skip-bad"],
+      allowOutside: args.bools["allow-outside-paths"],
       params: model.params,
       training: { ...cfg, step: undefined },
       data: data.describe,

@@ -22,6 +22,8 @@ export interface RunConfig {
   /** the image manifest training read, if not the built-in synthetic faces */
   manifest?: string;
   skipBad?: boolean;
+  /** image paths outside the manifest's folder were allowed */
+  allowOutside?: boolean;
 }
 
 /** The run's config.json, checked: the graph and overrides it was started with. */
@@ -42,7 +44,8 @@ export function readRunConfig(runDir: string): RunConfig {
       typeof c.graph !== "string" || !Array.isArray(c.overrides) ||
       !c.overrides.every((o: unknown) => typeof o === "string") ||
       !["string", "undefined"].includes(typeof c.manifest) ||
-      !["boolean", "undefined"].includes(typeof c.skipBad)
+      !["boolean", "undefined"].includes(typeof c.skipBad) ||
+      !["boolean", "undefined"].includes(typeof c.allowOutside)
     ) throw new Error();
     return c;
   } catch {

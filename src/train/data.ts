@@ -42,11 +42,11 @@ function graphSizes(model: Model) {
 export async function openTrainData(
   model: Model,
   cfg: TrainingConfig,
-  opts: { manifest?: string; skipBad?: boolean },
+  opts: { manifest?: string; skipBad?: boolean; allowOutside?: boolean },
 ): Promise<TrainData> {
   const { size, nd } = graphSizes(model);
   return opts.manifest
-    ? await folderData(opts.manifest, size, nd, cfg, opts.skipBad ?? false)
+    ? await folderData(opts.manifest, size, nd, cfg, opts)
     : syntheticData(size, nd, cfg);
 }
 
@@ -109,9 +109,9 @@ async function folderData(
   size: number,
   nd: number,
   cfg: TrainingConfig,
-  skipBad: boolean,
+  opts: { skipBad?: boolean; allowOutside?: boolean },
 ): Promise<TrainData> {
-  const folder = await loadFolder(manifest, { imageSize: size, skipBad });
+  const folder = await loadFolder(manifest, { imageSize: size, ...opts });
   const set: Dataset = folder.set;
   if (set.numIdentities !== nd) {
     throw new UserError(
