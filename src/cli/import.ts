@@ -6,6 +6,7 @@ import { loadModel } from "../lang/model.ts";
 import { parseOverride } from "../lang/files.ts";
 import { readSafetensors } from "../formats/safetensors.ts";
 import { importWeights, readNameMap, writeImported } from "../formats/import_weights.ts";
+import { exists } from "../util/fs.ts";
 import { parseArgs, runMain, UsageError } from "./args.ts";
 
 const USAGE = `usage: deno task import GRAPH.yaml --weights STATE_DICT.safetensors --map MAP.yaml
@@ -25,6 +26,11 @@ function main(argv: string[]) {
   if (!weights) throw new UsageError("--weights names the state_dict (.safetensors)");
   if (!map) throw new UsageError("--map names the YAML name map");
   if (!out) throw new UsageError("--out names a model folder or a .safetensors file");
+  // Reading and writing one file would destroy the input on a failed write; say so first.
+  for (const [flag, path] of [["--weights", weights], ["--map", map], ["graph", graph]]) {
+    if (samePath(out, path)) throw new UsageError(`--out ${out} is the ${flag} file itself`);
+  }
+  const replaces = out.endsWith(".safetensors") && exists(out);
   const overrides = args.multi.set;
   const model = loadModel(graph, overrides.map(parseOverride));
   const rules = readNameMap(map);
@@ -32,6 +38,7 @@ function main(argv: string[]) {
   const result = importWeights(model, tensors, rules, weights);
   for (const r of result.unused) console.error(`note: ${r.at}: "${r.from}" matched no tensor`);
   const written = writeImported(out, result, { graph, overrides, source: weights, map });
+  if (replaces) console.error(`replaced ${out}`);
   console.error(
     `imported ${result.mapped.length} tensors into ${result.networks.join(", ")}` +
       `${result.skipped.length ? ` (skipped ${result.skipped.length})` : ""}; wrote ${written}` +
@@ -39,4 +46,13 @@ function main(argv: string[]) {
         ? ""
         : `\nopen it with: deno task infer --model ${out} ... or deno task eval --model ${out}`),
   );
+}
+
+/** Whether two paths name one file (resolving links), when both exist. */
+function samePath(a: string, b: string): boolean {
+  try {
+    return Deno.realPathSync(a) === Deno.realPathSync(b);
+  } catch {
+    return false;
+  }
 }

@@ -207,4 +207,17 @@ Deno.test("deno task import: writes a model folder; a bad map exits 1 with the p
   );
   assert.equal(other.code, 1);
   assert.match(other.stderr, /^error: .*map\.yaml: header length .*\n$/);
+
+  // --out may not be an input; replacing another file is said.
+  Deno.writeTextFileSync(mapPath, MAP);
+  const before = Deno.readFileSync(sdPath);
+  const self = await cli(...common, "--out", sdPath);
+  assert.equal(self.code, 1);
+  assert.match(self.stderr, /^error: --out .*sd\.safetensors is the --weights file itself/);
+  assert.deepEqual(Deno.readFileSync(sdPath), before);
+  const file = join(dir, "w.safetensors");
+  Deno.writeTextFileSync(file, "old");
+  const replaced = await cli(...common, "--out", file);
+  assert.equal(replaced.code, 0, replaced.stderr);
+  assert.match(replaced.stderr, /^replaced .*w\.safetensors$/m);
 });
