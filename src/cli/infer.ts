@@ -5,6 +5,7 @@
 import { yawOfPose } from "../data/pose.ts";
 import { openGpu } from "../engine/device.ts";
 import { targetFor } from "../tune/target.ts";
+import { loadTargetFile, softwareTarget } from "../plan/target.ts";
 import {
   exportModel,
   FaceModel,
@@ -28,7 +29,8 @@ actions:
   --frontalize --out OUT.png  each face rotated to frontal
   --features OUT.json         the identity feature of each face [--fuse: and one fused feature]
   --verify                    two faces: their similarity and whether they are the same person
-  --export DIR                a self-contained model folder (graph files, inference weights)
+  --export DIR                a self-contained model folder (graph files, inference weights, and
+                              plan.json, its Plan for --target FILE or the software default)
   --onnx OUT.onnx             the encoder as an ONNX model (opset 17, any batch): input image
                               [B, 3, size, size], output feature (and confidence if multi-image)
 options:
@@ -41,7 +43,17 @@ runMain(USAGE, main);
 
 async function main(argv: string[]) {
   const args = parseArgs(argv, {
-    strings: ["model", "graph", "checkpoint", "pose", "out", "features", "export", "onnx"],
+    strings: [
+      "model",
+      "graph",
+      "checkpoint",
+      "pose",
+      "out",
+      "features",
+      "export",
+      "onnx",
+      "target",
+    ],
     numbers: ["yaw", "threshold", "batch"],
     bools: ["frontalize", "verify", "fuse", "exact", "debug"],
     multi: ["set", "input"],
@@ -83,10 +95,13 @@ async function main(argv: string[]) {
     if (inputs.length || s.out || s.features || b.verify) {
       throw new UsageError("--export takes no images and no other action");
     }
-    const { files, bytes } = exportModel(opts, s.export);
+    const target = s.target ? loadTargetFile(s.target) : softwareTarget();
+    const { files, bytes } = exportModel(opts, s.export, target);
     console.error(
-      `wrote ${s.export}: ${files.length} files, ${(bytes / 1024).toFixed(0)} KiB ` +
-        `(open it with --model ${s.export})`,
+      `wrote ${s.export}: ${files.length} files, ${(bytes / 1024).toFixed(0)} KiB, its plan ` +
+        `compiled for ${target.adapter} at batch ${
+          opts.batch ?? 8
+        } (open it with --model ${s.export})`,
     );
     return;
   }

@@ -9,6 +9,8 @@ import { checkpointPath } from "./run_folder.ts";
 import { InferError } from "./errors.ts";
 import { type LoadOptions, resolveModel } from "./resolve.ts";
 import { WEIGHTS_FORMAT } from "./weights.ts";
+import type { Target } from "../plan/target.ts";
+import { modelPlan, PLAN_FILE } from "./plan.ts";
 
 /** The graph file and every file it names (extends, network files, graph layers). */
 export function graphFiles(path: string): string[] {
@@ -46,9 +48,15 @@ export function graphFiles(path: string): string[] {
  * Writes a self-contained model folder: config.json, the graph files under graph/,
  * the encoder's and decoder's parameters (no discriminator, no optimiser state) as
  * checkpoints/step-N.safetensors, and the run's eval.json (its verification
- * threshold). Written beside `out` and renamed into place.
+ * threshold); with `target`, also plan.json, the inference Plan compiled for it at
+ * `opts.batch` (default 8), so that loading the folder compiles nothing. Written
+ * beside `out` and renamed into place.
  */
-export function exportModel(opts: LoadOptions, out: string): { files: string[]; bytes: number } {
+export function exportModel(
+  opts: LoadOptions,
+  out: string,
+  target?: Target,
+): { files: string[]; bytes: number } {
   const r = resolveModel(opts);
   if (exists(out)) throw new InferError(`${out} exists already; choose a new folder`);
   const files = graphFiles(r.graph);
@@ -81,6 +89,10 @@ export function exportModel(opts: LoadOptions, out: string): { files: string[]; 
       exported: { from: r.run ?? r.graph, checkpoint: r.checkpoint, step: r.step ?? null },
     };
     Deno.writeTextFileSync(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
+    if (target) {
+      const plan = modelPlan(r, opts.batch ?? 8, target);
+      Deno.writeTextFileSync(join(tmp, PLAN_FILE), JSON.stringify(plan) + "\n");
+    }
     if (r.run && exists(join(r.run, "eval.json"))) {
       Deno.copyFileSync(join(r.run, "eval.json"), join(tmp, "eval.json"));
     }

@@ -3,11 +3,14 @@
 // over one parameter arena; images go through in fixed-size batches, so pipelines are
 // compiled once per model.
 import type { Plan } from "../plan/plan.ts";
-import { adapterTarget, type Target } from "../plan/target.ts";
+import { loadPlan } from "../plan/plan.ts";
+import { adapterTarget, softwareTarget, type Target } from "../plan/target.ts";
+import { join } from "node:path";
+import { exists } from "../util/fs.ts";
 import type { Region } from "../engine/buffers.ts";
 import { type Gpu, openGpu } from "../engine/device.ts";
 import { allocate, destroyBuffers, Executor, type PlanBuffers } from "../engine/executor.ts";
-import { modelPlan } from "./plan.ts";
+import { modelPlan, PLAN_FILE } from "./plan.ts";
 import { cosine, type Recognizer, weightedMean } from "../eval/evaluate.ts";
 import { Rng } from "../util/rng.ts";
 import { InferError } from "./errors.ts";
@@ -38,6 +41,9 @@ export class FaceModel implements Recognizer {
     private enc: Executor,
     private dec: Executor | undefined,
     private noiseCode: Float32Array,
+    /** the Plan it walks, and whether it came from the model folder's plan.json */
+    readonly plan: Plan,
+    readonly shippedPlan: boolean,
   ) {}
 
   /** Loads a model: `{ run }`, or `{ graph, checkpoint }`, with optional overrides. */
@@ -50,8 +56,10 @@ export class FaceModel implements Recognizer {
   }
 
   /**
-   * On `opts.gpu` (else a device of its own), walking `opts.plan` (a deployed
-   * plan.json, see modelPlan) or else a plan compiled for `opts.target` (default:
+   * On `opts.gpu` (else a device of its own), walking `opts.plan`, or the model
+   * folder's plan.json (written by --export) when it was compiled for this adapter
+   * (or, on a software adapter, for the software default) at this batch: loading
+   * then compiles nothing. Otherwise a plan compiled for `opts.target` (default:
    * the adapter's untuned target).
    */
   static async fromResolved(
@@ -59,13 +67,24 @@ export class FaceModel implements Recognizer {
     opts: LoadOptions & { target?: Target; plan?: Plan } = {},
   ): Promise<FaceModel> {
     const gpu = opts.gpu ?? await openGpu();
-    const plan = opts.plan ??
+    const batch = opts.batch ?? 8;
+    const file = r.run !== undefined ? join(r.run, PLAN_FILE) : undefined;
+    const shipped = !opts.plan && file && exists(file) ? loadPlan(file) : undefined;
+    const fits = (p: Plan) =>
+      p.programs[0]?.batch === batch &&
+      (p.target === gpu.description || (gpu.software && p.target === softwareTarget().adapter));
+    const plan = opts.plan ?? (shipped && fits(shipped) ? shipped : undefined) ??
       modelPlan(
         r,
-        opts.batch ?? 8,
+        batch,
         opts.target ?? adapterTarget(gpu.description, gpu.device.limits, gpu.software),
       );
-    const batch = plan.programs[0].batch;
+    const input = plan.programs[0]?.tensors[plan.programs[0].inputs[0]]?.shape;
+    if (plan.programs[0]?.name !== "encoder" || input?.[2] !== r.size || input?.[3] !== r.size) {
+      throw new InferError(
+        `the plan does not fit ${r.graph}: not its encoder at ${r.size}x${r.size}`,
+      );
+    }
     const buffers = allocate(gpu.device, plan);
     const shared = new Map<string, Region>();
     const [enc, dec] = await Promise.all([
@@ -93,7 +112,7 @@ export class FaceModel implements Recognizer {
     }
     const rng = new Rng(opts.noiseSeed ?? 12345);
     const noise = Float32Array.from({ length: r.noise }, () => 2 * rng.next() - 1);
-    return new FaceModel(gpu, r, batch, buffers, enc, dec, noise);
+    return new FaceModel(gpu, r, batch, buffers, enc, dec, noise, plan, plan === shipped);
   }
 
   /** Image side in pixels: images are Float32Array [3, size, size] in [-1, 1]. */

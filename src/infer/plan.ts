@@ -9,6 +9,9 @@ import type { Resolved } from "./resolve.ts";
 
 export const PARAMS_ARENA = "inference parameters";
 
+/** A model folder's compiled plan (optional): FaceModel.load walks it instead of compiling. */
+export const PLAN_FILE = "plan.json";
+
 export function modelPlan(r: Resolved, batch: number, target: Target): Plan {
   const outputs = r.multi ? ["feature", "confidence"] : ["feature"];
   const programs: { name: string; program: Program }[] = [

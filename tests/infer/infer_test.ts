@@ -35,6 +35,7 @@ import { decodePNG, encodePNG } from "../../src/data/png.ts";
 import { fromCHW } from "../../src/data/image.ts";
 import { relErr } from "../ops/harness.ts";
 import { trainRun } from "../commands.ts";
+import { testGpu, testTarget } from "../gpu.ts";
 
 async function tinyRun(): Promise<string> {
   const root = await Deno.makeTempDir({ prefix: "infer-test-" });
@@ -286,6 +287,28 @@ Deno.test("export: a self-contained model folder that loads to the same paramete
     ),
   );
   await rejects(() => exportModel({ run }, out), /exists already/);
+});
+
+Deno.test("export with a target ships plan.json: loading walks it, compiles nothing, computes the same", async () => {
+  const out = join(await Deno.makeTempDir(), "model");
+  const { files } = exportModel({ run, batch: 4 }, out, testTarget());
+  assert.ok(files.includes(join(out, "plan.json")), `plan.json in ${files}`);
+  const gpu = await testGpu();
+  const shipped = await FaceModel.load({ run: out, batch: 4, gpu });
+  assert.equal(shipped.shippedPlan, gpu.software, "walked on a software adapter");
+  assert.deepEqual(
+    JSON.parse(JSON.stringify(shipped.plan)),
+    JSON.parse(Deno.readTextFileSync(join(out, "plan.json"))),
+  );
+  // Another batch than the plan's: compiled as usual.
+  const other = await FaceModel.load({ run: out, batch: 2, gpu });
+  assert.equal(other.shippedPlan, false);
+  const compiled = await model();
+  const ims = faces.slice(0, 3).map((f) => f[0]);
+  assert.deepEqual(await shipped.features(ims), await compiled.features(ims));
+  assert.deepEqual(await shipped.frontalize(ims), await compiled.frontalize(ims));
+  shipped.destroy();
+  other.destroy();
 });
 
 Deno.test("multi-image graph: fuse weights features by the encoder's confidences", async () => {
