@@ -1,5 +1,6 @@
 // Resolving a model on the CPU: a run folder or a graph file with a checkpoint,
 // compiled, its parameters read and checked, its verification threshold found.
+import { isAbsolute, relative, resolve } from "node:path";
 import type { Model, TypedNetwork } from "../lang/ir.ts";
 import { loadModel } from "../lang/model.ts";
 import { type Override, parseOverride } from "../lang/files.ts";
@@ -73,7 +74,10 @@ export function resolveModel(opts: LoadOptions): Resolved {
   } catch (e) {
     throw new InferError((e as Error).message);
   }
-  const model = loadModel(graph, parsed);
+  // A graph shipped inside the model folder is read from that folder only: a symlink
+  // in it must not make a narrowly permitted deploy read (and quote) other files.
+  const shipped = run !== undefined && isInside(graph, run);
+  const model = loadModel(graph, parsed, shipped ? { inside: run } : {});
   const encoder = model.networks.find((n) => n.name === "encoder");
   if (!encoder) {
     const names = model.networks.map((n) => n.name).join(", ");
@@ -140,4 +144,10 @@ export function resolveModel(opts: LoadOptions): Resolved {
     featureSize,
     multi,
   };
+}
+
+/** Whether `path`, as written, lies in `dir` (before links are resolved). */
+function isInside(path: string, dir: string): boolean {
+  const rel = relative(resolve(dir), resolve(path));
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
 }

@@ -13,7 +13,7 @@ import {
   LAYER_KEYS,
   type LayerSpec,
 } from "./schema.ts";
-import { locOf } from "./source.ts";
+import { locOf, type ReadScope } from "./source.ts";
 import { didYouMean } from "./suggest.ts";
 import { validate } from "./validate.ts";
 import type { Dim } from "../ops/types.ts";
@@ -36,8 +36,9 @@ export function readSpec(
   path: string,
   from: Loc | undefined,
   diags: Diagnostics,
+  scope: ReadScope,
 ): { doc: Doc; spec: FileSpec } | undefined {
-  const doc = resolveFile(path, from, diags);
+  const doc = resolveFile(path, from, diags, scope);
   if (!doc) return undefined;
   const spec = validate(fileSchema, doc, diags, knownKeys);
   return spec ? { doc, spec } : undefined;
@@ -137,6 +138,8 @@ export interface NetworkDef {
 
 interface Ctx {
   diags: Diagnostics;
+  /** where `graph:` files may be read from */
+  reads: ReadScope;
   networks: Map<string, NetworkDef>;
   file: string;
   blocks: Record<string, BlockSpec>;
@@ -161,6 +164,7 @@ export function buildNetwork(
   params: Record<string, Value>,
   diags: Diagnostics,
   networks: Map<string, NetworkDef> = new Map(),
+  reads: ReadScope = {},
 ): Network {
   const loc = { file, line: 1, col: 1 };
   if (spec.networks) {
@@ -173,6 +177,7 @@ export function buildNetwork(
   if (!spec.inputs) diags.error(loc, `${file}: a network needs 'inputs'`);
   const ctx: Ctx = {
     diags,
+    reads,
     networks,
     file,
     blocks: spec.blocks ?? {},
@@ -508,7 +513,7 @@ function expandGraph(
       diags.error(at, `'graph' forms a cycle: ${[...ctx.chain, file].join(" -> ")}`);
       return;
     }
-    const read = readSpec(file, at, diags);
+    const read = readSpec(file, at, diags, ctx.reads);
     if (!read) return;
     ({ doc, spec } = read);
     params = evalParams(doc, spec, supply(layer.params, layer.params, vars, diags), diags, file);

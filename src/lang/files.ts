@@ -2,7 +2,7 @@
 import { dirname, join } from "node:path";
 import { collect, type Diagnostics, GraphError, type Loc } from "./diagnostics.ts";
 import { didYouMean } from "./suggest.ts";
-import { copyLoc, loadYaml, locOf, setLoc, track } from "./source.ts";
+import { copyLoc, loadYaml, locOf, type ReadScope, setLoc, track } from "./source.ts";
 
 export type Doc = Record<string, unknown>;
 
@@ -20,9 +20,10 @@ export function resolveFile(
   path: string,
   from: Loc | undefined,
   diags: Diagnostics,
+  scope: ReadScope,
   chain: string[] = [],
 ): Doc | undefined {
-  const raw = collect(diags, () => loadYaml(path, from));
+  const raw = collect(diags, () => loadYaml(path, from, scope));
   if (raw === undefined) return undefined;
   if (!isObj(raw)) {
     diags.error(from ?? { file: path, line: 1, col: 1 }, `${path}: a graph file must be a mapping`);
@@ -36,7 +37,7 @@ export function resolveFile(
     diags.error(at, `'extends' forms a cycle: ${[...chain, path, basePath].join(" -> ")}`);
     return undefined;
   }
-  const base = resolveFile(basePath, at, diags, [...chain, path]);
+  const base = resolveFile(basePath, at, diags, scope, [...chain, path]);
   if (!base) return undefined;
   const own = { ...raw };
   delete own.extends;

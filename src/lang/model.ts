@@ -11,17 +11,20 @@ import {
 import { applyOverrides, type Override, relative } from "./files.ts";
 import type { Model, Network } from "./ir.ts";
 import { inferShapes } from "./shapes.ts";
-import { locOf } from "./source.ts";
+import { locOf, type ReadScope } from "./source.ts";
 import { validate } from "./validate.ts";
 import { fileSchema, type FileSpec, stepSchema } from "./schema.ts";
 import type { Doc } from "./files.ts";
 import { didYouMean } from "./suggest.ts";
 import { ExprError } from "./expr.ts";
 
-/** Loads, composes and type-checks a model; throws a GraphError listing every problem. */
-export function loadModel(path: string, overrides: Override[] = []): Model {
+/**
+ * Loads, composes and type-checks a model; throws a GraphError listing every problem.
+ * `scope.inside` confines every file it reads to a folder (a shipped model folder).
+ */
+export function loadModel(path: string, overrides: Override[] = [], scope: ReadScope = {}): Model {
   const diags = new Diagnostics();
-  const read = readSpec(path, undefined, diags);
+  const read = readSpec(path, undefined, diags, scope);
   diags.check();
   const { doc } = read!;
   applyOverrides(doc, overrides, diags);
@@ -46,7 +49,7 @@ export function loadModel(path: string, overrides: Override[] = []): Model {
     for (const [name, ref] of Object.entries(spec!.networks)) {
       // relative to the file that names it, which may be one this file extends
       const file = relative(locOf(ndoc[name], "file").file, ref.file);
-      const sub = readSpec(file, locOf(ndoc[name], "file"), diags);
+      const sub = readSpec(file, locOf(ndoc[name], "file"), diags, scope);
       if (!sub) {
         unread = true;
         continue;
@@ -55,12 +58,13 @@ export function loadModel(path: string, overrides: Override[] = []): Model {
       const given = supply(ref.params, pdoc, vars, diags);
       const p = evalParams(sub.doc, sub.spec, given, diags, file);
       defs.set(name, { file, doc: sub.doc, spec: sub.spec, params: p });
-      networks.push(buildNetwork(name, file, sub.doc, sub.spec, p, diags));
+      networks.push(buildNetwork(name, file, sub.doc, sub.spec, p, diags, new Map(), scope));
     }
   } else {
-    networks.push(buildNetwork(networkName(path, spec!), path, doc, spec!, params, diags));
+    const name = networkName(path, spec!);
+    networks.push(buildNetwork(name, path, doc, spec!, params, diags, new Map(), scope));
   }
-  const step = unread ? undefined : stepNetwork(path, doc, params, defs, diags);
+  const step = unread ? undefined : stepNetwork(path, doc, params, defs, diags, scope);
   diags.check();
   const typed = networks.map((n) => inferShapes(n, diags));
   const typedStep = step && inferShapes(step, diags);
@@ -82,6 +86,7 @@ function stepNetwork(
   params: Model["params"],
   defs: Map<string, NetworkDef>,
   diags: Diagnostics,
+  scope: ReadScope,
 ): Network | undefined {
   const training = doc.training as Doc | undefined;
   if (!training || training.step === undefined) return undefined;
@@ -90,5 +95,6 @@ function stepNetwork(
   if (!spec) return undefined;
   const stepDoc = training.step as Doc;
   const own = evalParams(stepDoc, spec as FileSpec, new Map(), diags, path);
-  return buildNetwork("step", path, stepDoc, spec as FileSpec, { ...params, ...own }, diags, defs);
+  const all = { ...params, ...own };
+  return buildNetwork("step", path, stepDoc, spec as FileSpec, all, diags, defs, scope);
 }

@@ -152,10 +152,19 @@ function yamlMessage(m: string): string {
   return m.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
 }
 
-export function loadYaml(path: string, from?: Loc): unknown {
+/**
+ * Where graph files may be read from: with `inside`, only files whose real path lies
+ * in that folder (a model folder shipped to a sandboxed deploy: a symlink in it must
+ * not reach other files).
+ */
+export interface ReadScope {
+  inside?: string;
+}
+
+export function loadYaml(path: string, from?: Loc, scope: ReadScope = {}): unknown {
   let text: string;
   try {
-    text = readTextGuarded(path, { max: READ_LIMITS.graph });
+    text = readTextGuarded(path, { max: READ_LIMITS.graph, inside: scope.inside });
   } catch (e) {
     if (!(e instanceof ReadError)) throw e;
     const why = e.reason === "not found" ? "file not found" : e.reason;

@@ -248,6 +248,23 @@ Deno.test("deployment: dist/infer.js bundled into one file, run on an exported m
   assert.equal(denied.code, 1);
   assert.match(denied.stderr, /b\.png: cannot read the image \(no permission/);
   noStack(denied.stderr);
+
+  // A graph file of the model replaced by a symlink to a file outside it: refused, and
+  // none of that file is quoted back.
+  const secret = join(await Deno.makeTempDir(), "secret.yaml");
+  Deno.writeTextFileSync(secret, "password: hunter2\napi_key: abc123\n");
+  const graphs = [...Deno.readDirSync(join(model, "graph"))].map((e) => e.name);
+  const victim = join(model, "graph", graphs.find((n) => n.startsWith("encoder"))!);
+  Deno.removeSync(victim);
+  Deno.symlinkSync(secret, victim);
+  const linked = await deno(
+    ["run", ...narrow, js, "--model", model, "--input", a, "--pose", "3", "--out", out],
+    { cwd },
+  );
+  assert.equal(linked.code, 1);
+  assert.match(linked.stderr, /encoder\.yaml: it leads outside /);
+  assert.doesNotMatch(linked.stderr, /hunter2|abc123|password|api_key/);
+  noStack(linked.stderr);
 });
 
 Deno.test({
