@@ -1,6 +1,9 @@
-// Runs one program of a Plan on the GPU: buffers, pipelines and bind groups made
-// once from the plan, each run encoded into one command buffer and submitted once.
-// It decides nothing: where tensors live and what launches come from the plan.
+// src/engine, the end of YAML -> IR (src/lang) -> Plan (src/plan) -> engine: it
+// opens the device (device.ts) and walks Plans; train, infer and eval drive it.
+// This file runs one program of a Plan on the GPU: buffers, pipelines and bind
+// groups made once from the plan, each run encoded into one command buffer and
+// submitted once. It decides nothing: where tensors live and what launches come
+// from the plan, and it imports no compiler code (types only).
 import { UserError } from "../errors.ts";
 import type { Plan, PlanLaunch, PlanProgram, PlanTensor } from "../plan/plan.ts";
 import { numel } from "../ops/wgsl.ts";

@@ -1,3 +1,9 @@
+// src/plan, the middle of YAML -> IR (src/lang) -> Plan -> engine (src/engine): it
+// lowers a typed network to kernel steps (program.ts: autodiff, fusion), merges
+// independent dispatches (merge.ts), plans memory (memory.ts) and picks kernels for
+// a Target (target.ts), and hands the engine a Plan (this file; training.ts for a
+// trainer's players, plan_report.ts to read one).
+//
 // The Plan: everything the engine runs, as plain JSON data. Kernels (WGSL, entry
 // point, which bindings write) appear once however often they launch; each program
 // (a network's inference, or a player's training update) has a tensor table saying

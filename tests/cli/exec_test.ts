@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { loadModel } from "../../src/lang/model.ts";
 import { buildProgram, gradName } from "../../src/plan/program.ts";
-import { runReference } from "../../src/engine/reference.ts";
+import { runReference } from "../../src/plan/reference.ts";
 import { readSafetensors, writeSafetensors } from "../../src/formats/safetensors.ts";
 import { numel } from "../../src/ops/wgsl.ts";
 import { rng } from "../../src/util/rng.ts";

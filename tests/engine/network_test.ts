@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { loadModel } from "../../src/lang/model.ts";
 import { buildProgram, gradName } from "../../src/plan/program.ts";
 import { Executor } from "../../src/engine/executor.ts";
-import { runReference } from "../../src/engine/reference.ts";
+import { runReference } from "../../src/plan/reference.ts";
 import { initParams } from "../../src/train/params.ts";
 import { numel } from "../../src/ops/wgsl.ts";
 import { mergeOptions } from "../../src/plan/merge.ts";

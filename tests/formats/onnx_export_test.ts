@@ -9,7 +9,7 @@ import { loadModel } from "../../src/lang/model.ts";
 import type { TypedNetwork } from "../../src/lang/ir.ts";
 import { buildProgram, type Program } from "../../src/plan/program.ts";
 import { numel } from "../../src/ops/wgsl.ts";
-import { runReference } from "../../src/engine/reference.ts";
+import { runReference } from "../../src/plan/reference.ts";
 import { exportOnnx } from "../../src/formats/onnx_export.ts";
 import { InferError, resolveModel } from "../../src/infer/mod.ts";
 import { command } from "../commands.ts";

@@ -16,7 +16,7 @@ import {
   WEIGHTS_FORMAT,
 } from "../../mod.ts";
 import { buildProgram } from "../../src/plan/program.ts";
-import { runReference } from "../../src/engine/reference.ts";
+import { runReference } from "../../src/plan/reference.ts";
 import { initParams } from "../../src/train/params.ts";
 import { readSafetensors, writeSafetensors } from "../../src/formats/safetensors.ts";
 import {

@@ -1,6 +1,6 @@
-// The float64 CPU executor: runs a Program's steps with each op's reference
-// implementation. Tests compare the GPU against it.
-import { bindAttrs, type Program, type Step } from "../plan/program.ts";
+// The float64 CPU executor: runs a Program's steps (before planning) with each
+// op's reference implementation. Tests compare the GPU's run of its Plan against it.
+import { bindAttrs, type Program, type Step } from "./program.ts";
 import type { TypedNetwork } from "../lang/ir.ts";
 import { OPS } from "../ops/registry.ts";
 import type { T64 } from "../ops/types.ts";
