@@ -43,6 +43,19 @@ export interface PlanBuffers {
 
 export function allocate(device: GPUDevice, plan: Plan): PlanBuffers {
   const align = device.limits.minStorageBufferOffsetAlignment;
+  // A plan merges kernels up to its target's limits: a device offering less fails it.
+  const d = device.limits, want = plan.limits;
+  if (
+    d.maxStorageBuffersPerShaderStage < want.maxBindings ||
+    d.maxComputeWorkgroupStorageSize < want.maxWorkgroupBytes
+  ) {
+    throw new PlanLimitError(
+      `the plan was compiled for ${plan.target}, which allows ${want.maxBindings} storage ` +
+        `buffers and ${want.maxWorkgroupBytes} bytes of workgroup memory per kernel; this ` +
+        `adapter allows ${d.maxStorageBuffersPerShaderStage} and ` +
+        `${d.maxComputeWorkgroupStorageSize}: compile it for this adapter's target`,
+    );
+  }
   const slots = plan.slots.map((size, k) =>
     device.createBuffer({ size, usage: STORAGE, label: `slot ${k}` })
   );

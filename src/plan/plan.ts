@@ -85,6 +85,8 @@ export interface Plan {
   version: number;
   /** the Target it was compiled for (its adapter line) */
   target: string;
+  /** the limits it was compiled within: a device must offer at least these */
+  limits: Target["limits"];
   kernels: PlanKernel[];
   /** bytes of each slot buffer */
   slots: number[];
@@ -273,6 +275,7 @@ export function planPrograms(
   return {
     version: PLAN_VERSION,
     target: opts.target.adapter,
+    limits: { ...opts.target.limits },
     kernels: kernels.kernels,
     slots,
     arenas: [],
@@ -331,6 +334,10 @@ export function parsePlan(data: unknown, source: string): Plan {
     throw bad("kernels, slots or programs missing");
   }
   if (!Array.isArray(p.arenas)) throw bad("arenas missing");
+  const l = p.limits as unknown as Record<string, unknown> | undefined;
+  for (const k of ["maxBindings", "maxWorkgroupBytes", "align"]) {
+    if (typeof l?.[k] !== "number") throw bad(`limits.${k} missing`);
+  }
   for (const k of p.kernels) {
     if (typeof k?.code !== "string" || typeof k.entry !== "string" || !Array.isArray(k.writes)) {
       throw bad("a kernel without code, entry or bindings");

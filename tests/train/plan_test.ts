@@ -98,6 +98,7 @@ Deno.test("a corrupt or foreign plan file is refused by name", async () => {
       ["not json", "{", /not a plan file \(not JSON\)/],
       ["old", JSON.stringify({ ...plan, version: 0 }), /version 0, this program reads version 1/],
       ["no kernels", JSON.stringify({ ...plan, kernels: undefined }), /kernels, slots or programs/],
+      ["no limits", JSON.stringify({ ...plan, limits: undefined }), /limits\.maxBindings missing/],
       [
         "bad launch",
         JSON.stringify({ ...plan, kernels: plan.kernels.slice(0, 1) }),
@@ -118,4 +119,19 @@ Deno.test("a corrupt or foreign plan file is refused by name", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a plan compiled for limits beyond the adapter's is refused before anything runs", async () => {
+  const { model, cfg } = tinyModel();
+  const gpu = await testGpu();
+  const big = gpu.device.limits.maxComputeWorkgroupStorageSize * 2;
+  const t = testTarget();
+  const plan = trainingPlan(model, cfg, {
+    target: { ...t, adapter: "a bigger GPU", limits: { ...t.limits, maxWorkgroupBytes: big } },
+  });
+  await assert.rejects(
+    () => Trainer.create(gpu, plan, model, cfg),
+    (e: Error) =>
+      e.constructor.name === "PlanLimitError" && /compiled for a bigger GPU/.test(e.message),
+  );
 });
