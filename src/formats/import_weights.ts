@@ -14,7 +14,7 @@
 import { UserError } from "../errors.ts";
 import { join } from "node:path";
 import type { Model } from "../lang/ir.ts";
-import { buildProgram } from "../plan/program.ts";
+import { paramShapes } from "../plan/program.ts";
 import { formatLoc } from "../lang/diagnostics.ts";
 import { locOf, parseYaml } from "../lang/source.ts";
 import { closest } from "../lang/suggest.ts";
@@ -102,8 +102,7 @@ export function mapName(
 export function graphParams(model: Model): Map<string, number[]> {
   const out = new Map<string, number[]>();
   for (const net of model.networks) {
-    const p = buildProgram(net, { batch: 1, training: false });
-    for (const name of p.params) out.set(name, p.tensors.get(name)!.shape);
+    for (const [name, shape] of paramShapes(net)) out.set(name, shape);
   }
   return out;
 }

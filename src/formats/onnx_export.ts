@@ -3,7 +3,7 @@
 // statistics, the batch dimension left symbolic ("B") so one file takes any batch.
 // The op mappings are in onnx_ops.ts; the protobuf encoding in protobuf.ts.
 import type { TypedNetwork } from "../lang/ir.ts";
-import { buildProgram } from "../plan/program.ts";
+import { paramTensors } from "../plan/program.ts";
 import type { Shape } from "../ops/types.ts";
 import { float32LE, int64LE, ProtoWriter } from "./protobuf.ts";
 import { type AttrValue, LOWER, type OnnxNode } from "./onnx_ops.ts";
@@ -65,13 +65,7 @@ export function exportOnnx(
     );
   }
   // Parameter names exactly as the compiler gives them (network.node.param, or a scope).
-  const program = buildProgram(net, {
-    batch: 1,
-    training: false,
-    fuse: false,
-    outputs: outputs.map((o) => o.name),
-  });
-  const roles = new Map(program.forward.map((s) => [s.node, s.roles]));
+  const params = paramTensors(net);
 
   const inits: Initializer[] = [];
   const onnxNodes: OnnxNode[] = [];
@@ -81,7 +75,7 @@ export function exportOnnx(
   const outNames = new Map(outputs.map((o) => [o.name, o.from]));
   const rename = (t: string) => outNames.has(t) && outNames.get(t) !== t ? `${t}/internal` : t;
   for (const node of nodes) {
-    const r = roles.get(node.name)!;
+    const ps = params.get(node.name)!;
     const prefix = `const/${node.name}`;
     LOWER[node.op]({
       node,
@@ -89,10 +83,10 @@ export function exportOnnx(
       shapes: node.inputs.map((t) => net.shapes.get(t)!),
       y: rename(node.name),
       param(p) {
-        const name = r[`p.${p}`];
+        const name = ps[p].name;
         if (used.has(name)) return name; // shared by two nodes: one initializer
         const w = weights.get(name);
-        const shape = program.tensors.get(name)!.shape;
+        const shape = ps[p].shape;
         if (!w) missing.push(`missing tensor "${name}" [${shape.join(", ")}]`);
         else if (w.shape.join(",") !== shape.join(",")) {
           missing.push(

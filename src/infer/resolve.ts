@@ -4,7 +4,7 @@ import { isAbsolute, relative, resolve } from "node:path";
 import type { Model, TypedNetwork } from "../lang/ir.ts";
 import { loadModel } from "../lang/model.ts";
 import { type Override, parseOverride } from "../lang/files.ts";
-import { buildProgram } from "../plan/program.ts";
+import { paramShapes } from "../plan/program.ts";
 import { NUM_POSES } from "../data/pose.ts";
 import type { Gpu } from "../engine/device.ts";
 import { readSafetensors } from "../formats/safetensors.ts";
@@ -116,8 +116,7 @@ export function resolveModel(opts: LoadOptions): Resolved {
   }
   const want = new Map<string, number[]>();
   for (const net of decoder ? [encoder, decoder] : [encoder]) {
-    const p = buildProgram(net, { batch: 1, training: false });
-    for (const name of p.params) want.set(name, p.tensors.get(name)!.shape);
+    for (const [name, shape] of paramShapes(net)) want.set(name, shape);
   }
   const file = readSafetensors(checkpoint);
   const { weights, step } = checkWeights(checkpoint, file, want, graph, [

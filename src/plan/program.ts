@@ -173,6 +173,37 @@ function nodeParam(net: TypedNetwork, node: TypedNode, p: string): string {
   return node.paramScope ? `${node.paramScope}.${p}` : paramName(net.name, node.name, p);
 }
 
+/**
+ * Every node's parameter tensors (trainable and state) as a program names them, by
+ * node and parameter, without lowering anything: what weight files are checked
+ * against and exported by (import, ONNX, a model's checkpoint).
+ */
+export function paramTensors(net: TypedNetwork): Map<string, Record<string, TensorInfo>> {
+  const out = new Map<string, Record<string, TensorInfo>>();
+  for (const node of net.nodes) {
+    const ps: Record<string, TensorInfo> = {};
+    for (const [p, spec] of Object.entries(node.params)) {
+      ps[p] = {
+        name: nodeParam(net, node, p),
+        shape: spec.shape,
+        kind: spec.trainable ? "param" : "state",
+        init: spec.init,
+      };
+    }
+    out.set(node.name, ps);
+  }
+  return out;
+}
+
+/** Parameter name -> shape of every parameter of a network. */
+export function paramShapes(net: TypedNetwork): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const ps of paramTensors(net).values()) {
+    for (const t of Object.values(ps)) out.set(t.name, t.shape);
+  }
+  return out;
+}
+
 /** Attributes that name symbolic sizes (a slice's `start: B`), bound for the batch. */
 export function bindAttrs(net: TypedNetwork, batch: number): TypedNetwork {
   const nodes = net.nodes.map((n) => {
