@@ -107,6 +107,11 @@ export function loadTargetFile(path: string): Target {
     throw new TargetFileError(`${path}: not a target file (not JSON)`);
   }
   // A tune cache file holds its target under "target".
-  const d = data as { target?: unknown };
+  const d = data as { target?: unknown; entries?: unknown };
+  if (d && typeof d === "object" && "entries" in d && !("target" in d)) {
+    throw new TargetFileError(
+      `${path}: a tune cache written before caches held their target; run deno task tune again`,
+    );
+  }
   return parseTarget(d && typeof d === "object" && "target" in d ? d.target : data, path);
 }

@@ -1,5 +1,8 @@
-// GAN training on the GPU: one program per player (D and G) over shared parameter
-// and input buffers; each update is one command buffer (forward, backward, optimiser).
+// src/train, beside the pipeline YAML -> IR (src/lang) -> Plan (src/plan) -> engine:
+// it compiles a training Plan (plan.ts) and drives the engine with it. This file is
+// GAN training on the GPU: it walks the Plan's two programs (D and G updates) over
+// shared parameter arenas and input buffers; each update is one command buffer
+// (forward, backward, optimiser). It compiles nothing.
 import type { Model } from "../lang/ir.ts";
 import { bindShape, gradName } from "../plan/program.ts";
 import type { Plan, PlanProgram } from "../plan/plan.ts";
