@@ -1,21 +1,25 @@
-// `deno task eval --model runs/NAME`: the trained model on held-out synthetic
-// identities (src/eval/run.ts). Writes runs/NAME/eval.json (the `rank1` key as
-// training writes it, plus the rest), eval.html with the ROC curves, and refreshes
-// report.html.
-import { join } from "node:path";
+// `deno task eval --model DIR`: the trained model on held-out synthetic identities
+// (src/eval/run.ts). Writes eval.json (the `rank1` key as training writes it, plus the
+// rest) and eval.html with the ROC curves into --out (default runs/eval-NAME), never
+// into the model folder unless --out names it (then its report.html is refreshed and
+// infer --verify takes its threshold from the new calibration).
+import { basename, join, resolve } from "node:path";
 import { evalSummary, evaluateRun } from "../eval/run.ts";
 import { parseArgs, runMain, UsageError } from "./args.ts";
 import { openGpu } from "../engine/device.ts";
 import { targetFor } from "../tune/target.ts";
 
-const USAGE = `usage: deno task eval --model RUN_DIR [--identities N] [--checkpoint C.safetensors]
-  [--graph G.yaml] [--set NAME=VALUE ...] [--folds K] [--max-images N] [--batch N] [--debug]`;
+const USAGE = `usage: deno task eval --model DIR [--out OUT_DIR] [--identities N]
+  [--checkpoint C.safetensors] [--graph G.yaml] [--set NAME=VALUE ...] [--folds K]
+  [--max-images N] [--batch N] [--debug]
+  writes OUT_DIR/eval.json and eval.html (default runs/eval-NAME, NAME the model folder's);
+  --out DIR (the model folder itself) also recalibrates its verification threshold`;
 
 runMain(USAGE, main);
 
 async function main(argv: string[]) {
   const args = parseArgs(argv, {
-    strings: ["model", "graph", "checkpoint"],
+    strings: ["model", "graph", "checkpoint", "out"],
     numbers: ["identities", "folds", "max-images", "batch"],
     bools: ["debug"],
     multi: ["set"],
@@ -30,9 +34,11 @@ async function main(argv: string[]) {
     }
     return v;
   };
+  const out = args.strings.out ?? join("runs", `eval-${basename(resolve(run))}`);
   const gpu = await openGpu();
   const { result, seconds } = await evaluateRun({
     run,
+    out: resolve(out) === resolve(run) ? run : out,
     gpu,
     target: targetFor(gpu),
     graph: args.strings.graph,
@@ -45,5 +51,5 @@ async function main(argv: string[]) {
     log: (line) => console.error(line),
   });
   console.log(evalSummary(result, seconds));
-  console.error(`wrote ${join(run, "eval.json")} and ${join(run, "eval.html")}`);
+  console.error(`wrote ${join(out, "eval.json")} and ${join(out, "eval.html")}`);
 }

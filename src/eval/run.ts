@@ -1,7 +1,8 @@
 // The whole evaluation of a run folder: held-out rank-1 per probe pose against raw
 // pixels, CFP-style verification, frontalisation and, for multi-image graphs, fusing
-// n = 1..6 images. Writes RUN/eval.json and RUN/eval.html and refreshes report.html.
-// `deno task eval` and the end of `deno task train` both run it.
+// n = 1..6 images. Writes eval.json and eval.html where it is told (training: its run
+// folder, and refreshes report.html there; `deno task eval`: --out, never the model
+// folder unless named). `deno task eval` and the end of `deno task train` both run it.
 import { join } from "node:path";
 import { evaluateModel, frontalTruth, heldOutFaces, type ModelEvalResult } from "./evaluate.ts";
 import { renderEvalPage, SAMPLE_POSES } from "./page.ts";
@@ -14,6 +15,8 @@ import { writeReport } from "./report.ts";
 
 export interface EvalRunOptions {
   run: string;
+  /** folder for eval.json and eval.html (default: the run folder) */
+  out?: string;
   graph?: string;
   checkpoint?: string;
   set?: string[];
@@ -92,9 +95,11 @@ export async function evaluateRun(
       model.size,
     );
   }
-  writeFileAtomic(join(run, "eval.json"), JSON.stringify(record, null, 2) + "\n");
-  writeFileAtomic(join(run, "eval.html"), renderEvalPage(record, result, sample));
-  if (opts.report !== false) {
+  const out = opts.out ?? run;
+  Deno.mkdirSync(out, { recursive: true });
+  writeFileAtomic(join(out, "eval.json"), JSON.stringify(record, null, 2) + "\n");
+  writeFileAtomic(join(out, "eval.html"), renderEvalPage(record, result, sample));
+  if (opts.report !== false && out === run) {
     try {
       writeReport(run);
     } catch (e) {

@@ -84,7 +84,19 @@ Deno.test("infer: --features (with --fuse) writes JSON; --verify prints similari
 });
 
 Deno.test("eval: eval.json (rank1 as training writes it, plus verification, frontalisation), eval.html with the ROC", async () => {
-  const r = await evaluate("--model", run, "--identities", "3");
+  // Into another folder: the model folder stays as it was.
+  const listing = (d: string) =>
+    [...Deno.readDirSync(d)].map((e) => `${e.name} ${Deno.statSync(join(d, e.name)).mtime}`)
+      .sort();
+  const before = listing(run);
+  const other = join(await Deno.makeTempDir(), "ev");
+  const elsewhere = await evaluate("--model", run, "--identities", "3", "--out", other);
+  assert.equal(elsewhere.code, 0, elsewhere.stderr);
+  assert.deepEqual(listing(run), before, "the model folder is untouched");
+  assert.match(elsewhere.stderr, /wrote .*ev\/eval\.json and .*ev\/eval\.html/);
+  assert.ok(Deno.statSync(join(other, "eval.html")).isFile);
+  // Named as --out, the run folder itself is recalibrated.
+  const r = await evaluate("--model", run, "--identities", "3", "--out", run);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /rank-1 \(3 identities, gallery frontal\): features \d+\.\d%, raw pixels/);
   assert.match(r.stdout, /frontal-profile: AUC \d\.\d{3}/);
