@@ -1,5 +1,7 @@
 // deno task data <command>: look at the synthetic data, build its cache, or check a
 // real dataset's manifest. Bad flags and bad data print one message and exit 1.
+import { dirname, join } from "node:path";
+import { writeFileAtomic } from "../formats/atomic.ts";
 import { parseArgs, runMain, UsageError } from "./args.ts";
 import { contactSheet } from "../data/contact_sheet.ts";
 import { formatSummary, loadFolder } from "../data/folder.ts";
@@ -13,7 +15,7 @@ import { NUM_LIGHTS, viewFor } from "../data/view.ts";
 
 const USAGE = `usage: deno task data <command> [flags]
 commands:
-  preview   [--size 96] [--ids 8] [--seed 1] [--split train|test] [--light K] [--out data-preview.png]
+  preview   [--size 96] [--ids 8] [--seed 1] [--split train|test] [--light K] [--out runs/data-preview.png]
             contact sheet of synthetic faces: rows people, columns the 13 poses
   generate  [--size 96] [--ids 200] [--seed 1] [--split train|test] [--lights 0,1,...] [--variants 1]
             [--cache-dir .cache/data]   render a synthetic set into the on-disk cache
@@ -57,9 +59,11 @@ export async function main(argv: string[]): Promise<void> {
     const light = a.numbers.light === undefined
       ? undefined
       : int("light", a.numbers.light, 0, 0, NUM_LIGHTS - 1);
-    const out = a.strings.out ?? "data-preview.png";
+    // Under runs/ unless told: nothing lands in the working folder by surprise.
+    const out = a.strings.out ?? join("runs", "data-preview.png");
     const png = contactSheet({ seed, ids, size, split: split(a.strings.split), light });
-    await Deno.writeFile(out, png);
+    if (!a.strings.out) Deno.mkdirSync(dirname(out), { recursive: true });
+    writeFileAtomic(out, png);
     console.log(`wrote ${out}: ${ids} people x 13 poses at ${size}x${size}`);
   } else if (command === "generate") {
     const a = parseArgs(rest, {
