@@ -70,8 +70,15 @@ runMain(USAGE, async (argv) => {
   }
   if (args.strings.weights) {
     const w = readSafetensors(args.strings.weights).tensors;
-    for (const p of program.params) values.set(p, checked(w, p, program, args.strings.weights));
-    extra(w, program.params, args.strings.weights);
+    const unused = takeParams(w, program, net.name, args.strings.weights, values);
+    if (unused.length) {
+      console.error(
+        `note: ${args.strings.weights}: ${unused.length} tensors not used by ${net.name} ` +
+          `(${unused.slice(0, 3).map((n) => `"${n}"`).join(", ")}${
+            unused.length > 3 ? ", ..." : ""
+          })`,
+      );
+    }
   } else {
     for (const [k, v] of initParams(program, args.numbers.seed ?? 0)) values.set(k, v);
   }
@@ -134,6 +141,41 @@ function batchOf(net: TypedNetwork, tensors: Map<string, Tensor>, file: string):
     throw new UserError(`${file}: tensor "${first.name}" has no batch dimension`);
   }
   return b;
+}
+
+/**
+ * The network's parameters from a weights file that may hold more (a whole checkpoint):
+ * every missing or misshapen one reported together, with the naming rule. Returns the
+ * names the file holds that the network does not use.
+ */
+function takeParams(
+  w: Map<string, Tensor>,
+  program: PlanProgram,
+  network: string,
+  file: string,
+  into: Map<string, Float32Array<ArrayBuffer>>,
+): string[] {
+  const problems: string[] = [];
+  for (const p of program.params) {
+    const t = w.get(p);
+    const want = program.tensors[p].shape;
+    if (!t) problems.push(`missing "${p}" [${want}]`);
+    else if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
+      problems.push(`"${p}" has shape [${t.shape}], the graph needs [${want}]`);
+    } else into.set(p, toFloat32(t) as Float32Array<ArrayBuffer>);
+  }
+  if (problems.length) {
+    const state = program.params.some((p) => program.tensors[p].kind === "state");
+    throw new UserError(
+      `${file} does not fit ${network} (${problems.length} of ${program.params.length} ` +
+        `parameters): tensors are named ${network}.<layer>.<parameter>` +
+        (state ? `, batch norm's running statistics included` : "") + `\n  - ` +
+        problems.slice(0, 20).join("\n  - ") +
+        (problems.length > 20 ? `\n  - ... ${problems.length - 20} more` : ""),
+    );
+  }
+  const needed = new Set(program.params);
+  return [...w.keys()].filter((k) => !needed.has(k));
 }
 
 function checked(tensors: Map<string, Tensor>, name: string, program: PlanProgram, file: string) {
