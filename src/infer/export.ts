@@ -1,7 +1,7 @@
 // Export: a self-contained model folder for deployment (graph files, the encoder's and
 // decoder's parameters, the calibrated threshold), loadable with `{ run: folder }`.
 import { dirname, join, relative as relPath, resolve } from "node:path";
-import { parse as parseYamlText } from "yaml";
+import { parse as parseYamlText } from "npm:yaml@2.8.1";
 import { writeSafetensors } from "../formats/safetensors.ts";
 import { writeDirAtomic } from "../formats/atomic.ts";
 import { exists } from "../util/fs.ts";

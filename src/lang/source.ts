@@ -1,5 +1,5 @@
 // Loads YAML into plain values while remembering where every value came from.
-import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "npm:yaml@2.8.1";
 import { Diagnostics, GraphError, type Loc } from "./diagnostics.ts";
 import { READ_LIMITS, ReadError, readTextGuarded } from "../formats/read.ts";
 

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "npm:zod@4.1.12";
 import { unaryOp } from "./unary.ts";
 import { f32 } from "./wgsl.ts";
 
