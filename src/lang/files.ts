@@ -87,7 +87,12 @@ export function merge(base: Doc, over: Doc): Doc {
       continue;
     }
     const b = base[k];
-    out[k] = isObj(v) && isObj(b) ? merge(changesKind(b, v) ? pick(b, WIRING) : b, v) : v;
+    if (isObj(v) && isObj(b)) {
+      // Another kind of layer keeps only its wiring (and what `v` nulls, so that the null
+      // still deletes it).
+      const nulled = Object.keys(v).filter((x) => v[x] === null);
+      out[k] = merge(changesKind(b, v) ? pick(b, [...WIRING, ...nulled]) : b, v);
+    } else out[k] = v;
     copyLoc(over, k, out);
   }
   return out;

@@ -250,13 +250,17 @@ extends: base.yaml
 layers:
   act: { op: leaky_relu, slope: 0.1 }
   scaled: { op: tanh }
+  blk: { block: null, op: sigmoid }
 `,
     "base.yaml": `
 inputs: { x: [B, 4] }
+blocks:
+  double: { args: { f: 2 }, layers: { s: { op: scale, factor: $f } } }
 layers:
   fc: { op: linear, out: 3 }
   act: { op: scale, factor: 2 }
   scaled: { op: scale, factor: 3, in: fc }
+  blk: { block: double, f: 4 }
 `,
   });
   const node = (name: string) => m.networks[0].nodes.find((n) => n.name === name)!;
@@ -266,6 +270,9 @@ layers:
   assert.equal(node("scaled").op, "tanh");
   assert.deepEqual(node("scaled").attrs, {});
   assert.deepEqual(wiring(m).scaled, ["fc"]);
+  // `block: null` with a new op: the block call and its arguments are gone
+  assert.equal(node("blk").op, "sigmoid");
+  assert.deepEqual(node("blk").attrs, {});
 });
 
 Deno.test("language: a list-valued expression sets a list attribute", async () => {
