@@ -13,8 +13,8 @@
 //
 // Prints one JSON object on the last line of stdout.
 import { parseArgs } from "node:util";
-import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-webgpu";
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
+import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 
 const { values: opt } = parseArgs({
   args: Deno.args,
