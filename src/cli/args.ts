@@ -1,4 +1,7 @@
-// Command-line parsing and the one place that turns errors into messages and exit codes.
+// src/cli: the commands behind `deno task ...`, each a thin file that parses flags and
+// calls the library. Nothing below src/cli imports it (tests/layout_test.ts checks).
+// This file is command-line parsing and the one place that turns errors into
+// messages and exit codes.
 import { GraphError } from "../lang/diagnostics.ts";
 import { didYouMean } from "../lang/suggest.ts";
 

@@ -1,4 +1,8 @@
-// The data pipeline's public API, for the trainer and tools.
+// src/data, beside the pipeline: what training and evaluation feed the engine. The
+// synthetic faces (synthetic.ts, shading, head, view: identities x 13 poses x
+// lights, deterministic from a seed, cached by cache.ts), a user's folder of images
+// (manifest.ts, folder.ts; PNG and JPEG decoded in png.ts and jpeg.ts) and image
+// helpers. This file is the public API, for the trainer and tools.
 export { DEFAULT_CACHE_DIR, readCache, writeCache } from "./cache.ts";
 export { contactSheet } from "./contact_sheet.ts";
 export type { Dataset, Labels, Sample } from "./dataset.ts";

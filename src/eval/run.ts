@@ -1,3 +1,8 @@
+// src/eval, beside the pipeline (it drives FaceModel from src/infer): held-out
+// evaluation (evaluate.ts) and the pages a person reads, report.html of a run
+// (report.ts with chart.ts, html.ts, eval_tables.ts, run_files.ts) and eval.html
+// (page.ts).
+//
 // The whole evaluation of a run folder: held-out rank-1 per probe pose against raw
 // pixels, CFP-style verification, frontalisation and, for multi-image graphs, fusing
 // n = 1..6 images. Writes eval.json and eval.html where it is told (training: its run

@@ -1,3 +1,9 @@
+// src/formats, beside the pipeline: the files the project reads and writes for other
+// tools and for itself. Safetensors (this file: weights, checkpoints, exec's tensors),
+// ONNX export (onnx_export.ts, onnx_ops.ts, protobuf.ts), PyTorch state_dicts renamed
+// into a graph (import_weights.ts), the one writer that never leaves half a file
+// (atomic.ts) and the one reader that refuses devices and oversized files (read.ts).
+//
 // Safetensors reader and writer (https://github.com/huggingface/safetensors), compatible with
 // PyTorch's `safetensors.torch`. Layout: u64 little-endian header length N, N bytes of UTF-8
 // JSON header, then the data section that the tensors' data_offsets must cover exactly.

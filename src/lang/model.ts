@@ -1,4 +1,9 @@
-// Entry point of the front end: a graph file (network or composition) to typed networks.
+// src/lang, the front of YAML -> IR -> Plan (src/plan) -> engine (src/engine): graph
+// files read with their positions (source.ts), checked against the schema (schema.ts,
+// validate.ts), merged through `extends` and --set (files.ts), parameters evaluated
+// (expr.ts), blocks, included graphs and compositions expanded (compose.ts) and every
+// op's shapes inferred (shapes.ts); every mistake a located diagnostic
+// (diagnostics.ts). This file is the entry point: a graph file to typed networks.
 import { Diagnostics } from "./diagnostics.ts";
 import {
   buildNetwork,

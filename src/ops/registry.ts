@@ -1,4 +1,9 @@
-// Every op the graph language knows. Adding an op: write its file, add it here.
+// src/ops, under both src/lang and src/plan: one definition per op (attributes,
+// shape rule, WGSL kernels forward and backward, float64 reference), a folder for a
+// family that needs more than one file (conv/). Kernels get what they need from
+// KernelCtx, the adapter's choices included (ctx.target), never from module state.
+// This file lists every op the graph language knows. Adding an op: write its file,
+// add it here.
 import type { OpDef } from "./types.ts";
 import { accuracy } from "./accuracy.ts";
 import { add } from "./add.ts";

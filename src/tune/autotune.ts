@@ -1,3 +1,7 @@
+// src/tune, beside the pipeline: `deno task tune` measures kernel choices on the
+// adapter at hand and writes them as a Target (target.ts, cache.ts) that the commands
+// then compile for; merge.ts measures the merge policy.
+//
 // Measures the cost model's best few register blocks of one conv kernel, and the
 // workgroup-memory tiles of ops/conv/tiled.ts, on the device and picks the fastest:
 // the model's constants were measured on one software adapter (where barriers are
