@@ -1,6 +1,6 @@
 // JPEG decoding with jpeg-js (pure JS, no native code), strict so that a truncated or
 // damaged file is reported rather than half-decoded.
-import jpeg from "npm:jpeg-js@0.4.4";
+import { jpeg } from "../deps.ts";
 import { DataError } from "./errors.ts";
 import { MAX_IMAGE_PIXELS, type RGBImage } from "./image.ts";
 

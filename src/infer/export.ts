@@ -1,7 +1,7 @@
 // Export: a self-contained model folder for deployment (graph files, the encoder's and
 // decoder's parameters, the calibrated threshold), loadable with `{ run: folder }`.
 import { dirname, join, relative as relPath, resolve } from "node:path";
-import { parse as parseYamlText } from "npm:yaml@2.8.1";
+import { yaml } from "../deps.ts";
 import { writeSafetensors } from "../formats/safetensors.ts";
 import { writeDirAtomic } from "../formats/atomic.ts";
 import { exists } from "../util/fs.ts";
@@ -21,7 +21,7 @@ export function graphFiles(path: string): string[] {
     seen.push(norm);
     let doc: unknown;
     try {
-      doc = parseYamlText(Deno.readTextFileSync(file));
+      doc = yaml.parse(Deno.readTextFileSync(file));
     } catch {
       return; // loadModel has read it already; an unreadable file cannot get here
     }

@@ -1,5 +1,5 @@
 // Structure of a graph file, checked with zod before any meaning is given to it.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 
 const scalar = z.union([z.number(), z.boolean(), z.string()]);
 const dim = z.union([z.number().int().positive(), z.string()]);

@@ -5,7 +5,7 @@ import type { Network, TypedNetwork, TypedNode } from "./ir.ts";
 import { didYouMean } from "./suggest.ts";
 import { OPS } from "../ops/registry.ts";
 import { type Dim, type Shape, ShapeError } from "../ops/types.ts";
-import type { z } from "npm:zod@4.1.12";
+import type { z } from "../deps.ts";
 
 export function formatShape(s: Shape): string {
   return `[${s.join(", ")}]`;

@@ -1,7 +1,10 @@
 // Loads YAML into plain values while remembering where every value came from.
-import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "npm:yaml@2.8.1";
+import { yaml } from "../deps.ts";
 import { Diagnostics, GraphError, type Loc } from "./diagnostics.ts";
 import { READ_LIMITS, ReadError, readTextGuarded } from "../formats/read.ts";
+
+const { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } = yaml;
+type Node = yaml.Node;
 
 interface Where {
   self: Loc;

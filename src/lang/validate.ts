@@ -1,5 +1,5 @@
 // zod issues turned into located messages.
-import type { z } from "npm:zod@4.1.12";
+import type { z } from "../deps.ts";
 import { type Diagnostics, excerpt } from "./diagnostics.ts";
 import { carryLocs, locOf } from "./source.ts";
 import { didYouMean } from "./suggest.ts";

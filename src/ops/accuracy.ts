@@ -1,6 +1,6 @@
 // Fraction of rows classified correctly: a metric for logs and for DR-GAN's
 // "D is strong" schedule. Not differentiable.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import { defineOp, ShapeError, type T64 } from "./types.ts";
 import { sumTerms } from "./loss_common.ts";
 

@@ -1,5 +1,5 @@
 // Elementwise sum of two or more tensors of identical shape.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import { type Binding, defineOp, type Dispatch, ShapeError, type T64 } from "./types.ts";
 import { ident, numel, perElement, store } from "./wgsl.ts";
 

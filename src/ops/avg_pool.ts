@@ -1,6 +1,6 @@
 // Average pooling: square windows without padding (floor mode), or a global
 // mean per channel that also flattens to [B, C].
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import { defineOp, ShapeError } from "./types.ts";
 import { f32, numel, perElement, store } from "./wgsl.ts";
 

@@ -1,6 +1,6 @@
 // Batch normalisation over (B, H, W) per channel, PyTorch semantics: biased
 // variance to normalise, unbiased variance into the running estimate.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import { type Binding, defineOp, type Dispatch, ShapeError, type T64 } from "./types.ts";
 import { f32, numel, perElement, store } from "./wgsl.ts";
 import { channelTotals, forChannel, perChannel } from "./per_channel.ts";

@@ -1,5 +1,5 @@
 // Binary cross entropy on logits, mean over all elements.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import { type Binding, defineOp, ShapeError, type T64 } from "./types.ts";
 import { f32, numel, perElement, store } from "./wgsl.ts";
 import { sameShape, sumTerms } from "./loss_common.ts";

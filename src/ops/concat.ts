@@ -1,5 +1,5 @@
 // Concatenation along one axis; every other dimension must match.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import {
   type Binding,
   defineOp,

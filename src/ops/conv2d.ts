@@ -1,7 +1,7 @@
 // 2-D convolution, NCHW, weight [out, in, kh, kw] as in PyTorch's Conv2d;
 // "same" padding follows TensorFlow (extra padding goes bottom/right). This file
 // says how the attributes give the geometry; conv/pair.ts makes the op from it.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import {
   biasAttr,
   type ConvGeom,

@@ -2,7 +2,7 @@
 // ConvTranspose2d. It is the adjoint of a conv2d from the output back to the
 // input: this file says how its attributes give that conv's geometry, and
 // conv/pair.ts makes the op from it with the roles of x and y swapped.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import {
   biasAttr,
   type ConvGeom,

@@ -1,4 +1,4 @@
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import { unaryOp } from "./unary.ts";
 import { f32 } from "./wgsl.ts";
 

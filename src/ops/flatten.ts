@@ -1,5 +1,5 @@
 // [B, ...] -> [B, prod(...)]: a copy, as the layout is already row-major.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import { defineOp } from "./types.ts";
 import { numel } from "./wgsl.ts";
 import { copyBackward, copyForward, copyRef, perSample } from "./reshape.ts";

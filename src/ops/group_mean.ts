@@ -1,7 +1,7 @@
 // Multi-image DR-GAN's fusion: rows come in groups of n images of one person; each
 // group becomes one row, the mean of its rows weighted by a per-row confidence:
 // y_g = sum_i w_i x_i / (sum_i w_i + eps). Without weights, the plain mean.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import { defineOp, type Dim, ShapeError, type T64 } from "./types.ts";
 import { f32, numel, perElement, store } from "./wgsl.ts";
 import { divideDim } from "./dim.ts";

@@ -1,5 +1,5 @@
 // Fully connected layer y = x W^T + b, PyTorch's nn.Linear layout (weight [out, in]).
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import { defineOp, type Dispatch, ShapeError, type T64 } from "./types.ts";
 import { perElement, store } from "./wgsl.ts";
 

@@ -1,6 +1,6 @@
 // Shared by the loss ops: a scalar mean over many terms in two passes with no
 // workgroup barriers (slow on software adapters), and the l1/l2 factory.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import {
   type Binding,
   defineOp,

@@ -1,5 +1,5 @@
 // Elementwise product of two tensors of identical shape.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import { type Binding, defineOp, ShapeError, type T64 } from "./types.ts";
 import { numel, perElement, store } from "./wgsl.ts";
 

@@ -1,6 +1,6 @@
 // The op reference of docs/graph-language.md, generated from the op definitions so
 // the two cannot drift (a test compares them).
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import { OPS } from "./registry.ts";
 
 interface JsonSchema {

@@ -1,5 +1,5 @@
 // Reshape of each sample: the batch dimension is kept, the data is copied as is.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import { defineOp, type Kernels, type Shape, ShapeError, type T64 } from "./types.ts";
 import { numel, perElement, store } from "./wgsl.ts";
 

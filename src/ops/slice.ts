@@ -1,5 +1,5 @@
 // A contiguous range [start, end) along one axis.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import { defineOp, type Dim, type Shape, ShapeError, type T64 } from "./types.ts";
 import { bindDim, combineDims, compareDims, parseDim } from "./dim.ts";
 import { numel, perElement, store } from "./wgsl.ts";

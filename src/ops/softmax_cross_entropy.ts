@@ -1,5 +1,5 @@
 // Cross entropy of softmax(logits) against integer class labels, mean over the batch.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import { defineOp, ShapeError, type T64 } from "./types.ts";
 import { f32, perElement, store } from "./wgsl.ts";
 import { sumTerms } from "./loss_common.ts";

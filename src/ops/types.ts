@@ -1,6 +1,6 @@
 // The contract every op file implements: one definition holds the attribute
 // schema, shape rule, parameters, float64 reference and WGSL kernels.
-import type { z } from "npm:zod@4.1.12";
+import type { z } from "../deps.ts";
 import type { ConvChoices } from "./conv/cost_model.ts";
 
 /** A dimension: a number, or a symbol (the batch size "B") bound at compile time. */

@@ -1,6 +1,6 @@
 // Factory for elementwise activations: each is a forward expression and a
 // derivative written in terms of x and y, in WGSL and in float64.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import { defineOp, type OpDef, type T64 } from "./types.ts";
 import { numel, perElement, store } from "./wgsl.ts";
 

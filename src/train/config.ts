@@ -1,6 +1,6 @@
 // The `training:` section of a composition: schema, defaults, and checks against
 // the step graph it drives.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import { Diagnostics } from "../lang/diagnostics.ts";
 import type { Model } from "../lang/ir.ts";
 import { locOf } from "../lang/source.ts";

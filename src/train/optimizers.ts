@@ -1,7 +1,7 @@
 // Optimisers: their settings, and the scalars the host writes before each update.
 // The kernels are the plan's optimiser phase (one dispatch per player over its
 // range of the parameter arena), encoded after the backward pass.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 
 export const optimizerSchema = z.discriminatedUnion("type", [
   z.object({

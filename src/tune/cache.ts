@@ -3,7 +3,7 @@
 // Target from them, and each file also carries that Target (`check --target FILE`).
 // Loading is best effort: without permissions or with a corrupt file the cost
 // model plans as before.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../deps.ts";
 import { writeFileAtomic } from "../formats/atomic.ts";
 import {
   CONV_GENERATOR_VERSION,

@@ -1,5 +1,5 @@
 // Small images for the data tests, made here rather than shipped.
-import jpeg from "npm:jpeg-js@0.4.4";
+import { jpeg } from "../../src/deps.ts";
 import { encodePNG } from "../../src/data/png.ts";
 
 /** A JPEG with a horizontal red ramp over constant green (120) and blue (60). */

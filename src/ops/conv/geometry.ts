@@ -7,7 +7,7 @@
 // so its forward is the conv's input gradient and its input gradient is the
 // conv's forward. Padding after (bottom/right) is implied by the sizes.
 // Also the attributes both ops share and the check of their input.
-import { z } from "npm:zod@4.1.12";
+import { z } from "../../deps.ts";
 import { type Dim, ShapeError } from "../types.ts";
 
 export interface ConvGeom {

@@ -5,7 +5,7 @@
 // scatter for the input gradient); the transposed conv maps dst to src (scatter
 // forward, gather for the input gradient). Both take the weight gradient of the
 // same convolution, with x and dy trading the src and dst roles.
-import type { z } from "npm:zod@4.1.12";
+import type { z } from "../../deps.ts";
 import { defineOp, type Dim, type Dispatch, type OpDef } from "../types.ts";
 import type { ConvGeom } from "./geometry.ts";
 import { biasGrad, convGather, convScatter, convWeightGrad } from "./kernels.ts";
