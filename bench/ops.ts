@@ -191,7 +191,7 @@ async function benchConv(l: Layer) {
   for (const [pass, ds] of groups) {
     if (!ds.length) continue;
     const t0 = performance.now();
-    const steps = await prepare(device, ds, buf);
+    const steps = await prepare(device, ds, buf, gpu.pipelines);
     const c = setup.get(l.variant) ?? { seconds: 0, codes: new Set() };
     c.seconds += (performance.now() - t0) / 1000;
     for (const d of ds) c.codes.add(d.code);
@@ -241,7 +241,8 @@ async function benchOther() {
     const sizes: Record<string, number> = { x0: numel(c.input), y: numel(c.output) };
     for (const [k, s] of Object.entries(params)) sizes[`p.${k}`] = numel(s);
     for (const [k, n] of Object.entries(fwd.scratch ?? {})) sizes[`t.${k}`] = n;
-    const s = (await time(await prepare(device, fwd.dispatches, buffers(sizes)))).median;
+    const s =
+      (await time(await prepare(device, fwd.dispatches, buffers(sizes), gpu.pipelines))).median;
     if (c.op === "linear") {
       record(`${c.name} fwd`, 2 * op.macs!(attrs, [c.input], c.output) / s / 1e9, "GFLOP/s", s);
     } else {

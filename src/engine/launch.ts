@@ -13,14 +13,15 @@ export interface Prepared {
 }
 
 /**
- * Compiles (through `cache`, when given) and binds each dispatch once; the result
- * is replayed every step. For kernels outside a plan (op tests, benchmarks).
+ * Compiles (through `cache`: the device's, `gpu.pipelines`, so that identical WGSL
+ * compiles once) and binds each dispatch once; the result is replayed every step.
+ * For kernels outside a plan (op tests, benchmarks, the tuner).
  */
 export async function prepare(
   device: GPUDevice,
   dispatches: Dispatch[],
   region: (role: string) => Region | GPUBuffer,
-  cache?: PipelineCache,
+  cache: PipelineCache,
 ): Promise<Prepared[]> {
   const compiled = await Promise.all(
     dispatches.map((d) =>

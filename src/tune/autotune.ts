@@ -26,6 +26,7 @@ import { rng } from "../util/rng.ts";
 import { relErr } from "../util/compare.ts";
 import { createStorage, readBack, upload } from "../engine/buffers.ts";
 import { encode, prepare, type Prepared } from "../engine/launch.ts";
+import type { PipelineCache } from "../engine/pipelines.ts";
 
 export interface TuneOptions {
   /** the adapter's cost-model constants, which rank the candidates (default: software's) */
@@ -130,6 +131,8 @@ export async function tuneKernel(
     ...TILE_CANDIDATES,
   ];
   const kernels = blocks.map((b) => generate(kind, g, b));
+  // each candidate is its own kernel: nothing to share with the plans' pipelines
+  const pipelines: PipelineCache = new Map();
   const sizes: Record<string, number> = {
     src: g.b * g.srcC * g.srcH * g.srcW,
     dst: g.b * g.dstC * g.dstH * g.dstW,
@@ -156,7 +159,7 @@ export async function tuneKernel(
           const b = role === "out" ? outs[i] : inputs.get(role);
           if (!b) throw new Error(`tuner: kernel binds unknown role ${role}`);
           return b;
-        })
+        }, pipelines)
       ),
     );
     // First runs compile (llvmpipe compiles at the first dispatch), then check outputs.

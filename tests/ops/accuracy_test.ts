@@ -11,7 +11,7 @@ async function run(
   labels?: number[],
 ) {
   const a = accuracy.attrs.parse(attrs);
-  const { device } = await testGpu();
+  const { device, pipelines } = await testGpu();
   const bufs: Record<string, GPUBuffer> = {};
   bufs.x0 = createStorage(device, x.length);
   upload(device, bufs.x0, Float32Array.from(x));
@@ -30,7 +30,7 @@ async function run(
   for (const [n, size] of Object.entries(k.scratch ?? {})) {
     bufs[`t.${n}`] = createStorage(device, size);
   }
-  submit(device, await prepare(device, k.dispatches, (r) => bufs[r]));
+  submit(device, await prepare(device, k.dispatches, (r) => bufs[r], pipelines));
   const [y] = await readBack(device, [{ buffer: bufs.y, elements: 1 }]);
   const xs = [{ shape, data: Float64Array.from(x) }];
   if (labels) xs.push({ shape: [shape[0]], data: Float64Array.from(labels) });

@@ -60,7 +60,8 @@ export async function checkOp(op: OpDef, c: Case): Promise<void> {
   const ref = op.forwardRef(attrs, xs, p, { training });
   assert.deepEqual(ref.y.shape, outShape, "reference output shape");
 
-  const { device } = await testGpu();
+  const gpu = await testGpu();
+  const { device } = gpu;
   const ctx = {
     inputs: c.inputs,
     output: outShape,
@@ -86,7 +87,7 @@ export async function checkOp(op: OpDef, c: Case): Promise<void> {
     if (!b) throw new Error(`kernel binds unknown role ${role}`);
     return b.buffer;
   };
-  submit(device, await prepare(device, fwd.dispatches, buf));
+  submit(device, await prepare(device, fwd.dispatches, buf, gpu.pipelines));
   const tol = c.tol ?? 1e-4;
   const [y] = await readBack(
     device,
@@ -131,7 +132,7 @@ export async function checkOp(op: OpDef, c: Case): Promise<void> {
     for (const [k, n] of Object.entries(bwd.scratch ?? {})) {
       if (!bufs.has(`t.${k}`)) alloc(`t.${k}`, n);
     }
-    submit(device, await prepare(device, bwd.dispatches, buf));
+    submit(device, await prepare(device, bwd.dispatches, buf, gpu.pipelines));
     const got = await readBack(
       device,
       gradRoles.map(([r]) => ({ buffer: bufs.get(r)!.buffer, elements: bufs.get(r)!.n })),

@@ -98,7 +98,7 @@ Deno.test("merge: by default only copies of one kernel merge; arenas are not mix
 });
 
 Deno.test("merge: a merged dispatch computes what its members compute", async () => {
-  const { device } = await testGpu();
+  const { device, pipelines } = await testGpu();
   const C = 3, S = 37, n = 2 * C * S;
   const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3);
   // A one-workgroup sum (64 threads, a barrier) next to barrier-free kernels.
@@ -122,7 +122,10 @@ Deno.test("merge: a merged dispatch computes what its members compute", async ()
     for (const t of ["x", "p", "q", "r", "u", "v"]) bufs.set(t, createStorage(device, n, t));
     upload(device, bufs.get("x")!, x);
     for (const s of list) {
-      submit(device, await prepare(device, s.dispatches, (role) => bufs.get(s.roles[role])!));
+      submit(
+        device,
+        await prepare(device, s.dispatches, (role) => bufs.get(s.roles[role])!, pipelines),
+      );
     }
     const got = await readBack(
       device,
@@ -141,7 +144,7 @@ Deno.test("merge: a merged dispatch computes what its members compute", async ()
 });
 
 Deno.test("merge: workgroup-memory tiles (barriers, workgroup ids) merge and compute the same", async () => {
-  const { device } = await testGpu();
+  const { device, pipelines } = await testGpu();
   const g = { b: 2, srcC: 3, srcH: 7, srcW: 9, dstC: 5, dstH: 7, dstW: 9, kh: 3, kw: 3, s: 1 };
   const geom = { ...g, pt: 1, pl: 1 };
   const io = { from: "x0", to: "y", weight: "w", accumulate: false };
@@ -158,7 +161,10 @@ Deno.test("merge: workgroup-memory tiles (barriers, workgroup ids) merge and com
       upload(device, bufs.get(t)!, Float32Array.from({ length: n }, (_, i) => Math.cos(i + 7 * k)));
     });
     for (const s of list) {
-      submit(device, await prepare(device, s.dispatches, (role) => bufs.get(s.roles[role])!));
+      submit(
+        device,
+        await prepare(device, s.dispatches, (role) => bufs.get(s.roles[role])!, pipelines),
+      );
     }
     const got = await readBack(
       device,
