@@ -1,6 +1,7 @@
 // Reading a run folder for the report, tolerantly: metrics.jsonl (damaged lines,
 // NaN, resumed runs), JSON files that may be missing or broken, sample grids as
 // embeddable PNGs, and which series are worth a chart.
+import { READ_LIMITS, readTextGuarded } from "../formats/read.ts";
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
 import { fmtNum } from "./html.ts";
@@ -88,7 +89,7 @@ function parseLine(line: string): Record<string, unknown> | undefined {
 
 export function readText(path: string): string | undefined {
   try {
-    return Deno.readTextFileSync(path);
+    return readTextGuarded(path, { max: READ_LIMITS.json });
   } catch {
     return undefined;
   }

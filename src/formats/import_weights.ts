@@ -11,6 +11,7 @@
 //
 //   "G.enc.*.0.weight": "encoder.*.conv.weight"
 //   "*.num_batches_tracked": null
+import { READ_LIMITS, ReadError, readTextGuarded } from "./read.ts";
 import { UserError } from "../errors.ts";
 import { join } from "node:path";
 import type { Model } from "../lang/ir.ts";
@@ -76,9 +77,13 @@ export function parseNameMap(text: string, file: string): Rule[] {
 export function readNameMap(path: string): Rule[] {
   let text: string;
   try {
-    text = Deno.readTextFileSync(path);
+    text = readTextGuarded(path, { max: READ_LIMITS.graph });
   } catch (e) {
-    throw new ImportError(`${path}: cannot read the name map (${(e as Error).message})`);
+    throw new ImportError(
+      `${path}: cannot read the name map (${(e instanceof ReadError
+        ? e.reason
+        : (e as Error).message)})`,
+    );
   }
   return parseNameMap(text, path);
 }

@@ -1,5 +1,6 @@
 // Export: a self-contained model folder for deployment (graph files, the encoder's and
 // decoder's parameters, the calibrated threshold), loadable with `{ run: folder }`.
+import { READ_LIMITS, readTextGuarded } from "../formats/read.ts";
 import { dirname, join, relative as relPath, resolve } from "node:path";
 import { yaml } from "../deps.ts";
 import { writeSafetensors } from "../formats/safetensors.ts";
@@ -21,7 +22,7 @@ export function graphFiles(path: string): string[] {
     seen.push(norm);
     let doc: unknown;
     try {
-      doc = yaml.parse(Deno.readTextFileSync(file));
+      doc = yaml.parse(readTextGuarded(file, { max: READ_LIMITS.graph }));
     } catch {
       return; // loadModel has read it already; an unreadable file cannot get here
     }

@@ -2,6 +2,7 @@
 // config.json (graph and overrides), checkpoints/step-N.safetensors, eval.json (the
 // calibrated verification threshold). One reader for training's --resume and for
 // loading a model, with one set of errors.
+import { READ_LIMITS, ReadError, readTextGuarded } from "../formats/read.ts";
 import { join } from "node:path";
 import { exists, fsReason, isDir } from "../util/fs.ts";
 import { InferError } from "./errors.ts";
@@ -31,12 +32,14 @@ export function readRunConfig(runDir: string): RunConfig {
   const path = join(runDir, "config.json");
   let text: string;
   try {
-    text = Deno.readTextFileSync(path);
+    text = readTextGuarded(path, { max: READ_LIMITS.json });
   } catch (e) {
     if (isDir(runDir)) {
       throw new RunFolderError(`${runDir} is not a run folder (no config.json)`);
     }
-    throw new RunFolderError(`cannot open the run folder ${runDir} (${fsReason(e)})`);
+    throw new RunFolderError(
+      `cannot open the run folder ${runDir} (${e instanceof ReadError ? e.reason : fsReason(e)})`,
+    );
   }
   try {
     const c = JSON.parse(text);
@@ -98,7 +101,7 @@ export function readThreshold(runDir: string | undefined, step: number | undefin
   const path = join(runDir, "eval.json");
   let ev: { step?: unknown; verification?: { threshold?: unknown } };
   try {
-    ev = JSON.parse(Deno.readTextFileSync(path));
+    ev = JSON.parse(readTextGuarded(path, { max: READ_LIMITS.json }));
   } catch {
     return fallback(`no readable ${path}; deno task eval calibrates one`);
   }

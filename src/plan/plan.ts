@@ -11,6 +11,7 @@
 // name between programs, or a buffer of its own) and, per phase, launches naming
 // a kernel, its workgroups and the tensors bound in order. The engine makes
 // buffers, pipelines and bind groups from it once and decides nothing.
+import { READ_LIMITS, ReadError, readTextGuarded } from "../formats/read.ts";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../formats/atomic.ts";
 import type { TypedNetwork } from "../lang/ir.ts";
@@ -309,9 +310,13 @@ export function savePlan(path: string, plan: Plan): void {
 export function loadPlan(path: string): Plan {
   let text: string;
   try {
-    text = Deno.readTextFileSync(path);
+    text = readTextGuarded(path, { max: READ_LIMITS.json });
   } catch (e) {
-    throw new PlanFileError(`${path}: cannot read the plan (${(e as Error).message})`);
+    throw new PlanFileError(
+      `${path}: cannot read the plan (${(e instanceof ReadError
+        ? e.reason
+        : (e as Error).message)})`,
+    );
   }
   let data: unknown;
   try {

@@ -2,6 +2,7 @@
 // passed explicitly to every compile (never module state), so that one Target
 // gives one Plan wherever it is compiled (`check --stage plan --target FILE`, the
 // trainer, a deployed model). `deno task tune` writes one per adapter.
+import { READ_LIMITS, ReadError, readTextGuarded } from "../formats/read.ts";
 import { UserError } from "../errors.ts";
 import { type ConvBlock, type ConvTarget, DEFAULT_TARGET, GPU_TARGET } from "../ops/conv/mod.ts";
 
@@ -96,9 +97,13 @@ export function parseTarget(data: unknown, source: string): Target {
 export function loadTargetFile(path: string): Target {
   let text: string;
   try {
-    text = Deno.readTextFileSync(path);
+    text = readTextGuarded(path, { max: READ_LIMITS.json });
   } catch (e) {
-    throw new TargetFileError(`${path}: cannot read the target file (${(e as Error).message})`);
+    throw new TargetFileError(
+      `${path}: cannot read the target file (${(e instanceof ReadError
+        ? e.reason
+        : (e as Error).message)})`,
+    );
   }
   let data: unknown;
   try {

@@ -3,6 +3,7 @@
 // Target from them, and each file also carries that Target (`check --target FILE`).
 // Loading is best effort: without permissions or with a corrupt file the cost
 // model plans as before.
+import { READ_LIMITS, ReadError, readTextGuarded } from "../formats/read.ts";
 import { z } from "../deps.ts";
 import { writeFileAtomic } from "../formats/atomic.ts";
 import {
@@ -126,9 +127,9 @@ export function loadCache(dir: string, key: string): TuneCache {
   let text: string;
   try {
     if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return empty;
-    text = Deno.readTextFileSync(path);
+    text = readTextGuarded(path, { max: READ_LIMITS.json });
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) warnOnce(path, (e as Error).message);
+    if (!(e instanceof ReadError && e.reason === "not found")) warnOnce(path, (e as Error).message);
     return empty;
   }
   try {
