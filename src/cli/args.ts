@@ -62,6 +62,14 @@ export function parseArgs(argv: string[], spec: ArgSpec): Args {
   return out;
 }
 
+/** `--max-pixels N`: how large an image may be decoded (the default guards memory). */
+export function maxPixelsFlag(n: number | undefined): number | undefined {
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1)) {
+    throw new UsageError("--max-pixels expects a positive integer");
+  }
+  return n;
+}
+
 /**
  * Runs a command: known errors print one clear message and exit 1; anything else
  * is a bug and shows its stack only with --debug.

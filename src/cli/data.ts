@@ -2,7 +2,7 @@
 // real dataset's manifest. Bad flags and bad data print one message and exit 1.
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "../formats/atomic.ts";
-import { parseArgs, runMain, UsageError } from "./args.ts";
+import { maxPixelsFlag, parseArgs, runMain, UsageError } from "./args.ts";
 import { contactSheet } from "../data/contact_sheet.ts";
 import { formatSummary, loadFolder } from "../data/folder.ts";
 import { identityFromSeed, identityNumber, type Split } from "../data/identity.ts";
@@ -23,7 +23,7 @@ commands:
             one synthetic face to try inference with: person N of the split (test: the
             held-out people the evaluation uses), yaw -90..90 in steps of 15; size 32 is
             the small model's (models/drgan-small)
-  check     --manifest FILE [--size 96] [--skip-bad] [--allow-outside-paths]
+  check     --manifest FILE [--size 96] [--skip-bad] [--allow-outside-paths] [--max-pixels N]
             load a real dataset and print its summary; image paths must stay inside
             the manifest's folder unless --allow-outside-paths`;
 
@@ -132,7 +132,7 @@ export async function main(argv: string[]): Promise<void> {
     );
   } else if (command === "check") {
     const a = parseArgs(rest, {
-      numbers: ["size"],
+      numbers: ["size", "max-pixels"],
       strings: ["manifest"],
       bools: ["skip-bad", "allow-outside-paths", "debug"],
     });
@@ -142,6 +142,7 @@ export async function main(argv: string[]): Promise<void> {
       imageSize: int("size", a.numbers.size, 96, 8, 1024),
       skipBad: a.bools["skip-bad"],
       allowOutside: a.bools["allow-outside-paths"],
+      maxPixels: maxPixelsFlag(a.numbers["max-pixels"]),
     });
     console.log(formatSummary(summary));
   } else {

@@ -18,7 +18,7 @@ import {
 } from "../infer/mod.ts";
 import { writeFileAtomic } from "../formats/atomic.ts";
 import { exportEncoderOnnx, ONNX_OPSET } from "../formats/onnx_export.ts";
-import { parseArgs, runMain, UsageError, UserError } from "./args.ts";
+import { maxPixelsFlag, parseArgs, runMain, UsageError, UserError } from "./args.ts";
 
 const USAGE =
   `usage: deno task infer --model RUN_DIR [--input] A.png [B.png ...] ACTION... [OPTIONS]
@@ -37,7 +37,8 @@ options:
   --graph G.yaml --checkpoint C.safetensors   a model without a run folder (or another checkpoint)
   --set NAME=VALUE   graph overrides after the run's    --threshold T   for --verify
   --exact            refuse images that are not the model's size (default: centre square, resized)
-  --batch N          images per GPU dispatch (default 8)    --debug   stack traces`;
+  --batch N          images per GPU dispatch (default 8)    --debug   stack traces
+  --max-pixels N     decode images of up to N pixels (default 4096 x 4096)`;
 
 runMain(USAGE, main);
 
@@ -54,7 +55,7 @@ async function main(argv: string[]) {
       "onnx",
       "target",
     ],
-    numbers: ["yaw", "threshold", "batch"],
+    numbers: ["yaw", "threshold", "batch", "max-pixels"],
     bools: ["frontalize", "verify", "fuse", "exact", "debug"],
     multi: ["set", "input"],
   });
@@ -145,7 +146,8 @@ async function main(argv: string[]) {
   if (pose !== undefined && !resolved.decoder) {
     throw new UserError(`${resolved.graph} has no decoder: it cannot rotate faces`);
   }
-  const images = inputs.map((f) => loadImage(f, resolved.size, { exact: b.exact }));
+  const maxPixels = maxPixelsFlag(n["max-pixels"]);
+  const images = inputs.map((f) => loadImage(f, resolved.size, { exact: b.exact, maxPixels }));
 
   const gpu = await openGpu();
   const model = await FaceModel.fromResolved(resolved, { ...opts, gpu, target: targetFor(gpu) });

@@ -26,18 +26,18 @@ import {
   requireCheckpoint,
 } from "../infer/run_folder.ts";
 import { formatDuration, Progress } from "./progress.ts";
-import { parseArgs, runMain, UsageError, UserError } from "./args.ts";
+import { maxPixelsFlag, parseArgs, runMain, UsageError, UserError } from "./args.ts";
 
 const USAGE = `usage: deno task train GRAPH.yaml [--set NAME=VALUE ...] [--name NAME] [--runs DIR]
   [--resume RUN_DIR] [--steps N] [--max-minutes M] [--manifest CSV] [--skip-bad]
-  [--allow-outside-paths] [--debug]
+  [--allow-outside-paths] [--max-pixels N] [--debug]
   --manifest reads a folder of images (docs/data.md); their paths must stay inside the
   manifest's folder unless --allow-outside-paths`;
 
 runMain(USAGE, async (argv) => {
   const args = parseArgs(argv, {
     strings: ["name", "runs", "resume", "manifest"],
-    numbers: ["steps", "max-minutes"],
+    numbers: ["steps", "max-minutes", "max-pixels"],
     bools: ["debug", "skip-bad", "allow-outside-paths"],
     multi: ["set"],
   });
@@ -75,6 +75,7 @@ runMain(USAGE, async (argv) => {
     manifest: args.strings.manifest,
     skipBad: args.bools["skip-bad"],
     allowOutside: args.bools["allow-outside-paths"],
+    maxPixels: maxPixelsFlag(args.numbers["max-pixels"]),
   });
   const wanted = join(args.strings.runs ?? "runs", args.strings.name ?? model.name);
   const runDir = resume ??

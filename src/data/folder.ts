@@ -21,6 +21,8 @@ export interface FolderOptions {
    * arbitrary files
    */
   allowOutside?: boolean;
+  /** decode images of at most this many pixels (default MAX_IMAGE_PIXELS) */
+  maxPixels?: number;
 }
 
 export interface FolderSummary {
@@ -84,7 +86,7 @@ export async function loadFolder(manifestPath: string, options: FolderOptions): 
       }
       let img;
       try {
-        img = decodeImage(bytes);
+        img = decodeImage(bytes, options.maxPixels);
       } catch (e) {
         throw new DataError(`cannot decode image: ${(e as Error).message}`);
       }

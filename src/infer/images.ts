@@ -14,7 +14,7 @@ import { InferError } from "./errors.ts";
 export function loadImage(
   path: string,
   size: number,
-  opts: { exact?: boolean } = {},
+  opts: { exact?: boolean; maxPixels?: number } = {},
 ): Float32Array {
   let bytes: Uint8Array;
   try {
@@ -25,7 +25,7 @@ export function loadImage(
   }
   let rgb;
   try {
-    rgb = decodeImage(bytes);
+    rgb = decodeImage(bytes, opts.maxPixels);
   } catch (e) {
     throw new InferError(`${path}: not a readable PNG or JPEG image (${(e as Error).message})`);
   }

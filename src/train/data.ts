@@ -42,7 +42,7 @@ function graphSizes(model: Model) {
 export async function openTrainData(
   model: Model,
   cfg: TrainingConfig,
-  opts: { manifest?: string; skipBad?: boolean; allowOutside?: boolean },
+  opts: { manifest?: string; skipBad?: boolean; allowOutside?: boolean; maxPixels?: number },
 ): Promise<TrainData> {
   const { size, nd } = graphSizes(model);
   return opts.manifest
@@ -109,7 +109,7 @@ async function folderData(
   size: number,
   nd: number,
   cfg: TrainingConfig,
-  opts: { skipBad?: boolean; allowOutside?: boolean },
+  opts: { skipBad?: boolean; allowOutside?: boolean; maxPixels?: number },
 ): Promise<TrainData> {
   const folder = await loadFolder(manifest, { imageSize: size, ...opts });
   const set: Dataset = folder.set;

@@ -126,3 +126,17 @@ Deno.test("manifest paths stay inside the manifest's folder unless allowed", asy
     await Deno.remove(outside, { recursive: true });
   }
 });
+
+Deno.test("decoded image size: capped by default, a caller may allow more or less", async () => {
+  const dir = await folder({ "a.png": makePNG(40, 30, [255, 0, 0]), "m.csv": "a.png,1,6\n" });
+  try {
+    await rejects(
+      loadFolder(`${dir}/m.csv`, { imageSize: 8, maxPixels: 1000 }),
+      isData(/m\.csv:1: a\.png: cannot decode image: PNG: 40x30 is more than the 1000 pixels/),
+    );
+    const ok = await loadFolder(`${dir}/m.csv`, { imageSize: 8, maxPixels: 1200 });
+    equal(ok.set.size, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
