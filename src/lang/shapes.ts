@@ -5,11 +5,15 @@ import type { Network, TypedNetwork, TypedNode } from "./ir.ts";
 import { didYouMean } from "./suggest.ts";
 import { OPS } from "../ops/registry.ts";
 import { type Dim, type Shape, ShapeError } from "../ops/types.ts";
+import { perSample } from "../ops/dim.ts";
 import type { z } from "../deps.ts";
 
 export function formatShape(s: Shape): string {
   return `[${s.join(", ")}]`;
 }
+
+/** Elements of one tensor per sample, at most: 2^30 (4 GiB of float32). */
+const MAX_ELEMENTS = 2 ** 30;
 
 export function inferShapes(net: Network, diags: Diagnostics): TypedNetwork {
   const nodes = prune(net, diags);
@@ -45,6 +49,21 @@ export function inferShapes(net: Network, diags: Diagnostics): TypedNetwork {
     try {
       const shape = op.shape(parsed, ins as Shape[]);
       const params = op.params?.(parsed, ins as Shape[]) ?? {};
+      // A size no adapter can hold would only fail later, slowly (planning loops over
+      // kernel taps and rows): say so here, at the layer.
+      const sized: [string, Shape][] = [
+        ["output", shape],
+        ...Object.entries(params).map(([k, p]) => [k, p.shape] as [string, Shape]),
+      ];
+      for (const [what, s] of sized) {
+        const n = s.reduce((a: number, d) => a * perSample(d), 1);
+        if (!(n <= MAX_ELEMENTS) || s.some((d) => !Number.isFinite(perSample(d)))) {
+          throw new ShapeError(
+            `${what} ${formatShape(s)} has ${n.toExponential(1)} elements per sample, more than ` +
+              `any adapter holds (${MAX_ELEMENTS.toExponential(1)})`,
+          );
+        }
+      }
       shapes.set(node.name, shape);
       typed.push({ ...node, shape, parsed, params });
     } catch (e) {

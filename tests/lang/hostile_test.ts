@@ -91,6 +91,10 @@ const cases: Record<string, [string, RegExp] | [string, RegExp, string[]]> = {
     `  a: { op: scale, factor: "${"(".repeat(2000)}$p${")".repeat(2000)}" }\n`,
     /^4:27 expression nested more than 100 levels deep$/,
   ],
+  "a transposed conv with a kernel of 1e9 (its weight would not fit any adapter)": [
+    "inputs: { x: [B, 3, 4, 4] }\nlayers:\n  up: { op: conv_transpose2d, out: 2, kernel: 1e9 }\n",
+    /^3:3 up: weight \[3, 2, 1000000000, 1000000000\] has 6\.0e\+18 elements per sample, more than any adapter holds/,
+  ],
   "an empty input dimension": [
     "inputs: { x: ['', 3] }\nlayers:\n  a: { op: relu }\n",
     /^1:15 input 'x': dimension 0 \(''\) must be a positive integer, an expression, or a multiple/,
