@@ -4,40 +4,49 @@
 // that `deno task infer --model DIR` and `deno task eval --model DIR` open.
 import { loadModel } from "../lang/model.ts";
 import { parseOverride } from "../lang/files.ts";
-import { readSafetensors } from "../formats/safetensors.ts";
-import { importWeights, readNameMap, writeImported } from "../formats/import_weights.ts";
+import { readSafetensors, type Tensor } from "../formats/safetensors.ts";
+import {
+  ImportError,
+  importWeights,
+  readNameMap,
+  writeImported,
+} from "../formats/import_weights.ts";
 import { exists } from "../util/fs.ts";
 import { parseArgs, runMain, UsageError } from "./args.ts";
 
-const USAGE = `usage: deno task import GRAPH.yaml --weights STATE_DICT.safetensors --map MAP.yaml
-  --out (MODEL_DIR | WEIGHTS.safetensors) [--set NAME=VALUE ...] [--debug]`;
+const USAGE = `usage: deno task import GRAPH.yaml --weights STATE_DICT.safetensors [--weights ...]
+  --map MAP.yaml --out (MODEL_DIR | WEIGHTS.safetensors) [--set NAME=VALUE ...] [--debug]
+  several --weights files (a generator's and a discriminator's) are imported together`;
 
 runMain(USAGE, main);
 
 function main(argv: string[]) {
   const args = parseArgs(argv, {
-    strings: ["weights", "map", "out"],
+    strings: ["map", "out"],
     bools: ["debug"],
-    multi: ["set"],
+    multi: ["set", "weights"],
   });
   const graph = args.positional[0];
   if (!graph || args.positional.length > 1) throw new UsageError("expected one graph file");
-  const { weights, map, out } = args.strings;
-  if (!weights) throw new UsageError("--weights names the state_dict (.safetensors)");
+  const { map, out } = args.strings;
+  const weights = args.multi.weights;
+  if (!weights.length) throw new UsageError("--weights names the state_dict (.safetensors)");
   if (!map) throw new UsageError("--map names the YAML name map");
   if (!out) throw new UsageError("--out names a model folder or a .safetensors file");
   // Reading and writing one file would destroy the input on a failed write; say so first.
-  for (const [flag, path] of [["--weights", weights], ["--map", map], ["graph", graph]]) {
+  const inputs = [...weights.map((w) => ["--weights", w]), ["--map", map], ["graph", graph]];
+  for (const [flag, path] of inputs) {
     if (samePath(out, path)) throw new UsageError(`--out ${out} is the ${flag} file itself`);
   }
   const replaces = out.endsWith(".safetensors") && exists(out);
   const overrides = args.multi.set;
   const model = loadModel(graph, overrides.map(parseOverride));
   const rules = readNameMap(map);
-  const { tensors } = readSafetensors(weights);
-  const result = importWeights(model, tensors, rules, weights);
+  const tensors = readAll(weights);
+  const source = weights.join(" + ");
+  const result = importWeights(model, tensors, rules, source);
   for (const r of result.unused) console.error(`note: ${r.at}: "${r.from}" matched no tensor`);
-  const written = writeImported(out, result, { graph, overrides, source: weights, map });
+  const written = writeImported(out, result, { graph, overrides, source, map });
   if (replaces) console.error(`replaced ${out}`);
   console.error(
     `imported ${result.mapped.length} tensors into ${result.networks.join(", ")}` +
@@ -55,4 +64,20 @@ function samePath(a: string, b: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The tensors of every file; a name in two files is an error (which one would win?). */
+function readAll(paths: string[]): Map<string, Tensor> {
+  const all = new Map<string, Tensor>();
+  const owner = new Map<string, string>();
+  for (const path of paths) {
+    for (const [name, t] of readSafetensors(path).tensors) {
+      if (owner.has(name)) {
+        throw new ImportError(`"${name}" is in both ${owner.get(name)} and ${path}`);
+      }
+      owner.set(name, path);
+      all.set(name, t);
+    }
+  }
+  return all;
 }

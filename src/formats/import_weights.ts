@@ -5,12 +5,18 @@
 // conv [in, out, kh, kw], linear [out, in]), so tensors are copied, never transposed.
 //
 // The map: one `from: to` per line, tried in order, the first match wins; `*` matches
-// any run of characters (dots too) and the n-th `*` of the target takes what the
-// n-th `*` of the source matched; a null target skips the tensor. Quote patterns that
-// start with `*` (YAML reads a bare `*x` as an alias):
+// any run of characters (dots too) and each `*` or `{table}` of the target takes, in
+// order, what the source's `*`s matched: `*` as it is, `{table}` looked up in a table
+// of the map (how a Sequential index becomes a layer name); a null target skips the
+// tensor. Quote patterns that start with `*` (YAML reads a bare `*x` as an alias):
 //
 //   "G.enc.*.0.weight": "encoder.*.conv.weight"
 //   "*.num_batches_tracked": null
+//
+// With tables, the rules go under `rules:`:
+//
+//   tables: { enc: { 0: conv11.conv, 1: conv11.bn, 3: conv12.conv } }
+//   rules: { "G_enc_convLayers.*.*": "encoder.{enc}.*" }
 import { READ_LIMITS, ReadError, readTextGuarded } from "./read.ts";
 import { UserError } from "../errors.ts";
 import { join } from "node:path";
@@ -32,7 +38,14 @@ export interface Rule {
   re: RegExp;
   /** file:line:col of the rule */
   at: string;
+  /** the map's tables, by name: a capture -> the text it stands for */
+  tables: Record<string, Record<string, string>>;
 }
+
+/** What a target fills in order: `*` (a capture as it is) or `{name}` (through a table). */
+const SLOT = /\*|\{([A-Za-z_]\w*)\}/g;
+
+const slots = (to: string) => [...to.matchAll(SLOT)].map((m) => m[1]);
 
 function patternRe(p: string): RegExp {
   const body = p.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("(.+?)");
@@ -41,15 +54,38 @@ function patternRe(p: string): RegExp {
 
 const stars = (s: string) => s.split("*").length - 1;
 
+const isMapping = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
 /** Parses a name map; every bad rule is reported, one line each. */
 export function parseNameMap(text: string, file: string): Rule[] {
-  const doc = parseYaml(text, file);
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+  const top = parseYaml(text, file);
+  if (!isMapping(top)) {
     throw new ImportError(`${file}: a name map is a YAML mapping of "from: to" patterns`);
   }
-  const rules: Rule[] = [];
   const problems: string[] = [];
-  for (const [from, to] of Object.entries(doc as Record<string, unknown>)) {
+  // `rules:` (and `tables:`) when the map has tables; otherwise the rules are the map.
+  const structured = Object.hasOwn(top, "rules");
+  const doc = structured ? top.rules : top;
+  if (!isMapping(doc)) {
+    throw new ImportError(`${formatLoc(locOf(top, "rules"))}: 'rules' is a mapping of patterns`);
+  }
+  const tables: Rule["tables"] = {};
+  for (
+    const [name, table] of Object.entries(structured && isMapping(top.tables) ? top.tables : {})
+  ) {
+    const at = formatLoc(locOf(top.tables, name, "key"));
+    if (!isMapping(table) || !Object.values(table).every((v) => typeof v === "string")) {
+      problems.push(`${at}: table "${name}" must map captures to names (7: conv21.conv)`);
+    } else tables[name] = table as Record<string, string>;
+  }
+  if (structured) {
+    for (const k of Object.keys(top).filter((k) => k !== "rules" && k !== "tables")) {
+      problems.push(`${formatLoc(locOf(top, k, "key"))}: unknown key '${k}' (rules, tables)`);
+    }
+  }
+  const rules: Rule[] = [];
+  for (const [from, to] of Object.entries(doc)) {
     const at = formatLoc(locOf(doc, from, "key"));
     if (to !== null && typeof to !== "string") {
       problems.push(`${at}: the target of "${from}" must be a name pattern or null`);
@@ -59,13 +95,23 @@ export function parseNameMap(text: string, file: string): Rule[] {
       problems.push(`${at}: empty pattern`);
       continue;
     }
-    if (to !== null && stars(to) > stars(from)) {
+    if (to !== null && slots(to).length > stars(from)) {
+      const n = slots(to).length, what = to.includes("{") ? "'*' and {table} slots" : "'*'";
       problems.push(
-        `${at}: "${to}" has ${stars(to)} '*' but "${from}" only ${stars(from)} to fill them`,
+        `${at}: "${to}" has ${n} ${what} but "${from}" only ${stars(from)} to fill them`,
       );
       continue;
     }
-    rules.push({ from, to, re: patternRe(from), at });
+    const unknown = to === null ? [] : slots(to).filter((s) => s && !tables[s]);
+    if (unknown.length) {
+      const known = Object.keys(tables);
+      problems.push(
+        `${at}: "${to}" uses table "${unknown[0]}", which the map does not define` +
+          (known.length ? ` (tables: ${known.join(", ")})` : ""),
+      );
+      continue;
+    }
+    rules.push({ from, to, re: patternRe(from), at, tables });
   }
   if (!rules.length && !problems.length) problems.push(`${file}: the map has no rules`);
   if (problems.length) {
@@ -88,17 +134,27 @@ export function readNameMap(path: string): Rule[] {
   return parseNameMap(text, path);
 }
 
-/** The rule for a source name and the name it maps to (null: skipped); undefined: no rule. */
+/**
+ * The rule for a source name and the name it maps to (null: skipped; `missing` when a
+ * capture is not in the rule's table); undefined: no rule.
+ */
 export function mapName(
   rules: Rule[],
   name: string,
-): { rule: Rule; to: string | null } | undefined {
+): { rule: Rule; to: string | null; missing?: string } | undefined {
   for (const rule of rules) {
     const m = rule.re.exec(name);
     if (!m) continue;
     if (rule.to === null) return { rule, to: null };
-    let i = 1;
-    return { rule, to: rule.to.replace(/\*/g, () => m[i++]) };
+    let i = 1, missing: string | undefined;
+    const to = rule.to.replace(SLOT, (_, table?: string) => {
+      const got = m[i++];
+      if (!table) return got;
+      const hit = Object.hasOwn(rule.tables[table], got) ? rule.tables[table][got] : undefined;
+      missing ??= hit === undefined ? `${got} is not in table "${table}"` : undefined;
+      return hit ?? got;
+    });
+    return { rule, to, missing };
   }
   return undefined;
 }
@@ -154,6 +210,10 @@ export function importWeights(
     used.add(hit.rule);
     if (hit.to === null) {
       skipped.push(name);
+      continue;
+    }
+    if (hit.missing) {
+      problems.push(`"${name}" (${hit.rule.at}): ${hit.missing}`);
       continue;
     }
     const to = hit.to, shape = want.get(to);

@@ -221,3 +221,115 @@ Deno.test("deno task import: writes a model folder; a bad map exits 1 with the p
   assert.equal(replaced.code, 0, replaced.stderr);
   assert.match(replaced.stderr, /^replaced .*w\.safetensors$/m);
 });
+
+Deno.test("name maps with tables: a Sequential index becomes a layer name", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    Deno.writeTextFileSync(
+      join(dir, "net.yaml"),
+      `inputs: { x: [B, 3, 8, 8] }
+layers:
+  conv1: { op: conv2d, out: 4, kernel: 3 }
+  bn1: { op: batch_norm }
+  act1: { op: elu }
+  conv2: { op: conv2d, out: 8, kernel: 3, stride: 2 }
+  bn2: { op: batch_norm }
+`,
+    );
+    const net = loadModel(join(dir, "net.yaml"));
+    // nn.Sequential(conv, bn, elu, conv, bn): indices 0, 1, 3, 4
+    const seq: Record<string, string> = { conv1: "0", bn1: "1", conv2: "3", bn2: "4" };
+    const sd: Record<string, { shape: number[]; data: Float32Array }> = {};
+    for (const [name, shape] of graphParams(net)) {
+      const [, layer, param] = name.split(".");
+      const n = shape.reduce((a, b) => a * b, 1);
+      sd[`features.${seq[layer]}.${param}`] = {
+        shape,
+        data: Float32Array.from({ length: n }, (_, i) => i / n),
+      };
+    }
+    sd["features.1.num_batches_tracked"] = { shape: [], data: new Float32Array(1) };
+    const rules = parseNameMap(
+      `tables:
+  seq: { 0: conv1, 1: bn1, 3: conv2, 4: bn2 }
+rules:
+  "*.num_batches_tracked": null
+  "features.*.*": "net.{seq}.*"
+`,
+      "seq.yaml",
+    );
+    const tensors = parseSafetensors(serializeSafetensors(sd), "sd.safetensors").tensors;
+    const r = importWeights(net, tensors, rules, "sd.safetensors");
+    assert.equal(r.mapped.length, graphParams(net).size);
+    assert.deepEqual(r.skipped, ["features.1.num_batches_tracked"]);
+    assert.deepEqual(
+      r.mapped.find((m) => m.from === "features.3.weight"),
+      { from: "features.3.weight", to: "net.conv2.weight" },
+    );
+    assert.deepEqual([...r.weights.get("net.bn2.running_var")!.data], [
+      ...sd["features.4.running_var"].data,
+    ]);
+
+    // An index the table lacks is one line of the report.
+    sd["features.9.weight"] = { shape: [1], data: new Float32Array(1) };
+    const more = parseSafetensors(serializeSafetensors(sd), "sd.safetensors").tensors;
+    assert.throws(
+      () => importWeights(net, more, rules, "sd.safetensors"),
+      (e: Error) =>
+        e instanceof ImportError &&
+        /"features\.9\.weight" \(seq\.yaml:\d+:\d+\): 9 is not in table "seq"/.test(e.message),
+    );
+    // A table the map does not define, and a target with more slots than captures.
+    assert.throws(
+      () =>
+        parseNameMap(
+          `rules:\n  "a.*": "b.{nope}"\n  "c.*": "d.{t}.*"\ntables: { t: { 0: x } }\n`,
+          "m.yaml",
+        ),
+      (e: Error) =>
+        e instanceof ImportError &&
+        /uses table "nope", which the map does not define \(tables: t\)/.test(e.message) &&
+        /"d\.\{t\}\.\*" has 2 '\*' and \{table\} slots but "c\.\*" only 1 to fill them/.test(e.message),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task import: several --weights files at once (a generator's and a discriminator's)", async () => {
+  const dir = await Deno.makeTempDir();
+  const sd = fakeStateDict();
+  const part = (keep: (n: string) => boolean) =>
+    Object.fromEntries([...sd].filter(([n]) => keep(n)).map(([n, t]) => [n, t]));
+  const enc = join(dir, "enc.safetensors"), dec = join(dir, "dec.safetensors");
+  writeSafetensors(enc, part((n) => n.startsWith("G.enc")));
+  writeSafetensors(dec, part((n) => !n.startsWith("G.enc")));
+  const mapPath = join(dir, "map.yaml");
+  Deno.writeTextFileSync(mapPath, MAP);
+  const common = [GRAPH, ...SET.flatMap((s) => ["--set", s]), "--map", mapPath];
+  const ok = await command("import", [
+    ...common,
+    "--weights",
+    enc,
+    "--weights",
+    dec,
+    "--out",
+    join(dir, "model"),
+  ]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stderr, /imported 138 tensors into encoder, decoder \(skipped 27\)/);
+  const twice = await command("import", [
+    ...common,
+    "--weights",
+    enc,
+    "--weights",
+    enc,
+    "--out",
+    join(dir, "m2"),
+  ]);
+  assert.equal(twice.code, 1);
+  assert.match(
+    twice.stderr,
+    /^error: "G\.enc\.\S+" is in both .*enc\.safetensors and .*enc\.safetensors/,
+  );
+});
