@@ -80,7 +80,24 @@ export function summarise(model: Model): string {
     );
   }
   if (model.networks.length > 1) {
+    // Each player's networks together (DR-GAN's generator is encoder + decoder).
+    for (const [name, nets] of players(model)) {
+      const p = nets.reduce((s, n) => s + networkTotals(n).params, 0);
+      out.push(`player ${name} (${nets.map((n) => n.name).join(" + ")}): ${fmt(p)} parameters`);
+    }
     out.push(`total: ${fmt(grand.params)} parameters, ${fmt(grand.macs)} MACs per sample`);
   }
   return out.join("\n");
+}
+
+/** The training section's players and the networks each updates, as far as they are well formed. */
+function players(model: Model): [string, TypedNetwork[]][] {
+  const training = model.doc.training as { players?: unknown } | undefined;
+  const ps = training?.players;
+  if (typeof ps !== "object" || ps === null) return [];
+  return Object.entries(ps as Record<string, { networks?: unknown }>).flatMap(([name, p]) => {
+    const names = Array.isArray(p?.networks) ? p.networks : [];
+    const nets = model.networks.filter((n) => names.includes(n.name));
+    return nets.length ? [[name, nets] as [string, TypedNetwork[]]] : [];
+  });
 }

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadModel } from "../../src/lang/model.ts";
 import { parseOverride } from "../../src/lang/files.ts";
-import { layerStats, networkTotals } from "../../src/lang/summary.ts";
+import { layerStats, networkTotals, summarise } from "../../src/lang/summary.ts";
 import type { Model, TypedNetwork } from "../../src/lang/ir.ts";
 
 function graphFiles(dir: string): string[] {
@@ -146,6 +146,10 @@ Deno.test("graphs: parameter counts at paper scale match the summary", () => {
   assert.equal(params(model, "decoder"), 7_285_024);
   assert.equal(params(model, "discriminator"), 2_930_678);
   assert.equal(params(model, "encoder") + params(model, "decoder"), 10_147_008);
+  // `check` prints each player's total: the generator's is the one the paper quotes
+  const summary = summarise(model);
+  assert.match(summary, /^player g \(encoder \+ decoder\): 10,147,008 parameters$/m);
+  assert.match(summary, /^player d \(discriminator\): 2,930,678 parameters$/m);
 });
 
 Deno.test("graphs: drgan-small parameter counts match the hand count", () => {
