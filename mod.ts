@@ -19,6 +19,7 @@ export {
   type LoadOptions,
   poseFromYaw,
   readRunConfig,
+  type RenderOptions,
   type Resolved,
   resolveModel,
   type Threshold,

@@ -32,6 +32,14 @@ export interface VerifyResult {
   thresholdSource: string;
 }
 
+/** The decoder's noise for a render call (default: the model's fixed draw). */
+export interface RenderOptions {
+  /** one U(-1, 1) vector for every face, or one per face */
+  noise?: Float32Array | Float32Array[];
+  /** a fresh draw per face from this seed */
+  seed?: number;
+}
+
 export class FaceModel implements Recognizer {
   private constructor(
     readonly gpu: Gpu,
@@ -239,8 +247,16 @@ export class FaceModel implements Recognizer {
     return pose;
   }
 
-  /** Renders features at poses (one pose for all, or one per feature). */
-  async render(features: Float32Array[], pose: number | number[]): Promise<Float32Array[]> {
+  /**
+   * Renders features at poses (one pose for all, or one per feature). The decoder's noise
+   * is the model's fixed draw unless `opts` gives one (for every face, or one per face)
+   * or a seed to draw a fresh one per face: several renderings of one face.
+   */
+  async render(
+    features: Float32Array[],
+    pose: number | number[],
+    opts: RenderOptions = {},
+  ): Promise<Float32Array[]> {
     const dec = this.dec;
     if (!dec) throw new InferError(`${this.resolved.graph} has no decoder: it cannot render faces`);
     const poses = typeof pose === "number" ? features.map(() => pose) : pose;
@@ -257,11 +273,12 @@ export class FaceModel implements Recognizer {
     const plane = 3 * this.size * this.size;
     const out: Float32Array[] = [];
     const image = dec.program.outputs.image;
+    const noiseOf = this.noiseFor(features.length, opts);
     const noise = new Float32Array(B * nz);
-    for (let k = 0; k < B; k++) noise.set(this.noiseCode, k * nz);
     for (let i = 0; i < features.length; i += B) {
       const n = Math.min(B, features.length - i);
       const f = new Float32Array(B * nf), code = new Float32Array(B * P);
+      for (let k = 0; k < B; k++) noise.set(k < n ? noiseOf(i + k) : this.noiseCode, k * nz);
       for (let k = 0; k < n; k++) {
         f.set(features[i + k], k * nf);
         code[k * P + poses[i + k]] = 1;
@@ -276,14 +293,51 @@ export class FaceModel implements Recognizer {
     return out;
   }
 
+  /** Values in one noise vector of the decoder (RenderOptions.noise). */
+  get noiseSize(): number {
+    return this.noiseCode.length;
+  }
+
+  /** The noise vector of face `i` of a render call. */
+  private noiseFor(faces: number, opts: RenderOptions): (i: number) => Float32Array {
+    const nz = this.noiseCode.length;
+    if (opts.noise !== undefined && opts.seed !== undefined) {
+      throw new InferError("give the noise or a seed to draw it from, not both");
+    }
+    if (opts.seed !== undefined) {
+      const rng = new Rng(opts.seed);
+      const drawn = Array.from(
+        { length: faces },
+        () => Float32Array.from({ length: nz }, () => 2 * rng.next() - 1),
+      );
+      return (i) => drawn[i];
+    }
+    const given = opts.noise;
+    if (given === undefined) return () => this.noiseCode;
+    const list = given instanceof Float32Array ? [given] : given;
+    if (list.length !== 1 && list.length !== faces) {
+      throw new InferError(`${list.length} noise vectors for ${faces} faces (give 1 or ${faces})`);
+    }
+    list.forEach((v, i) => {
+      if (!(v instanceof Float32Array) || v.length !== nz || !v.every(Number.isFinite)) {
+        throw new InferError(`noise ${i}: expected ${nz} finite values`);
+      }
+    });
+    return (i) => list[list.length === 1 ? 0 : i];
+  }
+
   /** Each image rotated to `pose` (a class, or one per image): CHW in [-1, 1]. */
-  async rotate(images: Float32Array[], pose: number | number[]): Promise<Float32Array[]> {
+  async rotate(
+    images: Float32Array[],
+    pose: number | number[],
+    opts: RenderOptions = {},
+  ): Promise<Float32Array[]> {
     if (!this.dec) {
       throw new InferError(`${this.resolved.graph} has no decoder: it cannot rotate faces`);
     }
     if (typeof pose === "number") this.checkPose(pose);
     else pose.forEach((p) => this.checkPose(p));
-    return this.render(await this.features(images), pose);
+    return this.render(await this.features(images), pose, opts);
   }
 
   /** Each image rotated to the frontal pose. */

@@ -115,6 +115,28 @@ Deno.test("features and rotations match the float64 reference (inference plans, 
   assert.ok(relErr(all[0][12], rot[1]) < 1e-5);
 });
 
+Deno.test("the decoder's noise: the model's fixed draw, given per call, or drawn from a seed", async () => {
+  const m = await model();
+  const face = heldOutFaces(1, 2, m.size)[0][3];
+  const [f] = await m.features([face]);
+  const fixed = await m.render([f, f], 6);
+  assert.deepEqual(fixed[0], fixed[1], "one fixed draw: the same picture twice");
+  const seeded = await m.render([f, f], 6, { seed: 7 });
+  assert.notDeepEqual(seeded[0], seeded[1], "a fresh draw per face");
+  assert.deepEqual(await m.render([f, f], 6, { seed: 7 }), seeded, "a seed reproduces");
+  const zero = new Float32Array(m.noiseSize);
+  const [a] = await m.render([f], 6, { noise: zero });
+  const [b] = await m.rotate([face], 6, { noise: [zero] });
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a, fixed[0]);
+  await rejects(
+    m.render([f], 6, { noise: new Float32Array(3) }),
+    /noise 0: expected \d+ finite values/,
+  );
+  await rejects(m.render([f, f, f], 6, { noise: [zero, zero] }), /2 noise vectors for 3 faces/);
+  await rejects(m.render([f], 6, { noise: zero, seed: 1 }), /not both/);
+});
+
 Deno.test("fuse is the plain mean without a confidence output; verify is cosine against the threshold", async () => {
   const m = await model();
   const ims = [faces[0][6], faces[0][3], faces[0][9]];
