@@ -17,6 +17,7 @@ export {
   latestCheckpoint,
   loadImage,
   type LoadOptions,
+  type PoseEstimate,
   poseFromYaw,
   readRunConfig,
   type RenderOptions,

@@ -29,6 +29,8 @@ actions:
   --frontalize --out OUT.png  each face rotated to frontal
   --features OUT.json         the identity feature of each face [--fuse: and one fused feature]
   --verify                    two faces: their similarity and whether they are the same person
+  --estimate-pose             each face's pose (class, yaw, probability) and the probability it
+                              is a real photo, by the discriminator (the checkpoint must hold it)
   --export DIR                a self-contained model folder (graph files, inference weights, and
                               plan.json, its Plan for --target FILE or the software default)
   --onnx OUT.onnx             the encoder as an ONNX model (opset 17, any batch): input image
@@ -56,7 +58,7 @@ async function main(argv: string[]) {
       "target",
     ],
     numbers: ["yaw", "threshold", "batch", "max-pixels"],
-    bools: ["frontalize", "verify", "fuse", "exact", "debug"],
+    bools: ["frontalize", "verify", "fuse", "exact", "estimate-pose", "debug"],
     multi: ["set", "input"],
   });
   const s = args.strings, n = args.numbers, b = args.bools;
@@ -68,6 +70,7 @@ async function main(argv: string[]) {
     set: args.multi.set,
     batch: n.batch,
     threshold: n.threshold,
+    discriminator: b["estimate-pose"],
   };
   if (!s.model && !(s.graph && s.checkpoint)) {
     throw new UsageError("give --model RUN_DIR, or --graph and --checkpoint");
@@ -120,8 +123,10 @@ async function main(argv: string[]) {
     throw new UsageError("--features names a .json file");
   }
   if (b.fuse && s.features === undefined) throw new UsageError("--fuse goes with --features");
-  if (!s.out && s.features === undefined && !b.verify) {
-    throw new UsageError("nothing to do: give --pose, --yaw, --frontalize, --features or --verify");
+  if (!s.out && s.features === undefined && !b.verify && !b["estimate-pose"]) {
+    throw new UsageError(
+      "nothing to do: give --pose, --yaw, --frontalize, --features, --verify or --estimate-pose",
+    );
   }
   if (!inputs.length) throw new UsageError("no input images (--input A.png [B.png ...])");
   if (b.verify && inputs.length !== 2) {
@@ -202,6 +207,16 @@ async function main(argv: string[]) {
       `similarity ${v.similarity.toFixed(4)}: ${v.same ? "same person" : "different people"} ` +
         `(threshold ${v.threshold.toFixed(4)}, ${v.thresholdSource})`,
     );
+  }
+  if (b["estimate-pose"]) {
+    const est = await model.estimatePose(images);
+    est.forEach((e, i) => {
+      const real = e.real === undefined ? "" : `, real photo ${(100 * e.real).toFixed(1)}%`;
+      console.log(
+        `${inputs[i]}: pose ${e.pose} (yaw ${e.yaw}), ` +
+          `${(100 * e.probabilities[e.pose]).toFixed(1)}%${real}`,
+      );
+    });
   }
   for (const [path, data, what] of writes) {
     writeFileAtomic(path, data);

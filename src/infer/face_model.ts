@@ -15,6 +15,7 @@ import { cosine, type Recognizer, weightedMean } from "../eval/evaluate.ts";
 import { Rng } from "../util/rng.ts";
 import { InferError } from "./errors.ts";
 import { poseRangeMessage } from "./pose.ts";
+import { yawOfPose } from "../data/pose.ts";
 import type { Threshold } from "./run_folder.ts";
 import { type LoadOptions, type Resolved, resolveModel } from "./resolve.ts";
 
@@ -30,6 +31,17 @@ export interface VerifyResult {
   same: boolean;
   threshold: number;
   thresholdSource: string;
+}
+
+/** What the discriminator says of an image (FaceModel.estimatePose). */
+export interface PoseEstimate {
+  /** the most probable pose class, and its yaw in degrees */
+  pose: number;
+  yaw: number;
+  /** softmax over the pose classes */
+  probabilities: number[];
+  /** probability that the image is a real photo (from D's fake logit), when D has one */
+  real?: number;
 }
 
 /** The decoder's noise for a render call (default: the model's fixed draw). */
@@ -52,6 +64,7 @@ export class FaceModel implements Recognizer {
     /** the Plan it walks, and whether it came from the model folder's plan.json */
     readonly plan: Plan,
     readonly shippedPlan: boolean,
+    private disc?: Executor,
   ) {}
 
   /** Loads a model: `{ run }`, or `{ graph, checkpoint }`, with optional overrides. */
@@ -80,6 +93,7 @@ export class FaceModel implements Recognizer {
     const shipped = !opts.plan && file && exists(file) ? loadPlan(file) : undefined;
     const fits = (p: Plan) =>
       p.programs[0]?.batch === batch &&
+      p.programs.some((q) => q.name === "discriminator") === Boolean(r.discriminator) &&
       (p.target === gpu.description || (gpu.software && p.target === softwareTarget().adapter));
     const plan = opts.plan ?? (shipped && fits(shipped) ? shipped : undefined) ??
       modelPlan(
@@ -95,12 +109,13 @@ export class FaceModel implements Recognizer {
     }
     const buffers = allocate(gpu.device, plan);
     const shared = new Map<string, Region>();
-    const [enc, dec] = await Promise.all([
-      Executor.create(gpu, plan, { program: "encoder", shared, buffers }),
-      plan.programs.some((p) => p.name === "decoder")
-        ? Executor.create(gpu, plan, { program: "decoder", shared, buffers })
-        : undefined,
-    ]);
+    const program = (name: string) =>
+      plan.programs.some((p) => p.name === name)
+        ? Executor.create(gpu, plan, { program: name, shared, buffers })
+        : undefined;
+    const [enc, dec, disc] = await Promise.all(
+      ["encoder", "decoder", "discriminator"].map(program),
+    );
     for (const p of plan.programs) {
       for (const name of p.params) {
         const w = r.weights.get(name);
@@ -120,7 +135,7 @@ export class FaceModel implements Recognizer {
     }
     const rng = new Rng(opts.noiseSeed ?? 12345);
     const noise = Float32Array.from({ length: r.noise }, () => 2 * rng.next() - 1);
-    return new FaceModel(gpu, r, batch, buffers, enc, dec, noise, plan, plan === shipped);
+    return new FaceModel(gpu, r, batch, buffers, enc!, dec, noise, plan, plan === shipped, disc);
   }
 
   /** Image side in pixels: images are Float32Array [3, size, size] in [-1, 1]. */
@@ -293,6 +308,46 @@ export class FaceModel implements Recognizer {
     return out;
   }
 
+  /**
+   * The discriminator's judgement of each image (load with `discriminator: true`): its
+   * pose class, the yaw, the probability of every pose class, and, where D has a fake
+   * logit, the probability that the image is a real photo rather than a generated one.
+   */
+  async estimatePose(images: Float32Array[]): Promise<PoseEstimate[]> {
+    const d = this.disc;
+    if (!d) {
+      throw new InferError("estimatePose needs the discriminator: load with discriminator: true");
+    }
+    this.checkImages(images);
+    const p = d.program, plane = 3 * this.size * this.size;
+    const pose = p.outputs.pose, fake = p.outputs.fake, P = this.poses;
+    const out: PoseEstimate[] = [];
+    for (let i = 0; i < images.length; i += this.batch) {
+      const n = Math.min(this.batch, images.length - i);
+      const chunk = new Float32Array(this.batch * plane);
+      for (let k = 0; k < n; k++) chunk.set(images[i + k], k * plane);
+      d.write(p.inputs[0], chunk);
+      d.run();
+      const got = await d.read(fake ? [pose, fake] : [pose]);
+      const logits = got.get(pose)!, f = fake ? got.get(fake) : undefined;
+      for (let k = 0; k < n; k++) {
+        const z = Array.from(logits.subarray(k * P, (k + 1) * P));
+        const top = Math.max(...z);
+        const e = z.map((v) => Math.exp(v - top)), sum = e.reduce((a, b) => a + b, 0);
+        const probabilities = e.map((v) => v / sum);
+        const cls = probabilities.indexOf(Math.max(...probabilities));
+        out.push({
+          pose: cls,
+          yaw: yawOfPose(cls),
+          probabilities,
+          // D learns real as 0 and generated as 1 on its fake logit
+          ...(f ? { real: 1 / (1 + Math.exp(f[k])) } : {}),
+        });
+      }
+    }
+    return out;
+  }
+
   /** Values in one noise vector of the decoder (RenderOptions.noise). */
   get noiseSize(): number {
     return this.noiseCode.length;
@@ -380,6 +435,7 @@ export class FaceModel implements Recognizer {
   destroy(): void {
     this.enc.destroy();
     this.dec?.destroy();
+    this.disc?.destroy();
     destroyBuffers(this.buffers);
   }
 }

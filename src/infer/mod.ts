@@ -17,7 +17,13 @@ export {
 } from "./run_folder.ts";
 export { CHECKPOINT_FORMAT, checkWeights, listProblems, WEIGHTS_FORMAT } from "./weights.ts";
 export { type LoadOptions, type Resolved, resolveModel } from "./resolve.ts";
-export { FaceModel, type FuseResult, type RenderOptions, type VerifyResult } from "./face_model.ts";
+export {
+  FaceModel,
+  type FuseResult,
+  type PoseEstimate,
+  type RenderOptions,
+  type VerifyResult,
+} from "./face_model.ts";
 export { poseFromYaw, poseRangeMessage } from "./pose.ts";
 export { imagesToPNG, loadImage } from "./images.ts";
 export { exportModel, graphFiles } from "./export.ts";

@@ -26,6 +26,15 @@ export function modelPlan(r: Resolved, batch: number, target: Target): Plan {
       program: buildProgram(r.decoder, { batch, training: false, target }),
     });
   }
+  if (r.discriminator) {
+    const judged = r.discriminator.outputs.map((o) => o.name).filter((o) =>
+      /^(pose|fake)$/.test(o)
+    );
+    programs.push({
+      name: "discriminator",
+      program: buildProgram(r.discriminator, { batch, training: false, outputs: judged, target }),
+    });
+  }
   const seen = new Set<string>();
   const params = programs.flatMap(({ program: p }) =>
     p.params.filter((n) => !seen.has(n) && seen.add(n)).map((n) => p.tensors.get(n)!)

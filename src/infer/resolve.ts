@@ -33,6 +33,8 @@ export interface LoadOptions {
   noiseSeed?: number;
   /** verification threshold (default: the run's eval.json calibration, else 0.5) */
   threshold?: number;
+  /** load the discriminator too, for estimatePose (its weights must be in the checkpoint) */
+  discriminator?: boolean;
   gpu?: Gpu;
 }
 
@@ -46,7 +48,9 @@ export interface Resolved {
   run?: string;
   encoder: TypedNetwork;
   decoder?: TypedNetwork;
-  /** every encoder and decoder parameter by name */
+  /** with `discriminator: true`: it, with outputs pose and fake */
+  discriminator?: TypedNetwork;
+  /** every parameter of the networks loaded, by name */
   weights: Map<string, { shape: number[]; data: Float32Array }>;
   threshold: Threshold;
   size: number;
@@ -114,15 +118,20 @@ export function resolveModel(opts: LoadOptions): Resolved {
     poses = Number(p[1]);
     noise = Number(z[1]);
   }
+  const discriminator = opts.discriminator ? discriminatorOf(model, graph, size) : undefined;
+  const nets = [encoder, decoder, discriminator].filter((n) => n !== undefined);
   const want = new Map<string, number[]>();
-  for (const net of decoder ? [encoder, decoder] : [encoder]) {
+  for (const net of nets) {
     for (const [name, shape] of paramShapes(net)) want.set(name, shape);
   }
   const file = readSafetensors(checkpoint);
-  const { weights, step } = checkWeights(checkpoint, file, want, graph, [
-    "encoder",
-    ...(decoder ? ["decoder"] : []),
-  ]);
+  if (discriminator && ![...file.tensors.keys()].some((k) => k.startsWith("discriminator."))) {
+    throw new InferError(
+      `${checkpoint} holds no discriminator (exported and imported models keep the encoder and ` +
+        `decoder only): estimating poses needs a training checkpoint`,
+    );
+  }
+  const { weights, step } = checkWeights(checkpoint, file, want, graph, nets.map((n) => n.name));
   const threshold = opts.threshold !== undefined
     ? { value: opts.threshold, source: "given" }
     : readThreshold(run, step);
@@ -135,6 +144,7 @@ export function resolveModel(opts: LoadOptions): Resolved {
     run,
     encoder,
     decoder,
+    discriminator,
     weights,
     threshold,
     size,
@@ -143,6 +153,21 @@ export function resolveModel(opts: LoadOptions): Resolved {
     featureSize,
     multi,
   };
+}
+
+/** The model's discriminator, checked to take the encoder's images and to judge pose and fake. */
+function discriminatorOf(model: Model, graph: string, size: number): TypedNetwork {
+  const d = model.networks.find((n) => n.name === "discriminator");
+  if (!d) throw new InferError(`${graph} has no network 'discriminator'`);
+  const input = d.inputs[0]?.shape;
+  const outs = d.outputs.map((o) => o.name);
+  if (d.inputs.length !== 1 || input?.[2] !== size || !outs.includes("pose")) {
+    throw new InferError(
+      `${graph}: the discriminator must take the encoder's images and output pose (it outputs ` +
+        `${outs.join(", ")})`,
+    );
+  }
+  return d;
 }
 
 /** Whether `path`, as written, lies in `dir` (before links are resolved). */

@@ -83,6 +83,22 @@ Deno.test("infer: --features (with --fuse) writes JSON; --verify prints similari
   assert.match(t.stdout, /different people \(threshold 1\.0000, given\)/);
 });
 
+Deno.test("infer --estimate-pose: the discriminator's pose and realness per image", async () => {
+  const r = await infer("--model", run, "--estimate-pose", a, b);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n");
+  assert.equal(lines.length, 2);
+  for (const line of lines) {
+    assert.match(line, /\.png: pose \d+ \(yaw -?\d+\), \d+\.\d%, real photo \d+\.\d%$/);
+  }
+  // An exported model keeps the encoder and decoder only: one clear message.
+  const model = join(await Deno.makeTempDir(), "m");
+  assert.equal((await infer("--model", run, "--export", model)).code, 0);
+  const e = await infer("--model", model, "--estimate-pose", a);
+  assert.equal(e.code, 1);
+  assert.match(e.stderr, /^error: .*holds no discriminator .*needs a training checkpoint\n$/);
+});
+
 Deno.test("eval: eval.json (rank1 as training writes it, plus verification, frontalisation), eval.html with the ROC", async () => {
   // Into another folder: the model folder stays as it was.
   const listing = (d: string) =>

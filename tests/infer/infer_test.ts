@@ -137,6 +137,29 @@ Deno.test("the decoder's noise: the model's fixed draw, given per call, or drawn
   await rejects(m.render([f], 6, { noise: zero, seed: 1 }), /not both/);
 });
 
+Deno.test("estimatePose: the discriminator's pose and realness, loaded on request", async () => {
+  const m = await model();
+  await rejects(m.estimatePose([faces[0][0]]), /load with discriminator: true/);
+  const d = await FaceModel.load({ run, batch: 4, discriminator: true, gpu: m.gpu });
+  try {
+    const probes = [faces[0][0], faces[0][6], faces[1][12], faces[2][3], faces[2][9]];
+    const est = await d.estimatePose(probes);
+    assert.equal(est.length, 5);
+    for (const e of est) {
+      assert.ok(Number.isInteger(e.pose) && e.pose >= 0 && e.pose < 13);
+      assert.equal(e.yaw, (e.pose - 6) * 15);
+      assert.equal(e.probabilities.length, 13);
+      assert.ok(Math.abs(e.probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-6);
+      assert.equal(e.probabilities[e.pose], Math.max(...e.probabilities));
+      assert.ok(e.real! > 0 && e.real! < 1);
+    }
+    // batches are independent: one image alone gets the same judgement
+    assert.deepEqual((await d.estimatePose([probes[3]]))[0], est[3]);
+  } finally {
+    d.destroy();
+  }
+});
+
 Deno.test("fuse is the plain mean without a confidence output; verify is cosine against the threshold", async () => {
   const m = await model();
   const ims = [faces[0][6], faces[0][3], faces[0][9]];
