@@ -289,7 +289,9 @@ rules:
       (e: Error) =>
         e instanceof ImportError &&
         /uses table "nope", which the map does not define \(tables: t\)/.test(e.message) &&
-        /"d\.\{t\}\.\*" has 2 '\*' and \{table\} slots but "c\.\*" only 1 to fill them/.test(e.message),
+        /"d\.\{t\}\.\*" has 2 '\*' and \{table\} slots but "c\.\*" only 1 to fill them/.test(
+          e.message,
+        ),
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -332,4 +334,73 @@ Deno.test("deno task import: several --weights files at once (a generator's and 
     twice.stderr,
     /^error: "G\.enc\.\S+" is in both .*enc\.safetensors and .*enc\.safetensors/,
   );
+});
+
+/**
+ * The state_dict names and shapes of github.com/kayamin/DR-GAN's single-image model,
+ * transcribed from model/single_DR_GAN_model.py: C conv (in-out, no bias), T transposed
+ * conv, B batch norm, E ELU, P ZeroPad2d, X Crop, A AvgPool2d, H Tanh.
+ */
+const KAYAMIN_ENC = "C3-32 B E C32-64 B E P C64-64 B E C64-64 B E C64-128 B E P C128-128 B E " +
+  "C128-96 B E C96-192 B E P C192-192 B E C192-128 B E C128-256 B E P C256-256 B E C256-160 B E " +
+  "C160-320 B E A";
+const KAYAMIN_DEC = "T320-160 B E T160-256 B E T256-256 B E X T256-128 B E T128-192 B E " +
+  "T192-192 B E X T192-96 B E T96-128 B E T128-128 B E X T128-64 B E T64-64 B E T64-64 B E X " +
+  "T64-32 B E T32-3 H";
+
+function sequential(prefix: string, spec: string) {
+  const out: Record<
+    string,
+    { dtype?: "I64"; shape: number[]; data: Float32Array | BigInt64Array }
+  > = {};
+  const zeros = (shape: number[]) => ({
+    shape,
+    data: new Float32Array(shape.reduce((a, b) => a * b, 1)),
+  });
+  let channels = 0;
+  spec.split(" ").forEach((m, i) => {
+    const [a, b] = m.slice(1).split("-").map(Number);
+    if (m[0] === "C") out[`${prefix}.${i}.weight`] = zeros([b, a, 3, 3]);
+    if (m[0] === "T") out[`${prefix}.${i}.weight`] = zeros([a, b, 3, 3]);
+    if (m[0] === "C" || m[0] === "T") channels = b;
+    if (m[0] === "B") {
+      for (const p of ["weight", "bias", "running_mean", "running_var"]) {
+        out[`${prefix}.${i}.${p}`] = zeros([channels]);
+      }
+      out[`${prefix}.${i}.num_batches_tracked`] = {
+        dtype: "I64",
+        shape: [],
+        data: new BigInt64Array(1),
+      };
+    }
+  });
+  return out;
+}
+
+Deno.test("docs/import/kayamin-drgan.yaml maps the public PyTorch DR-GAN onto graphs/drgan.yaml", () => {
+  const paper = loadModel("graphs/drgan.yaml");
+  const G = {
+    ...sequential("G_enc_convLayers", KAYAMIN_ENC),
+    ...sequential("G_dec_convLayers", KAYAMIN_DEC),
+    "G_dec_fc.weight": { shape: [320 * 36, 320 + 13 + 50], data: new Float32Array(11520 * 383) },
+    "G_dec_fc.bias": { shape: [320 * 36], data: new Float32Array(11520) },
+  };
+  const D = {
+    ...sequential("convLayers", KAYAMIN_ENC),
+    "fc.weight": { shape: [200 + 1 + 13, 320], data: new Float32Array(214 * 320) },
+    "fc.bias": { shape: [214], data: new Float32Array(214) },
+  };
+  const tensors = new Map([
+    ...parseSafetensors(serializeSafetensors(G), "G.safetensors").tensors,
+    ...parseSafetensors(serializeSafetensors(D), "D.safetensors").tensors,
+  ]);
+  const rules = parseNameMap(
+    Deno.readTextFileSync("docs/import/kayamin-drgan.yaml"),
+    "docs/import/kayamin-drgan.yaml",
+  );
+  const r = importWeights(paper, tensors, rules, "G.safetensors + D.safetensors");
+  assert.deepEqual(r.networks, ["encoder", "decoder", "discriminator"]);
+  assert.equal(r.mapped.length, graphParams(paper).size, "every parameter of the graph");
+  assert.equal(r.skipped.length, 14 + 13 + 14, "num_batches_tracked of each batch norm");
+  assert.deepEqual(r.unused, []);
 });
