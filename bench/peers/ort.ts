@@ -48,6 +48,7 @@ export async function benchOrt(ctx: Context, v: Variant, p: PeerInputs): Promise
       "run",
       "--allow-read",
       "--allow-env",
+      `--lock=${here("./peers.lock")}`, // as the TensorFlow.js peer (run.ts)
       here("./ort_encoder.ts"),
       ...["--model", file, "--size", String(size), "--batch", String(v.batch)],
       ...["--ep", ep, "--threads", threads, ...(ctx.quick ? ["--quick"] : [])],

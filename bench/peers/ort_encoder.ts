@@ -39,8 +39,10 @@ if (!["webgpu", "wasm"].includes(EP)) fail("usage", "--ep is webgpu or wasm");
 
 // The WebGPU build also has the wasm EP; the plain build is what a CPU user loads.
 const ort = EP === "webgpu"
-  ? await import("onnxruntime-web/webgpu")
-  : await import("onnxruntime-web");
+  // deno-lint-ignore no-import-prefix
+  ? await import("npm:onnxruntime-web@1.30.0/webgpu")
+  // deno-lint-ignore no-import-prefix
+  : await import("npm:onnxruntime-web@1.30.0");
 out.ort = ort.env.versions.web;
 ort.env.wasm.numThreads = Number(opt.threads);
 ort.env.logLevel = "error";

@@ -184,9 +184,9 @@ export async function benchTfjs(ctx: Context, v: Variant, p: PeerInputs): Promis
       "--allow-read",
       "--allow-write",
       "--allow-env",
-      // its own lock: TensorFlow.js stays out of the project's, so the demo and the tests
-      // never fetch it
-      `--lock=${here("./tfjs.lock")}`,
+      // the peers' own lock: TensorFlow.js stays out of the project's, so the demo and the
+      // tests never fetch it
+      `--lock=${here("./peers.lock")}`,
       here("./tfjs_drgan.ts"),
       ...configArgs(cfg),
       "--backend",

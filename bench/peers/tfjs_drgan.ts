@@ -13,7 +13,7 @@
 //
 // Prints one JSON object on the last line of stdout.
 import { parseArgs } from "node:util";
-// Named in full, with its own lock (bench/peers/tfjs.lock): the project's deno.json and
+// Named in full, with the peers' own lock (bench/peers/peers.lock): the project's deno.json and
 // lock stay free of TensorFlow.js, so the demo and the tests never fetch it (a plain
 // `deno check` of this file adds it to deno.lock: leave that change out of commits).
 // deno-lint-ignore no-import-prefix

@@ -4,7 +4,7 @@
 // against ORT's where an adapter exists; one clear error per kind of bad input.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import * as ort from "onnxruntime-web";
+import { ort } from "../deps.ts";
 import { loadModel } from "../../src/lang/model.ts";
 import type { TypedNetwork } from "../../src/lang/ir.ts";
 import { buildProgram, type Program } from "../../src/plan/program.ts";

@@ -3,7 +3,7 @@
 // the same functions the commands use. Each case must decode or end in the reader's
 // own error (a UserError with a message), within a time and memory bound.
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import { fc } from "../deps.ts";
 import { UserError } from "../../src/errors.ts";
 import { decodeImage } from "../../src/data/decode.ts";
 import { encodePNG } from "../../src/data/png.ts";

@@ -5,7 +5,7 @@
 // user), within a time bound. Fixed seed; FUZZ_RUNS=N cases per graph for more.
 import assert from "node:assert/strict";
 import { join, relative } from "node:path";
-import fc from "fast-check";
+import { fc } from "../deps.ts";
 import { GraphError } from "../../src/lang/diagnostics.ts";
 import { loadModel } from "../../src/lang/model.ts";
 import { batchUnit } from "../../src/ops/dim.ts";

@@ -1,7 +1,7 @@
 // Mutations for the fuzz suite: fast-check arbitraries that damage a text or a byte
 // string the way hostile or broken input does (lines lost, doubled or swapped, tokens
 // replaced by hostile values, truncation, bit flips, inserted junk).
-import fc from "fast-check";
+import { fc } from "../deps.ts";
 
 /** Fuzz cases per property: a few hundred in CI; FUZZ_RUNS=N for more. */
 export function runs(ci: number): number {
