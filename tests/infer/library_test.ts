@@ -38,18 +38,33 @@ console.log(f.length, Math.hypot(...f).toFixed(3));
 `,
     );
     const model = join(ROOT, "models/drgan-small");
-    const r = await deno([
-      "run",
-      `--allow-read=${ROOT},${face}`,
-      "--allow-env=XDG_RUNTIME_DIR,DRGAN_TUNE,DRGAN_TUNE_DIR,HOME,LOG_TOKENS,LOG_STREAM",
-      script,
-      model,
-      face,
-    ], { cwd: dir });
+    const run = (file: string) =>
+      deno([
+        "run",
+        `--allow-read=${ROOT},${face},${dir}`,
+        "--allow-env=XDG_RUNTIME_DIR,DRGAN_TUNE,DRGAN_TUNE_DIR,HOME,LOG_TOKENS,LOG_STREAM",
+        file,
+        model,
+        face,
+      ], { cwd: dir });
+    const r = await run(script);
     assert.equal(r.code, 0, r.stderr);
     const [n, norm] = r.stdout.trim().split(" ").map(Number);
     assert.equal(n, 80, r.stdout); // drgan-small's identity feature: 320 x width 0.25
     assert.ok(norm > 0 && Number.isFinite(norm), r.stdout);
+
+    // The library bundled into one file (deno task bundle:lib) does the same.
+    const lib = join(dir, "drgan.js");
+    const built = await deno(["bundle", "--platform", "deno", "-o", lib, join(ROOT, "mod.ts")]);
+    assert.equal(built.code, 0, built.stderr);
+    const bundled = join(dir, "features_bundled.ts");
+    Deno.writeTextFileSync(
+      bundled,
+      Deno.readTextFileSync(script).replace(/from "[^"]+"/, `from "./drgan.js"`),
+    );
+    const b = await run(bundled);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(b.stdout, r.stdout, "the bundle computes the same feature");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
