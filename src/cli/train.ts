@@ -55,6 +55,7 @@ runMain(USAGE, async (argv) => {
     args.strings.manifest ??= saved.manifest;
     args.bools["skip-bad"] ||= saved.skipBad ?? false;
     args.bools["allow-outside-paths"] ||= saved.allowOutside ?? false;
+    args.numbers["max-pixels"] ??= saved.maxPixels;
   }
   if (!graph || args.positional.length > 1) throw new UsageError("expected one graph file");
   const model = loadModel(graph, overrides.map(parseOverride));
@@ -144,6 +145,7 @@ runMain(USAGE, async (argv) => {
       manifest: args.strings.manifest,
       skipBad: args.bools["skip-bad"],
       allowOutside: args.bools["allow-outside-paths"],
+      maxPixels: args.numbers["max-pixels"],
       params: model.params,
       training: { ...cfg, step: undefined },
       data: data.describe,

@@ -117,7 +117,8 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
   return out;
 }
 
-function checkInside(path: string, folder: string): void {
+/** A ReadError unless `path`'s real path lies in `folder` (links resolved). */
+export function checkInside(path: string, folder: string): void {
   const root = Deno.realPathSync(folder);
   const real = Deno.realPathSync(path);
   if (real !== root && !real.startsWith(root.endsWith("/") ? root : `${root}/`)) {

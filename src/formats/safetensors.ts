@@ -13,6 +13,7 @@
 import { UserError } from "../errors.ts";
 import { WriteError, writeFileAtomic } from "./atomic.ts";
 import { fsReason } from "../util/fs.ts";
+import { checkInside, ReadError } from "./read.ts";
 
 export type DType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
 
@@ -385,9 +386,12 @@ export function toFloat32(t: Tensor): Float32Array {
  */
 export function readSafetensors(
   path: string,
+  opts: { inside?: string } = {},
 ): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
   let bytes: Uint8Array;
   try {
+    // A shipped model's checkpoint must not be a link out of its folder.
+    if (opts.inside !== undefined) checkInside(path, opts.inside);
     const info = Deno.statSync(path);
     if (!info.isFile) throw new SafetensorsError(path, "not a regular file");
     const head = new Uint8Array(8);
@@ -417,6 +421,7 @@ export function readSafetensors(
     bytes = Deno.readFileSync(path);
   } catch (e) {
     if (e instanceof SafetensorsError) throw e;
+    if (e instanceof ReadError) throw new SafetensorsError(path, e.reason);
     throw new SafetensorsError(path, `cannot read the file (${fsReason(e)})`, { cause: e });
   }
   return parseSafetensors(bytes, path);

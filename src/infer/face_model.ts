@@ -90,7 +90,7 @@ export class FaceModel implements Recognizer {
     const gpu = opts.gpu ?? await openGpu();
     const batch = opts.batch ?? 8;
     const file = r.run !== undefined ? join(r.run, PLAN_FILE) : undefined;
-    const shipped = !opts.plan && file && exists(file) ? loadPlan(file) : undefined;
+    const shipped = !opts.plan && file && exists(file) ? loadPlan(file, r.run) : undefined;
     const fits = (p: Plan) =>
       p.programs[0]?.batch === batch &&
       p.programs.some((q) => q.name === "discriminator") === Boolean(r.discriminator) &&

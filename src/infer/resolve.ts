@@ -124,7 +124,9 @@ export function resolveModel(opts: LoadOptions): Resolved {
   for (const net of nets) {
     for (const [name, shape] of paramShapes(net)) want.set(name, shape);
   }
-  const file = readSafetensors(checkpoint);
+  // (a checkpoint the user names may live anywhere; the folder's own stays in it)
+  const own = shipped && opts.checkpoint === undefined;
+  const file = readSafetensors(checkpoint, own ? { inside: run } : {});
   if (discriminator && ![...file.tensors.keys()].some((k) => k.startsWith("discriminator."))) {
     throw new InferError(
       `${checkpoint} holds no discriminator (exported and imported models keep the encoder and ` +

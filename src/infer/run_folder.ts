@@ -25,6 +25,8 @@ export interface RunConfig {
   skipBad?: boolean;
   /** image paths outside the manifest's folder were allowed */
   allowOutside?: boolean;
+  /** the decoded-image cap it was started with (--max-pixels) */
+  maxPixels?: number;
 }
 
 /** The run's config.json, checked: the graph and overrides it was started with. */
@@ -48,7 +50,8 @@ export function readRunConfig(runDir: string): RunConfig {
       !c.overrides.every((o: unknown) => typeof o === "string") ||
       !["string", "undefined"].includes(typeof c.manifest) ||
       !["boolean", "undefined"].includes(typeof c.skipBad) ||
-      !["boolean", "undefined"].includes(typeof c.allowOutside)
+      !["boolean", "undefined"].includes(typeof c.allowOutside) ||
+      !["number", "undefined"].includes(typeof c.maxPixels)
     ) throw new Error();
     return c;
   } catch {
@@ -66,7 +69,7 @@ export function listCheckpoints(runDir: string): string[] {
   const dir = join(runDir, "checkpoints");
   try {
     return [...Deno.readDirSync(dir)]
-      .filter((e) => e.isFile && /^step-\d+\.safetensors$/.test(e.name))
+      .filter((e) => (e.isFile || e.isSymlink) && /^step-\d+\.safetensors$/.test(e.name))
       .map((e) => join(dir, e.name))
       .sort();
   } catch {

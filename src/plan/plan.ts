@@ -307,10 +307,11 @@ export function savePlan(path: string, plan: Plan): void {
   writeFileAtomic(path, JSON.stringify(plan) + "\n");
 }
 
-export function loadPlan(path: string): Plan {
+/** A Plan file; with `inside`, its real path must lie in that folder (a shipped model). */
+export function loadPlan(path: string, inside?: string): Plan {
   let text: string;
   try {
-    text = readTextGuarded(path, { max: READ_LIMITS.json });
+    text = readTextGuarded(path, { max: READ_LIMITS.json, inside });
   } catch (e) {
     throw new PlanFileError(
       `${path}: cannot read the plan (${(e instanceof ReadError

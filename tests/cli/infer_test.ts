@@ -283,6 +283,7 @@ Deno.test("deployment: dist/infer.js bundled into one file, run on an exported m
   Deno.writeTextFileSync(secret, "password: hunter2\napi_key: abc123\n");
   const graphs = [...Deno.readDirSync(join(model, "graph"))].map((e) => e.name);
   const victim = join(model, "graph", graphs.find((n) => n.startsWith("encoder"))!);
+  const graphText = Deno.readTextFileSync(victim);
   Deno.removeSync(victim);
   Deno.symlinkSync(secret, victim);
   const linked = await deno(
@@ -293,6 +294,35 @@ Deno.test("deployment: dist/infer.js bundled into one file, run on an exported m
   assert.match(linked.stderr, /encoder\.yaml: it leads outside /);
   assert.doesNotMatch(linked.stderr, /hunter2|abc123|password|api_key/);
   noStack(linked.stderr);
+
+  // The same for the model's checkpoint, once the graph file is back.
+  Deno.removeSync(victim);
+  Deno.writeTextFileSync(victim, graphText);
+  const ckDir = join(model, "checkpoints");
+  const ck = join(ckDir, [...Deno.readDirSync(ckDir)][0].name);
+  const moved = join(dist, "outside.safetensors");
+  Deno.renameSync(ck, moved);
+  Deno.symlinkSync(moved, ck);
+  const ckLinked = await deno(
+    [
+      "run",
+      `--allow-read=${model},${a},${dist}`,
+      ...narrow.slice(1),
+      js,
+      "--model",
+      model,
+      "--input",
+      a,
+      "--pose",
+      "3",
+      "--out",
+      out,
+    ],
+    { cwd },
+  );
+  assert.equal(ckLinked.code, 1, ckLinked.stderr);
+  assert.match(ckLinked.stderr, /\.safetensors: it leads outside /);
+  noStack(ckLinked.stderr);
 });
 
 Deno.test({
