@@ -84,6 +84,30 @@ function asReadError(path: string, e: unknown): ReadError {
   return e instanceof ReadError ? e : new ReadError(path, fsReason(e));
 }
 
+/**
+ * A JSON file of some kind (`what`: "plan file"): read through the guard and parsed,
+ * every failure one message made into the caller's error by `fail`.
+ */
+export function readJsonGuarded(
+  path: string,
+  what: string,
+  fail: (message: string) => Error,
+  inside?: string,
+): unknown {
+  let text: string;
+  try {
+    text = readTextGuarded(path, { max: READ_LIMITS.json, inside });
+  } catch (e) {
+    const why = e instanceof ReadError ? e.reason : (e as Error).message;
+    throw fail(`${path}: cannot read the ${what} (${why})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw fail(`${path}: not a ${what} (not JSON)`);
+  }
+}
+
 /** The file as UTF-8 text. */
 export function readTextGuarded(path: string, opts: ReadOptions): string {
   return new TextDecoder().decode(readFileGuarded(path, opts));

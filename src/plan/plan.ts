@@ -11,7 +11,7 @@
 // name between programs, or a buffer of its own) and, per phase, launches naming
 // a kernel, its workgroups and the tensors bound in order. The engine makes
 // buffers, pipelines and bind groups from it once and decides nothing.
-import { READ_LIMITS, ReadError, readTextGuarded } from "../formats/read.ts";
+import { readJsonGuarded } from "../formats/read.ts";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../formats/atomic.ts";
 import type { TypedNetwork } from "../lang/ir.ts";
@@ -309,22 +309,7 @@ export function savePlan(path: string, plan: Plan): void {
 
 /** A Plan file; with `inside`, its real path must lie in that folder (a shipped model). */
 export function loadPlan(path: string, inside?: string): Plan {
-  let text: string;
-  try {
-    text = readTextGuarded(path, { max: READ_LIMITS.json, inside });
-  } catch (e) {
-    throw new PlanFileError(
-      `${path}: cannot read the plan (${(e instanceof ReadError
-        ? e.reason
-        : (e as Error).message)})`,
-    );
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    throw new PlanFileError(`${path}: not a plan file (not JSON)`);
-  }
+  const data = readJsonGuarded(path, "plan file", (m) => new PlanFileError(m), inside);
   return parsePlan(data, path);
 }
 

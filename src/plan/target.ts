@@ -2,7 +2,7 @@
 // passed explicitly to every compile (never module state), so that one Target
 // gives one Plan wherever it is compiled (`check --stage plan --target FILE`, the
 // trainer, a deployed model). `deno task tune` writes one per adapter.
-import { READ_LIMITS, ReadError, readTextGuarded } from "../formats/read.ts";
+import { readJsonGuarded } from "../formats/read.ts";
 import { UserError } from "../errors.ts";
 import { type ConvBlock, type ConvTarget, DEFAULT_TARGET, GPU_TARGET } from "../ops/conv/mod.ts";
 
@@ -95,22 +95,7 @@ export function parseTarget(data: unknown, source: string): Target {
 }
 
 export function loadTargetFile(path: string): Target {
-  let text: string;
-  try {
-    text = readTextGuarded(path, { max: READ_LIMITS.json });
-  } catch (e) {
-    throw new TargetFileError(
-      `${path}: cannot read the target file (${(e instanceof ReadError
-        ? e.reason
-        : (e as Error).message)})`,
-    );
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    throw new TargetFileError(`${path}: not a target file (not JSON)`);
-  }
+  const data = readJsonGuarded(path, "target file", (m) => new TargetFileError(m));
   // A tune cache file holds its target under "target".
   const d = data as { target?: unknown; entries?: unknown };
   if (d && typeof d === "object" && "entries" in d && !("target" in d)) {

@@ -117,7 +117,7 @@ Deno.test("a corrupt or foreign plan file is refused by name", async () => {
     }
     assert.throws(() => loadPlan(`${dir}/missing.json`), PlanFileError);
     // a device is refused, not read forever
-    assert.throws(() => loadPlan("/dev/zero"), /cannot read the plan \(not a regular file\)/);
+    assert.throws(() => loadPlan("/dev/zero"), /cannot read the plan file \(not a regular file\)/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
