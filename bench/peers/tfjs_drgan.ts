@@ -14,8 +14,8 @@
 // Prints one JSON object on the last line of stdout.
 import { parseArgs } from "node:util";
 // Named in full, with the peers' own lock (bench/peers/peers.lock): the project's deno.json and
-// lock stay free of TensorFlow.js, so the demo and the tests never fetch it (a plain
-// `deno check` of this file adds it to deno.lock: leave that change out of commits).
+// lock stay free of TensorFlow.js, so the demo and the tests never fetch it (deno.lock is
+// frozen: check this file with --lock=bench/peers/peers.lock).
 // deno-lint-ignore no-import-prefix
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 // deno-lint-ignore no-import-prefix
