@@ -5,18 +5,22 @@ import { openGpu } from "../src/engine/device.ts";
 const gpu = await openGpu();
 const i = gpu.adapter.info;
 const l = gpu.device.limits;
-console.log(JSON.stringify({
-  description: gpu.description,
-  vendor: i.vendor,
-  architecture: i.architecture,
-  device: i.device,
-  software: gpu.software,
-  limits: {
-    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
-    maxBufferSize: l.maxBufferSize,
-    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
-    maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
-    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+console.log(JSON.stringify(
+  {
+    description: gpu.description,
+    vendor: i.vendor,
+    architecture: i.architecture,
+    device: i.device,
+    software: gpu.software,
+    limits: {
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    },
+    features: [...gpu.adapter.features].sort(),
   },
-  features: [...gpu.adapter.features].sort(),
-}, null, 1));
+  null,
+  1,
+));
