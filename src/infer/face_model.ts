@@ -217,16 +217,12 @@ export class FaceModel implements Recognizer {
     images: Float32Array[],
   ): Promise<{ features: Float32Array[]; confidences?: number[] }> {
     this.checkImages(images);
-    const p = this.enc.program, plane = 3 * this.size * this.size;
-    const input = p.inputs[0], feature = p.outputs.feature, conf = p.outputs.confidence;
+    const p = this.enc.program;
+    const feature = p.outputs.feature, conf = p.outputs.confidence;
     const features: Float32Array[] = [], confidences: number[] = [];
-    for (let i = 0; i < images.length; i += this.batch) {
-      const n = Math.min(this.batch, images.length - i);
-      const chunk = new Float32Array(this.batch * plane);
-      for (let k = 0; k < n; k++) chunk.set(images[i + k], k * plane);
-      this.enc.write(input, chunk);
-      this.enc.run();
-      const got = await this.enc.read(conf ? [feature, conf] : [feature]);
+    for await (
+      const { got, n } of this.batches(this.enc, images, conf ? [feature, conf] : [feature])
+    ) {
       const f = got.get(feature)!, nf = this.featureSize;
       for (let k = 0; k < n; k++) features.push(f.slice(k * nf, (k + 1) * nf));
       if (conf) {
@@ -235,6 +231,19 @@ export class FaceModel implements Recognizer {
       }
     }
     return conf ? { features, confidences } : { features };
+  }
+
+  /** Runs `ex` over the images in whole, padded batches: each batch's outputs, and its images. */
+  private async *batches(ex: Executor, images: Float32Array[], outputs: string[]) {
+    const plane = 3 * this.size * this.size;
+    for (let i = 0; i < images.length; i += this.batch) {
+      const n = Math.min(this.batch, images.length - i);
+      const chunk = new Float32Array(this.batch * plane);
+      for (let k = 0; k < n; k++) chunk.set(images[i + k], k * plane);
+      ex.write(ex.program.inputs[0], chunk);
+      ex.run();
+      yield { got: await ex.read(outputs), n };
+    }
   }
 
   /** The identity feature of each image (featureSize values: 320 at full width). */
@@ -319,16 +328,9 @@ export class FaceModel implements Recognizer {
       throw new InferError("estimatePose needs the discriminator: load with discriminator: true");
     }
     this.checkImages(images);
-    const p = d.program, plane = 3 * this.size * this.size;
-    const pose = p.outputs.pose, fake = p.outputs.fake, P = this.poses;
+    const pose = d.program.outputs.pose, fake = d.program.outputs.fake, P = this.poses;
     const out: PoseEstimate[] = [];
-    for (let i = 0; i < images.length; i += this.batch) {
-      const n = Math.min(this.batch, images.length - i);
-      const chunk = new Float32Array(this.batch * plane);
-      for (let k = 0; k < n; k++) chunk.set(images[i + k], k * plane);
-      d.write(p.inputs[0], chunk);
-      d.run();
-      const got = await d.read(fake ? [pose, fake] : [pose]);
+    for await (const { got, n } of this.batches(d, images, fake ? [pose, fake] : [pose])) {
       const logits = got.get(pose)!, f = fake ? got.get(fake) : undefined;
       for (let k = 0; k < n; k++) {
         const z = Array.from(logits.subarray(k * P, (k + 1) * P));
