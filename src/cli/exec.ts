@@ -11,6 +11,7 @@ import { openGpu } from "../engine/device.ts";
 import { targetFor } from "../tune/target.ts";
 import { Executor } from "../engine/executor.ts";
 import { initParams } from "../train/params.ts";
+import { listProblems } from "../infer/weights.ts";
 import {
   readSafetensors,
   type Tensor,
@@ -166,13 +167,10 @@ function takeParams(
   }
   if (problems.length) {
     const state = program.params.some((p) => program.tensors[p].kind === "state");
-    throw new UserError(
-      `${file} does not fit ${network} (${problems.length} of ${program.params.length} ` +
-        `parameters): tensors are named ${network}.<layer>.<parameter>` +
-        (state ? `, batch norm's running statistics included` : "") + `\n  - ` +
-        problems.slice(0, 20).join("\n  - ") +
-        (problems.length > 20 ? `\n  - ... ${problems.length - 20} more` : ""),
-    );
+    const head = `${file} does not fit ${network}, whose ${program.params.length} parameters ` +
+      `are named ${network}.<layer>.<parameter>` +
+      (state ? ` (batch norm's running statistics included)` : "");
+    throw new UserError(listProblems(head, problems, 20));
   }
   const needed = new Set(program.params);
   return [...w.keys()].filter((k) => !needed.has(k));

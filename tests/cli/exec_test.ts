@@ -116,7 +116,7 @@ Deno.test("exec: bad input gives one clear message and exit 1", async () => {
         "--out",
         `${dir}/o`,
       ],
-      /ok\.safetensors does not fit linear \(2 of 2 parameters\): tensors are named linear\.<layer>\.<parameter>\n {2}- missing "linear\.fc\.weight" \[\d+,10\]\n {2}- missing "linear\.fc\.bias"/,
+      /ok\.safetensors does not fit linear, whose 2 parameters are named linear\.<layer>\.<parameter> \(2 problems\):\n {2}- missing "linear\.fc\.weight" \[\d+,10\]\n {2}- missing "linear\.fc\.bias"/,
     ],
     [[g, "--inputs", `${dir}/ok.safetensors`], /--out is required/],
     [
