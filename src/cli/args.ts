@@ -74,7 +74,12 @@ export function maxPixelsFlag(n: number | undefined): number | undefined {
  * Runs a command: known errors print one clear message and exit 1; anything else
  * is a bug and shows its stack only with --debug.
  */
-export async function runMain(usage: string, fn: (argv: string[]) => unknown): Promise<void> {
+export async function runMain(
+  usage: string,
+  fn: (argv: string[]) => unknown,
+  /** how a failed command exits (an MPI rank aborts the whole job) */
+  exit: (code: number) => void = Deno.exit,
+): Promise<void> {
   const debug = Deno.args.includes("--debug");
   // --help (or -h) anywhere: the usage on stdout, success, nothing else run.
   if (Deno.args.some((a) => a === "--help" || a === "-h")) {
@@ -97,6 +102,6 @@ export async function runMain(usage: string, fn: (argv: string[]) => unknown): P
       if (!debug) console.error("(run again with --debug for the stack trace)");
     }
     if (debug) console.error((e as Error)?.stack);
-    Deno.exit(1);
+    exit(1);
   }
 }

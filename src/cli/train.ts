@@ -25,6 +25,8 @@ import {
   readRunConfig,
   requireCheckpoint,
 } from "../infer/run_folder.ts";
+import { launchedSize, type Mpi, openMpi } from "../parallel/mpi.ts";
+import { broadcastState, shardOf } from "../parallel/replicas.ts";
 import { formatDuration, Progress } from "./progress.ts";
 import { maxPixelsFlag, parseArgs, runMain, UsageError, UserError } from "./args.ts";
 
@@ -32,9 +34,18 @@ const USAGE = `usage: deno task train GRAPH.yaml [--set NAME=VALUE ...] [--name 
   [--resume RUN_DIR] [--steps N] [--max-minutes M] [--manifest CSV] [--skip-bad]
   [--allow-outside-paths] [--max-pixels N] [--debug]
   --manifest reads a folder of images (docs/data.md); their paths must stay inside the
-  manifest's folder unless --allow-outside-paths`;
+  manifest's folder unless --allow-outside-paths
+  mpirun -np N deno task train ... trains N data-parallel replicas (docs/scale-out.md)`;
+
+/** Set when mpirun started this process: a failing rank then aborts the whole job. */
+let mpi: Mpi | undefined;
 
 runMain(USAGE, async (argv) => {
+  if (launchedSize() > 1) mpi = openMpi();
+  const comm = mpi;
+  // Rank 0 alone writes the run folder and speaks; the other ranks train in silence.
+  const lead = (comm?.rank ?? 0) === 0;
+  const say = lead ? (line: string) => console.error(line) : () => {};
   const args = parseArgs(argv, {
     strings: ["name", "runs", "resume", "manifest"],
     numbers: ["steps", "max-minutes", "max-pixels"],
@@ -72,27 +83,33 @@ runMain(USAGE, async (argv) => {
   }
 
   // Data first: a bad manifest fails before anything is written.
+  const shard = comm ? shardOf(cfg.batch, cfg.group, comm) : undefined;
   const data = await openTrainData(model, cfg, {
     manifest: args.strings.manifest,
     skipBad: args.bools["skip-bad"],
     allowOutside: args.bools["allow-outside-paths"],
     maxPixels: maxPixelsFlag(args.numbers["max-pixels"]),
+    shard,
   });
   const wanted = join(args.strings.runs ?? "runs", args.strings.name ?? model.name);
   const runDir = resume ??
     freshRunDir(args.strings.runs ?? "runs", args.strings.name ?? model.name);
   if (!resume && runDir !== wanted) {
-    console.error(
-      `${wanted} exists (resume it with --resume ${wanted}); this run writes ${runDir}`,
-    );
+    say(`${wanted} exists (resume it with --resume ${wanted}); this run writes ${runDir}`);
   }
 
   const gpu = await openGpu();
   const target = targetFor(gpu);
   const started = Date.now();
-  console.error(`training ${model.name} on ${gpu.description}; run folder ${runDir}`);
-  console.error(`data: ${data.describe}`);
-  console.error(
+  say(`training ${model.name} on ${gpu.description}; run folder ${runDir}`);
+  say(`data: ${data.describe}`);
+  if (comm) {
+    say(
+      `${comm.size} data-parallel ranks (${comm.library}), ${cfg.batch / comm.size} of each ` +
+        `batch of ${cfg.batch} per rank; gradients summed by MPI_Allreduce`,
+    );
+  }
+  say(
     Object.keys(target.blocks).length
       ? `conv kernels: ${
         Object.keys(target.blocks).length
@@ -100,9 +117,15 @@ runMain(USAGE, async (argv) => {
       : `conv kernels: the cost model's picks (\`deno task tune ${graph} --train\` ` +
         `measures the candidates on this adapter)`,
   );
-  const trainer = await Trainer.create(gpu, trainingPlan(model, cfg, { target }), model, cfg);
+  const trainer = await Trainer.create(
+    gpu,
+    trainingPlan(model, cfg, { target, batch: shard && shard.to - shard.from }),
+    model,
+    cfg,
+    { comm },
+  );
   // Sample grids need a decoder; an encoder-only graph (a baseline) has none.
-  const hasDecoder = model.networks.some((n) => n.name === "decoder");
+  const hasDecoder = lead && model.networks.some((n) => n.name === "decoder");
   const sampler = hasDecoder
     ? await Sampler.create(
       gpu,
@@ -111,14 +134,14 @@ runMain(USAGE, async (argv) => {
     )
     : undefined;
   const faces = data.sampleFaces(sampler?.faces ?? 0);
-  const extractor = await FeatureExtractor.create(
-    gpu,
-    featurePlan(model, 13, target),
-    trainer.shared,
-  );
+  const extractor = lead
+    ? await FeatureExtractor.create(gpu, featurePlan(model, 13, target), trainer.shared)
+    : undefined;
   const size = Number(model.step!.inputs.find((i) => i.name === "image")!.shape[2]);
   const heldOut = heldOutFaces(cfg.seed, cfg.eval.identities, size);
-  if (resume) {
+  if (!lead) {
+    // Fresh or resumed, every replica starts as a copy of rank 0 (below).
+  } else if (resume) {
     const last = requireCheckpoint(runDir);
     loadCheckpoint(trainer, last);
     console.error(`resumed from ${last} at step ${trainer.step}`);
@@ -149,19 +172,30 @@ runMain(USAGE, async (argv) => {
       params: model.params,
       training: { ...cfg, step: undefined },
       data: data.describe,
+      ranks: comm?.size,
     });
   }
+  if (comm) await broadcastState(trainer, comm);
 
   let stop: string | undefined;
-  const onInt = () => (stop = "interrupted");
+  // Ranks stop together: a reason found on one is agreed at the next metrics step.
+  let pending: string | undefined;
+  const onInt = () => comm ? (pending = "interrupted") : (stop = "interrupted");
   Deno.addSignalListener("SIGINT", onInt);
-  const metricsFile = Deno.openSync(join(runDir, "metrics.jsonl"), { append: true, create: true });
-  const progress = new Progress({ total: cfg.steps, label: "train" });
+  const metricsFile = lead
+    ? Deno.openSync(join(runDir, "metrics.jsonl"), { append: true, create: true })
+    : undefined;
+  const progress = new Progress({
+    total: cfg.steps,
+    label: "train",
+    out: lead ? undefined : { isTerminal: () => false, writeSync: (b) => b.length },
+  });
   const t0 = performance.now(), step0 = trainer.step;
   let lastGood: string | undefined = latestCheckpoint(runDir);
   let warned = false;
 
   const checkpoint = async () => {
+    if (!lead) return;
     const path = checkpointPath(runDir, trainer.step);
     await saveCheckpoint(trainer, path);
     lastGood = path;
@@ -180,6 +214,7 @@ runMain(USAGE, async (argv) => {
   };
 
   const evaluate = async () => {
+    if (!extractor || !metricsFile) return;
     const r = await evaluateRank1(extractor, heldOut);
     const record = { step: trainer.step, adapter: gpu.description, rank1: r };
     writeJson(join(runDir, "eval.json"), record);
@@ -194,7 +229,7 @@ runMain(USAGE, async (argv) => {
 
   while (trainer.step < cfg.steps && !stop) {
     const batch = await data.batch(trainer.step);
-    const { dUpdated } = trainer.iterate(batch);
+    const { dUpdated } = comm ? await trainer.iterateReduced(batch) : trainer.iterate(batch);
     const s = trainer.step;
     // Metrics also right before a checkpoint, so a diverged state is never saved as good.
     if (s % cfg.log_every === 0 || s === cfg.steps || s % cfg.checkpoint_every === 0) {
@@ -211,7 +246,7 @@ runMain(USAGE, async (argv) => {
         d_updated: dUpdated ? 1 : 0,
         steps_per_s: rate,
       };
-      metricsFile.writeSync(new TextEncoder().encode(JSON.stringify(record) + "\n"));
+      metricsFile?.writeSync(new TextEncoder().encode(JSON.stringify(record) + "\n"));
       if (bad) {
         stop = `${bad[0]} became ${bad[1]} at step ${s}`;
         break;
@@ -225,7 +260,7 @@ runMain(USAGE, async (argv) => {
         warned = true;
         const eta = (cfg.steps - s) / rate;
         if (gpu.description.includes("[software]") && eta > 3600) {
-          console.error(
+          say(
             `\nwarning: ${formatDuration(eta)} to go on the software adapter; ` +
               (size > 32
                 ? `try graphs/drgan-small.yaml or a GPU`
@@ -233,9 +268,13 @@ runMain(USAGE, async (argv) => {
           );
         }
       }
-      if (maxMinutes !== undefined && elapsed > maxMinutes * 60) stop = "time limit reached";
+      if (maxMinutes !== undefined && elapsed > maxMinutes * 60) {
+        if (comm) pending ??= "time limit reached";
+        else stop = "time limit reached";
+      }
+      if (comm) stop = agreeStop(comm, pending);
     }
-    if (s % cfg.sample_every === 0) {
+    if (lead && s % cfg.sample_every === 0) {
       await sample();
       writeReport(runDir);
     }
@@ -243,6 +282,11 @@ runMain(USAGE, async (argv) => {
     if (s % cfg.eval.every === 0) await evaluate();
   }
   Deno.removeSignalListener("SIGINT", onInt);
+  if (!lead || !metricsFile) {
+    // Rank 0 says why the job stopped and writes the rest.
+    comm?.finalize();
+    return;
+  }
   if (stop && stop !== "interrupted" && stop !== "time limit reached") {
     metricsFile.close();
     progress.finish();
@@ -273,7 +317,18 @@ runMain(USAGE, async (argv) => {
   writeReport(runDir);
   console.log(evalSummary(result, seconds));
   console.error(`wrote ${runDir}/report.html and eval.html (resume with --resume ${runDir})`);
-});
+  comm?.finalize();
+}, (code) => mpi && mpi.size > 1 ? mpi.abort(code) : Deno.exit(code));
+
+/**
+ * The stop reason every rank agrees on at a metrics step: a rank's own reason
+ * (interrupted, time limit) is counted over all ranks; rank 0's time counts.
+ */
+function agreeStop(comm: Mpi, pending: string | undefined): string | undefined {
+  const v = Float32Array.of(pending === "interrupted" ? 1 : 0, pending ? 1 : 0);
+  comm.allreduceSum(v);
+  return v[0] ? "interrupted" : v[1] ? "time limit reached" : undefined;
+}
 
 function freshRunDir(root: string, name: string): string {
   if (!/^[\w.-]+$/.test(name)) {

@@ -204,12 +204,16 @@ export class Executor {
     }
   }
 
-  /** Forward, then backward and the optimiser phase when asked, in one command buffer. */
-  run(opts: { backward?: boolean; optimizer?: boolean } = {}): void {
+  /**
+   * Forward (unless `forward: false`), then backward and the optimiser phase when
+   * asked, in one command buffer. Data-parallel training runs the optimiser phase
+   * alone, after the gradients are summed across ranks.
+   */
+  run(opts: { forward?: boolean; backward?: boolean; optimizer?: boolean } = {}): void {
     const { device } = this.gpu;
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    encode(pass, this.phases.forward);
+    if (opts.forward ?? true) encode(pass, this.phases.forward);
     if (opts.backward) encode(pass, this.phases.backward);
     if (opts.optimizer) encode(pass, this.phases.optimizer);
     pass.end();

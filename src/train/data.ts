@@ -42,15 +42,29 @@ function graphSizes(model: Model) {
 export async function openTrainData(
   model: Model,
   cfg: TrainingConfig,
-  opts: { manifest?: string; skipBad?: boolean; allowOutside?: boolean; maxPixels?: number },
+  opts: {
+    manifest?: string;
+    skipBad?: boolean;
+    allowOutside?: boolean;
+    maxPixels?: number;
+    /** rows [from, to) of each global batch (a data-parallel rank's shard); default all */
+    shard?: Shard;
+  },
 ): Promise<TrainData> {
   const { size, nd } = graphSizes(model);
+  const shard = opts.shard ?? { from: 0, to: cfg.batch };
   return opts.manifest
-    ? await folderData(opts.manifest, size, nd, cfg, opts)
-    : syntheticData(size, nd, cfg);
+    ? await folderData(opts.manifest, size, nd, cfg, { ...opts, shard })
+    : syntheticData(size, nd, cfg, shard);
 }
 
-function syntheticData(size: number, nd: number, cfg: TrainingConfig): TrainData {
+/** Rows of a global batch. Every row's draws are made, only the shard's are rendered. */
+export interface Shard {
+  from: number;
+  to: number;
+}
+
+function syntheticData(size: number, nd: number, cfg: TrainingConfig, shard: Shard): TrainData {
   const seed = cfg.seed;
   const identities = Array.from(
     { length: nd },
@@ -78,16 +92,18 @@ function syntheticData(size: number, nd: number, cfg: TrainingConfig): TrainData
     batch(step: number): Promise<Batch> {
       const B = cfg.batch;
       const r = new Random(hashInts(seed, step, 0xba7c));
-      const image = new Float32Array(B * plane);
-      const identity = new Float32Array(B), pose = new Float32Array(B);
+      const { from, to } = shard, n = to - from;
+      const image = new Float32Array(n * plane);
+      const identity = new Float32Array(n), pose = new Float32Array(n);
       let j = 0;
       for (let b = 0; b < B; b++) {
         // Groups of cfg.group images of one identity (multi-image mode); 1 = independent.
         if (b % cfg.group === 0) j = r.int(nd);
-        const p = r.int(NUM_POSES);
-        render(j, p, r.int(NUM_LIGHTS), r.int(VARIANTS), image, b * plane);
-        identity[b] = j;
-        pose[b] = p;
+        const p = r.int(NUM_POSES), light = r.int(NUM_LIGHTS), variant = r.int(VARIANTS);
+        if (b < from || b >= to) continue;
+        render(j, p, light, variant, image, (b - from) * plane);
+        identity[b - from] = j;
+        pose[b - from] = p;
       }
       return Promise.resolve({ image, identity, pose });
     },
@@ -109,7 +125,7 @@ async function folderData(
   size: number,
   nd: number,
   cfg: TrainingConfig,
-  opts: { skipBad?: boolean; allowOutside?: boolean; maxPixels?: number },
+  opts: { skipBad?: boolean; allowOutside?: boolean; maxPixels?: number; shard: Shard },
 ): Promise<TrainData> {
   const folder = await loadFolder(manifest, { imageSize: size, ...opts });
   const set: Dataset = folder.set;
@@ -129,8 +145,9 @@ async function folderData(
     batch(step: number): Promise<Batch> {
       const B = cfg.batch;
       const r = new Random(hashInts(cfg.seed, step, 0xf01d));
-      const image = new Float32Array(B * plane);
-      const identity = new Float32Array(B), pose = new Float32Array(B);
+      const { from, to } = opts.shard, n = to - from;
+      const image = new Float32Array(n * plane);
+      const identity = new Float32Array(n), pose = new Float32Array(n);
       let person: number[] = [];
       for (let b = 0; b < B; b++) {
         // Groups of cfg.group images of one identity (multi-image mode); 1 = independent.
@@ -138,17 +155,12 @@ async function folderData(
         const i = cfg.group === 1 ? r.int(set.size) : person[r.int(person.length)];
         const labels = set.labels(i);
         const mirror = r.next() < 0.5;
+        const dx = r.int(2 * pad + 1), dy = r.int(2 * pad + 1);
+        if (b < from || b >= to) continue;
         set.read(i, scratch, 0);
-        augmentCHW(
-          scratch,
-          0,
-          size,
-          { dx: r.int(2 * pad + 1), dy: r.int(2 * pad + 1), pad, mirror },
-          image,
-          b * plane,
-        );
-        identity[b] = labels.identity;
-        pose[b] = mirror ? mirrorPose(labels.pose) : labels.pose;
+        augmentCHW(scratch, 0, size, { dx, dy, pad, mirror }, image, (b - from) * plane);
+        identity[b - from] = labels.identity;
+        pose[b - from] = mirror ? mirrorPose(labels.pose) : labels.pose;
       }
       return Promise.resolve({ image, identity, pose });
     },

@@ -15,6 +15,7 @@ import { initParams } from "./params.ts";
 import type { Region } from "../engine/buffers.ts";
 import type { TrainingConfig } from "./config.ts";
 import { mix, Rng } from "../util/rng.ts";
+import type { Collective } from "../parallel/mpi.ts";
 
 /** What the data side provides per step; the trainer adds target poses and noise. */
 export interface Batch {
@@ -40,6 +41,8 @@ export class Trainer {
 
   /** the plan's slots and arenas, shared by both updates */
   private buffers?: PlanBuffers;
+  /** data-parallel replicas: this rank's part of each global batch is the plan's batch */
+  readonly comm?: Collective;
 
   private constructor(
     readonly gpu: Gpu,
@@ -60,6 +63,7 @@ export class Trainer {
     plan: Plan,
     model: Model,
     cfg: TrainingConfig,
+    opts: { comm?: Collective } = {},
   ): Promise<Trainer> {
     const buffers = allocate(gpu.device, plan);
     const shared = new Map<string, Region>();
@@ -86,6 +90,7 @@ export class Trainer {
     const noiseSize = Number(shapeOf("noise")?.[1] ?? declared("noise")?.[1] ?? 0);
     const t = new Trainer(gpu, plan, model, cfg, shared, players, poses, noiseSize);
     t.buffers = buffers;
+    (t as { comm?: Collective }).comm = opts.comm?.size === 1 ? undefined : opts.comm;
     t.initialise();
     return t;
   }
@@ -141,24 +146,77 @@ export class Trainer {
    * G update. Nothing waits for the GPU.
    */
   iterate(batch: Batch): { dUpdated: boolean } {
-    const B = this.cfg.batch;
-    const targetPose = new Float32Array(B);
+    if (this.comm) throw new Error("a data-parallel trainer steps with iterateReduced");
+    const dUpdated = this.upload(batch);
+    for (const p of dUpdated ? this.players : [this.g]) {
+      this.writeHyper(p);
+      p.exec.run({ backward: true, optimizer: true });
+      p.updates++;
+    }
+    this.step++;
+    return { dUpdated };
+  }
+
+  /**
+   * `iterate` of one data-parallel replica: `batch` is this rank's shard of the
+   * global batch. After each player's backward pass its gradient range (one range
+   * of the gradients arena) is summed over the ranks with one all-reduce and
+   * averaged, and every rank runs the same optimiser step on the same values.
+   */
+  async iterateReduced(batch: Batch): Promise<{ dUpdated: boolean }> {
+    const comm = this.comm!;
+    const dUpdated = this.upload(batch);
+    for (const p of dUpdated ? this.players : [this.g]) {
+      this.writeHyper(p);
+      p.exec.run({ backward: true });
+      const span = `span.gradients.${p.name}`;
+      if (p.exec.has(span)) {
+        const g = (await p.exec.read([span])).get(span)! as Float32Array<ArrayBuffer>;
+        comm.allreduceSum(g);
+        const scale = 1 / comm.size;
+        for (let i = 0; i < g.length; i++) g[i] *= scale;
+        p.exec.write(span, g);
+      }
+      p.exec.run({ forward: false, optimizer: true });
+      p.updates++;
+    }
+    this.step++;
+    return { dUpdated };
+  }
+
+  /** Advances a player's optimiser and writes its step's scalars. */
+  private writeHyper(p: Player): void {
+    const h = p.optimizer.next();
+    if (p.exec.has(hyperName(p.name))) p.exec.write(hyperName(p.name), h);
+  }
+
+  /**
+   * Uploads the batch with this step's target poses and noise; says whether D
+   * updates. Poses and noise are drawn for the global batch and each rank takes
+   * its rows, so N replicas see what one process of the whole batch would.
+   */
+  private upload(batch: Batch): boolean {
+    const B = this.plan.programs[0].batch;
+    const ranks = this.comm?.size ?? 1, first = (this.comm?.rank ?? 0) * B;
+    const targetPose = new Float32Array(B * ranks);
     let t = 0;
-    for (let b = 0; b < B; b++) {
+    for (let b = 0; b < B * ranks; b++) {
       // One target per group: multi-image mode renders the group's fused feature at it.
       if (b % this.cfg.group === 0) t = this.rng.int(this.poses);
       targetPose[b] = t;
     }
-    const noise = new Float32Array(B * this.noiseSize);
-    for (let i = 0; i < noise.length; i++) noise[i] = 2 * this.rng.next() - 1;
+    const allNoise = new Float32Array(B * ranks * this.noiseSize);
+    for (let i = 0; i < allNoise.length; i++) allNoise[i] = 2 * this.rng.next() - 1;
+    const targets = targetPose.slice(first, first + B);
+    const noise = allNoise.slice(first * this.noiseSize, (first + B) * this.noiseSize);
     const inputs: Record<string, Float32Array> = {
       image: batch.image,
       identity: batch.identity,
       pose: batch.pose,
       // The input's own pose as a code: rendering at it reconstructs the input.
       pose_code: oneHot(batch.pose, this.poses),
-      target_pose: targetPose,
-      target_code: oneHot(targetPose, this.poses),
+      target_pose: targets,
+      target_code: oneHot(targets, this.poses),
       noise,
     };
     const step = this.model.step!;
@@ -172,15 +230,7 @@ export class Trainer {
       if (!r) continue; // no update reads it
       this.gpu.device.queue.writeBuffer(r.buffer, r.offset, data as Float32Array<ArrayBuffer>);
     }
-    const dUpdated = !this.strong || this.step % this.cfg.schedule.g_steps === 0;
-    for (const p of dUpdated ? this.players : [this.g]) {
-      const h = p.optimizer.next();
-      if (p.exec.has(hyperName(p.name))) p.exec.write(hyperName(p.name), h);
-      p.exec.run({ backward: true, optimizer: true });
-      p.updates++;
-    }
-    this.step++;
-    return { dUpdated };
+    return !this.strong || this.step % this.cfg.schedule.g_steps === 0;
   }
 
   /**
@@ -194,6 +244,13 @@ export class Trainer {
       const names = Object.keys(p.program.outputs);
       const got = await p.exec.read(names.map((n) => p.program.outputs[n]));
       for (const n of names) out[n] = got.get(p.program.outputs[n])![0];
+    }
+    if (this.comm) {
+      // The mean over replicas: every rank then makes the schedule's same decision.
+      const names = Object.keys(out);
+      const v = Float32Array.from(names, (n) => out[n]);
+      this.comm.allreduceSum(v);
+      names.forEach((n, i) => (out[n] = v[i] / this.comm!.size));
     }
     for (const p of this.players) {
       out[`${p.name}_loss`] = p.losses.reduce((s, [t, w]) => s + w * out[t], 0);
