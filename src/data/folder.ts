@@ -23,6 +23,44 @@ export interface FolderOptions {
   allowOutside?: boolean;
   /** decode images of at most this many pixels (default MAX_IMAGE_PIXELS) */
   maxPixels?: number;
+  /**
+   * reads many images at once (a pool of workers, src/train/data_pool.ts), each as
+   * readImage does, a failure as its message; default: one after the other here
+   */
+  readMany?: (files: string[], opts: ReadImageOptions) => Promise<(Uint8Array | string)[]>;
+}
+
+export interface ReadImageOptions {
+  size: number;
+  /** the manifest's folder, which paths must stay inside unless allowOutside */
+  dir: string;
+  allowOutside?: boolean;
+  maxPixels?: number;
+}
+
+/** One image file, decoded, centre-cropped and resized: RGB bytes; a bad one is a DataError. */
+export async function readImage(file: string, opts: ReadImageOptions): Promise<Uint8Array> {
+  let bytes: Uint8Array;
+  try {
+    const inside = opts.allowOutside ? undefined : opts.dir;
+    bytes = await readFileGuardedAsync(file, { max: READ_LIMITS.image, inside });
+  } catch (e) {
+    if (!(e instanceof ReadError)) throw e;
+    if (e.reason === "not found") throw new DataError("file not found");
+    if (e.reason.startsWith("it leads outside")) {
+      throw new DataError(
+        "the path leads outside the manifest's folder (--allow-outside-paths reads it)",
+      );
+    }
+    throw new DataError(`cannot read (${e.reason})`);
+  }
+  let img;
+  try {
+    img = decodeImage(bytes, opts.maxPixels);
+  } catch (e) {
+    throw new DataError(`cannot decode image: ${(e as Error).message}`);
+  }
+  return squareResize(img, opts.size).data;
 }
 
 export interface FolderSummary {
@@ -65,32 +103,18 @@ export async function loadFolder(manifestPath: string, options: FolderOptions): 
   const firstBad = bad[0]?.line ?? Infinity;
   const dir = dirOf(manifestPath);
   const kept: { identity: string; pose: number; light: number; pixels: Uint8Array }[] = [];
-  for (const row of rows) {
-    if (!skipBad && row.line > firstBad) break;
+  const fileOf = (path: string) => path.startsWith("/") ? path : `${dir}/${path}`;
+  const reading = { size, dir, allowOutside: options.allowOutside, maxPixels: options.maxPixels };
+  const wanted = rows.filter((row) => skipBad || row.line <= firstBad);
+  // All at once in a pool, in line order here: the same images kept, the same first error.
+  const many = options.readMany &&
+    await options.readMany(wanted.map((row) => fileOf(row.path)), reading);
+  for (const [k, row] of wanted.entries()) {
     const where = `${manifestPath}:${row.line}: ${row.path}`;
     try {
-      const file = row.path.startsWith("/") ? row.path : `${dir}/${row.path}`;
-      let bytes: Uint8Array;
-      try {
-        const inside = options.allowOutside ? undefined : dir;
-        bytes = await readFileGuardedAsync(file, { max: READ_LIMITS.image, inside });
-      } catch (e) {
-        if (!(e instanceof ReadError)) throw e;
-        if (e.reason === "not found") throw new DataError("file not found");
-        if (e.reason.startsWith("it leads outside")) {
-          throw new DataError(
-            "the path leads outside the manifest's folder (--allow-outside-paths reads it)",
-          );
-        }
-        throw new DataError(`cannot read (${e.reason})`);
-      }
-      let img;
-      try {
-        img = decodeImage(bytes, options.maxPixels);
-      } catch (e) {
-        throw new DataError(`cannot decode image: ${(e as Error).message}`);
-      }
-      const pixels = squareResize(img, size).data;
+      const got = many ? many[k] : await readImage(fileOf(row.path), reading);
+      if (typeof got === "string") throw new DataError(got);
+      const pixels = got;
       kept.push({ identity: row.identity, pose: row.pose, light: row.light ?? 0, pixels });
     } catch (e) {
       if (!(e instanceof DataError)) throw e;

@@ -7,7 +7,7 @@ import { FRONTAL_POSE, mirrorPose, NUM_POSES } from "../data/pose.ts";
 import { hashInts, Random } from "../data/random.ts";
 import { renderFace } from "../data/synthetic.ts";
 import { NUM_LIGHTS, viewFor } from "../data/view.ts";
-import { formatSummary, loadFolder } from "../data/folder.ts";
+import { type FolderOptions, formatSummary, loadFolder } from "../data/folder.ts";
 import { augmentCHW, paddingFor } from "../data/image.ts";
 import type { Dataset } from "../data/dataset.ts";
 import type { Batch } from "./trainer.ts";
@@ -16,7 +16,8 @@ import { UserError } from "../errors.ts";
 
 export interface TrainData {
   describe: string;
-  batch(step: number): Promise<Batch>;
+  /** the step's batch: this rank's shard, or the given rows of the global batch */
+  batch(step: number, rows?: Shard): Promise<Batch>;
   /** fixed faces for sample grids */
   sampleFaces(n: number): Float32Array<ArrayBuffer>;
 }
@@ -49,6 +50,8 @@ export async function openTrainData(
     maxPixels?: number;
     /** rows [from, to) of each global batch (a data-parallel rank's shard); default all */
     shard?: Shard;
+    /** reads a folder's images in parallel (a DataPool's) */
+    readMany?: FolderOptions["readMany"];
   },
 ): Promise<TrainData> {
   const { size, nd } = graphSizes(model);
@@ -89,10 +92,10 @@ function syntheticData(size: number, nd: number, cfg: TrainingConfig, shard: Sha
   return {
     describe: `synthetic faces, ${nd} training identities x ${NUM_POSES} poses x ` +
       `${NUM_LIGHTS} lights, ${size}x${size}, seed ${seed}`,
-    batch(step: number): Promise<Batch> {
+    batch(step: number, rows = shard): Promise<Batch> {
       const B = cfg.batch;
       const r = new Random(hashInts(seed, step, 0xba7c));
-      const { from, to } = shard, n = to - from;
+      const { from, to } = rows, n = to - from;
       const image = new Float32Array(n * plane);
       const identity = new Float32Array(n), pose = new Float32Array(n);
       let j = 0;
@@ -125,7 +128,7 @@ async function folderData(
   size: number,
   nd: number,
   cfg: TrainingConfig,
-  opts: { skipBad?: boolean; allowOutside?: boolean; maxPixels?: number; shard: Shard },
+  opts: Omit<FolderOptions, "imageSize"> & { shard: Shard },
 ): Promise<TrainData> {
   const folder = await loadFolder(manifest, { imageSize: size, ...opts });
   const set: Dataset = folder.set;
@@ -142,10 +145,10 @@ async function folderData(
   const scratch = new Float32Array(plane);
   return {
     describe: formatSummary(folder.summary),
-    batch(step: number): Promise<Batch> {
+    batch(step: number, rows = opts.shard): Promise<Batch> {
       const B = cfg.batch;
       const r = new Random(hashInts(cfg.seed, step, 0xf01d));
-      const { from, to } = opts.shard, n = to - from;
+      const { from, to } = rows, n = to - from;
       const image = new Float32Array(n * plane);
       const identity = new Float32Array(n), pose = new Float32Array(n);
       let person: number[] = [];
