@@ -3,7 +3,7 @@
 // sees exactly the batches it would have seen.
 import type { Model } from "../lang/ir.ts";
 import { identityFromSeed, identityNumber } from "../data/identity.ts";
-import { FRONTAL_POSE, mirrorPose, NUM_POSES } from "../data/pose.ts";
+import { FRONTAL_POSE, mirrorPose, NUM_POSES, yawOfPose } from "../data/pose.ts";
 import { hashInts, Random } from "../data/random.ts";
 import { renderFace } from "../data/synthetic.ts";
 import { NUM_LIGHTS, viewFor } from "../data/view.ts";
@@ -16,6 +16,8 @@ import { UserError } from "../errors.ts";
 
 export interface TrainData {
   describe: string;
+  /** whether batches can render their scenes at other poses (Batch.sceneAt) */
+  paired: boolean;
   /** the step's batch: this rank's shard, or the given rows of the global batch */
   batch(step: number, rows?: Shard): Promise<Batch>;
   /** fixed faces for sample grids */
@@ -56,9 +58,17 @@ export async function openTrainData(
 ): Promise<TrainData> {
   const { size, nd } = graphSizes(model);
   const shard = opts.shard ?? { from: 0, to: cfg.batch };
-  return opts.manifest
+  const data = opts.manifest
     ? await folderData(opts.manifest, size, nd, cfg, { ...opts, shard })
     : syntheticData(size, nd, cfg, shard);
+  if (!data.paired && model.step!.inputs.some((i) => i.name === "target_image")) {
+    throw new UserError(
+      `${model.file}: the step input target_image (each face's own scene at the target ` +
+        `pose) needs paired views, which only the built-in synthetic data has; ` +
+        `train a graph without it on ${opts.manifest}`,
+    );
+  }
+  return data;
 }
 
 /** Rows of a global batch. Every row's draws are made, only the shard's are rendered. */
@@ -74,46 +84,47 @@ function syntheticData(size: number, nd: number, cfg: TrainingConfig, shard: Sha
     (_, j) => identityFromSeed(seed, identityNumber("train", j)),
   );
   const plane = 3 * size * size;
-  const render = (
-    j: number,
-    p: number,
-    light: number,
-    variant: number,
-    out: Float32Array,
-    at: number,
-  ) =>
-    renderFace(
-      identities[j],
-      viewFor(seed, identityNumber("train", j), p, light, variant),
-      size,
-      out,
-      at,
-    );
+  type Scene = { j: number; p: number; light: number; variant: number };
+  // `yawOf` turns the scene's head to another pose class: the same photo otherwise.
+  const render = (s: Scene, out: Float32Array, at: number, yawOf = s.p) => {
+    const view = viewFor(seed, identityNumber("train", s.j), s.p, s.light, s.variant);
+    renderFace(identities[s.j], { ...view, yaw: yawOfPose(yawOf) }, size, out, at);
+  };
   return {
     describe: `synthetic faces, ${nd} training identities x ${NUM_POSES} poses x ` +
       `${NUM_LIGHTS} lights, ${size}x${size}, seed ${seed}`,
+    paired: true,
     batch(step: number, rows = shard): Promise<Batch> {
       const B = cfg.batch;
       const r = new Random(hashInts(seed, step, 0xba7c));
       const { from, to } = rows, n = to - from;
       const image = new Float32Array(n * plane);
       const identity = new Float32Array(n), pose = new Float32Array(n);
+      const scenes: Scene[] = [];
       let j = 0;
       for (let b = 0; b < B; b++) {
         // Groups of cfg.group images of one identity (multi-image mode); 1 = independent.
         if (b % cfg.group === 0) j = r.int(nd);
-        const p = r.int(NUM_POSES), light = r.int(NUM_LIGHTS), variant = r.int(VARIANTS);
+        const s = { j, p: r.int(NUM_POSES), light: r.int(NUM_LIGHTS), variant: r.int(VARIANTS) };
         if (b < from || b >= to) continue;
-        render(j, p, light, variant, image, (b - from) * plane);
+        render(s, image, (b - from) * plane);
+        scenes.push(s);
         identity[b - from] = j;
-        pose[b - from] = p;
+        pose[b - from] = s.p;
       }
-      return Promise.resolve({ image, identity, pose });
+      const sceneAt = (poses: Float32Array) => {
+        const out = new Float32Array(n * plane);
+        scenes.forEach((s, b) => render(s, out, b * plane, poses[b]));
+        return out;
+      };
+      return Promise.resolve({ image, identity, pose, sceneAt });
     },
     sampleFaces(n: number) {
       const out = new Float32Array(n * plane);
       const poses = [FRONTAL_POSE, 2, 10, 0, 12, 4, 8];
-      for (let i = 0; i < n; i++) render(i % nd, poses[i % poses.length], 0, 0, out, i * plane);
+      for (let i = 0; i < n; i++) {
+        render({ j: i % nd, p: poses[i % poses.length], light: 0, variant: 0 }, out, i * plane);
+      }
       return out;
     },
   };
@@ -145,6 +156,7 @@ async function folderData(
   const scratch = new Float32Array(plane);
   return {
     describe: formatSummary(folder.summary),
+    paired: false,
     batch(step: number, rows = opts.shard): Promise<Batch> {
       const B = cfg.batch;
       const r = new Random(hashInts(cfg.seed, step, 0xf01d));

@@ -14,6 +14,7 @@ export const STEP_INPUTS = [
   "pose_code",
   "target_pose",
   "target_code",
+  "target_image",
   "noise",
 ];
 

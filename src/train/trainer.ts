@@ -22,6 +22,8 @@ export interface Batch {
   image: Float32Array;
   identity: Float32Array;
   pose: Float32Array;
+  /** each image's scene with the head turned to poses[b] (data with paired views only) */
+  sceneAt?(poses: Float32Array): Float32Array;
 }
 
 export interface Player {
@@ -209,6 +211,7 @@ export class Trainer {
     for (let i = 0; i < allNoise.length; i++) allNoise[i] = 2 * this.rng.next() - 1;
     const targets = targetPose.slice(first, first + B);
     const noise = allNoise.slice(first * this.noiseSize, (first + B) * this.noiseSize);
+    const step = this.model.step!;
     const inputs: Record<string, Float32Array> = {
       image: batch.image,
       identity: batch.identity,
@@ -219,7 +222,11 @@ export class Trainer {
       target_code: oneHot(targets, this.poses),
       noise,
     };
-    const step = this.model.step!;
+    if (step.inputs.some((i) => i.name === "target_image")) {
+      if (!batch.sceneAt) throw new Error("target_image needs data with paired views");
+      // The input's own scene at the target pose: a paired rotation target.
+      inputs.target_image = batch.sceneAt(targets);
+    }
     for (const i of step.inputs) {
       const data = inputs[i.name];
       const want = numel(bindShape(i.shape, B));

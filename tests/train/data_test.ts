@@ -104,3 +104,32 @@ Deno.test("folder batches in multi-image mode: groups of images of one person", 
     Deno.removeSync(f.dir, { recursive: true });
   }
 });
+
+Deno.test("paired views: each image's scene at its own pose is the image; another pose turns only the head", async () => {
+  const model = loadModel("graphs/drgan-small-pair.yaml", small);
+  const data = await openTrainData(model, trainingConfig(model), {});
+  assert.equal(data.paired, true);
+  const batch = await data.batch(5);
+  assert.deepEqual(batch.sceneAt!(batch.pose), batch.image);
+  const frontal = batch.sceneAt!(new Float32Array(batch.pose.length).fill(6));
+  const plane = 3 * 16 * 16;
+  for (let b = 0; b < batch.pose.length; b++) {
+    const [was, now] = [batch.image, frontal].map((x) => x.subarray(b * plane, (b + 1) * plane));
+    if (batch.pose[b] !== 6) assert.notDeepEqual(now, was, `image ${b}`);
+    // The top-left pixel is background in every pose: the scene is the same photo.
+    for (let c = 0; c < 3; c++) assert.equal(now[c * 256], was[c * 256], `image ${b}`);
+  }
+});
+
+Deno.test("a graph that needs paired views refuses a folder of images in one line", async () => {
+  const f = colourFolder();
+  try {
+    const model = loadModel("graphs/drgan-small-pair.yaml", small);
+    await assert.rejects(
+      openTrainData(model, trainingConfig(model), { manifest: f.manifest }),
+      /target_image .* needs paired views, which only the built-in synthetic data has/,
+    );
+  } finally {
+    Deno.removeSync(f.dir, { recursive: true });
+  }
+});
