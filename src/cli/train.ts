@@ -25,14 +25,17 @@ import {
   readRunConfig,
   requireCheckpoint,
 } from "../infer/run_folder.ts";
-import { launchedSize, type Mpi, openMpi } from "../parallel/mpi.ts";
+import { launchedSize, localSize, type Mpi, openMpi } from "../parallel/mpi.ts";
+import { DataPool, defaultWorkers } from "../train/data_pool.ts";
 import { broadcastState, shardOf } from "../parallel/replicas.ts";
 import { formatDuration, Progress } from "./progress.ts";
 import { maxPixelsFlag, parseArgs, runMain, UsageError, UserError } from "./args.ts";
 
 const USAGE = `usage: deno task train GRAPH.yaml [--set NAME=VALUE ...] [--name NAME] [--runs DIR]
   [--resume RUN_DIR] [--steps N] [--max-minutes M] [--manifest CSV] [--skip-bad]
-  [--allow-outside-paths] [--max-pixels N] [--debug]
+  [--allow-outside-paths] [--max-pixels N] [--data-workers N] [--debug]
+  --data-workers N: threads that render batches and decode images (default: the cores
+  left after the main thread; 0 = all on the main thread)
   --manifest reads a folder of images (docs/data.md); their paths must stay inside the
   manifest's folder unless --allow-outside-paths
   mpirun -np N deno task train ... trains N data-parallel replicas (docs/scale-out.md)`;
@@ -48,7 +51,7 @@ runMain(USAGE, async (argv) => {
   const say = lead ? (line: string) => console.error(line) : () => {};
   const args = parseArgs(argv, {
     strings: ["name", "runs", "resume", "manifest"],
-    numbers: ["steps", "max-minutes", "max-pixels"],
+    numbers: ["steps", "max-minutes", "max-pixels", "data-workers"],
     bools: ["debug", "skip-bad", "allow-outside-paths"],
     multi: ["set"],
   });
@@ -84,13 +87,26 @@ runMain(USAGE, async (argv) => {
 
   // Data first: a bad manifest fails before anything is written.
   const shard = comm ? shardOf(cfg.batch, cfg.group, comm) : undefined;
-  const data = await openTrainData(model, cfg, {
+  const workers = args.numbers["data-workers"] ?? defaultWorkers(localSize());
+  if (!Number.isInteger(workers) || workers < 0) {
+    throw new UsageError("--data-workers expects a whole number >= 0");
+  }
+  const pool = workers > 0 ? DataPool.start(workers) : undefined;
+  let data = await openTrainData(model, cfg, {
     manifest: args.strings.manifest,
     skipBad: args.bools["skip-bad"],
     allowOutside: args.bools["allow-outside-paths"],
     maxPixels: maxPixelsFlag(args.numbers["max-pixels"]),
     shard,
+    readMany: pool?.readMany,
   });
+  // Synthetic batches render in the pool; a folder's are crops of decoded images, made
+  // here, as are scenes at other poses (target_image), which a worker cannot hand back.
+  const scenes = model.step!.inputs.some((i) => i.name === "target_image");
+  if (pool && !args.strings.manifest && !scenes) {
+    const spec = { graph, overrides, options: {} };
+    data = await pool.serve(spec, data, shard ?? { from: 0, to: cfg.batch });
+  } else pool?.close();
   const wanted = join(args.strings.runs ?? "runs", args.strings.name ?? model.name);
   const runDir = resume ??
     freshRunDir(args.strings.runs ?? "runs", args.strings.name ?? model.name);
@@ -282,6 +298,7 @@ runMain(USAGE, async (argv) => {
     if (s % cfg.eval.every === 0) await evaluate();
   }
   Deno.removeSignalListener("SIGINT", onInt);
+  pool?.close();
   if (!lead || !metricsFile) {
     // Rank 0 says why the job stopped and writes the rest.
     comm?.finalize();

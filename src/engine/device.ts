@@ -19,7 +19,8 @@ export interface Gpu {
 
 export async function openGpu(): Promise<Gpu> {
   quietGlProbe();
-  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+  // Typed without the window's Navigator: a data worker checks this module too.
+  const gpu = (navigator as unknown as { gpu?: GPU }).gpu;
   const adapter = gpu ? await gpu.requestAdapter({ powerPreference: "high-performance" }) : null;
   if (!adapter) {
     throw new NoAdapterError(
@@ -46,12 +47,12 @@ export async function openGpu(): Promise<Gpu> {
   });
   // A validation error voids a whole submit: the step silently computes nothing. Say so.
   let reported = 0;
-  device.addEventListener("uncapturederror", (e) => {
+  device.addEventListener("uncapturederror", (e: Event) => {
     if (reported++ < 3) {
       console.error(`WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`);
     }
   });
-  device.lost.then((info) => {
+  device.lost.then((info: GPUDeviceLostInfo) => {
     if (info.reason !== "destroyed") console.error(`GPU device lost: ${info.message}`);
   });
   return {

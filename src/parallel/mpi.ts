@@ -26,6 +26,12 @@ export function launchedSize(env = (k: string) => Deno.env.get(k)): number {
   return Number.isInteger(n) && n > 0 ? n : 1;
 }
 
+/** How many ranks the launcher started on this machine (they share its cores); 1 without one. */
+export function localSize(env = (k: string) => Deno.env.get(k)): number {
+  const n = Number(env("OMPI_COMM_WORLD_LOCAL_SIZE") ?? env("MPI_LOCALNRANKS") ?? 1);
+  return Number.isInteger(n) && n > 0 ? n : 1;
+}
+
 type Handle = "pointer" | "i32";
 
 function functions(h: Handle) {
