@@ -1,10 +1,12 @@
 // deno task bench:data — synthetic images per second at 96x96 on the CPU (one thread),
 // the median of several timed runs after a warm-up, plus training batches as the
-// trainer gets them (src/train/data.ts).
+// trainer gets them (src/train/data.ts), on this thread and from a pool of 1, 2 and
+// all cores' data workers (src/train/data_pool.ts).
 import process from "node:process";
 import { loadModel } from "../src/lang/model.ts";
 import { trainingConfig } from "../src/train/config.ts";
 import { openTrainData } from "../src/train/data.ts";
+import { DataPool } from "../src/train/data_pool.ts";
 import { identityFromSeed } from "../src/data/identity.ts";
 import { NUM_POSES } from "../src/data/pose.ts";
 import { renderFace } from "../src/data/synthetic.ts";
@@ -66,3 +68,21 @@ console.log(
     median(rates).toFixed(0)
   } images/s as ${cfg.batch}-image training batches (rendered on the fly)`,
 );
+
+// The same batches from the data workers (--data-workers N), fetched back to back: the
+// pool's own rate, with nothing else for the cores to do.
+const cores = navigator.hardwareConcurrency;
+for (const n of [...new Set([1, 2, cores])]) {
+  const pool = DataPool.start(n);
+  const served = await pool.serve(
+    { graph: "graphs/drgan.yaml", overrides: [], options: {} },
+    data,
+    { from: 0, to: cfg.batch },
+  );
+  await served.batch(0);
+  const steps = 8, t0 = performance.now();
+  for (let s = 1; s <= steps; s++) await served.batch(s);
+  const rate = steps * cfg.batch / ((performance.now() - t0) / 1000);
+  pool.close();
+  console.log(`  ${rate.toFixed(0)} images/s, ${n} data workers (${cores} cores)`);
+}

@@ -45,6 +45,8 @@ export class Trainer {
   private buffers?: PlanBuffers;
   /** data-parallel replicas: this rank's part of each global batch is the plan's batch */
   readonly comm?: Collective;
+  /** milliseconds spent exchanging gradients (read back, all-reduce, scale, write) */
+  reduceMs = 0;
 
   private constructor(
     readonly gpu: Gpu,
@@ -173,11 +175,15 @@ export class Trainer {
       p.exec.run({ backward: true });
       const span = `span.gradients.${p.name}`;
       if (p.exec.has(span)) {
+        // Timed from the end of the backward pass (the wait for a slower rank counts).
+        await this.gpu.device.queue.onSubmittedWorkDone();
+        const t0 = performance.now();
         const g = (await p.exec.read([span])).get(span)! as Float32Array<ArrayBuffer>;
         comm.allreduceSum(g);
         const scale = 1 / comm.size;
         for (let i = 0; i < g.length; i++) g[i] *= scale;
         p.exec.write(span, g);
+        this.reduceMs += performance.now() - t0;
       }
       p.exec.run({ forward: false, optimizer: true });
       p.updates++;
