@@ -1,6 +1,7 @@
 // Data-parallel training throughput: run alone for one rank, or under
 // `mpirun -np N` for N; rank 0 prints images/s over the global batch, the iteration
-// time and the part spent exchanging gradients (docs/scale-out.md).
+// time and the part spent exchanging gradients, then the time of MPI_Allreduce alone
+// on buffers the size of this graph's and the paper graph's gradients (docs/scale-out.md).
 // usage: [mpirun -np N] deno run -A bench/parallel.ts [GRAPH] [STEPS] [NAME=VALUE ...]
 import { loadModel } from "../src/lang/model.ts";
 import { parseOverride } from "../src/lang/files.ts";
@@ -49,5 +50,33 @@ if ((comm?.rank ?? 0) === 0) {
       } ms ` +
       `exchanging gradients (mean of ${n} after 1 warm-up)`,
   );
+}
+if (comm) {
+  // The transport alone: one all-reduce per player's gradient range, as the trainer does.
+  const bytesOf = (m: typeof model) => {
+    const p = trainingPlan(m, trainingConfig(m), { target: targetFor(gpu), batch: 1 });
+    return p.programs.map((q) => q.tensors[`span.gradients.${q.name}`]?.arena?.size ?? 0);
+  };
+  for (
+    const [name, sizes] of [[model.name, bytesOf(model)], [
+      "drgan",
+      bytesOf(loadModel("graphs/drgan.yaml")),
+    ]] as const
+  ) {
+    const bufs = sizes.map((b) => new Float32Array(b / 4));
+    const reps = 5, t = performance.now();
+    for (let r = 0; r < reps; r++) for (const b of bufs) comm.allreduceSum(b);
+    const ms = (performance.now() - t) / reps;
+    const total = sizes.reduce((a, b) => a + b, 0);
+    if (comm.rank === 0) {
+      console.log(
+        `  MPI_Allreduce of ${name}'s gradients (${
+          sizes.map((b) => b.toLocaleString("en")).join(" + ")
+        } = ` +
+          `${total.toLocaleString("en")} bytes) across ${comm.size} ranks: ${ms.toFixed(1)} ms ` +
+          `(mean of ${reps})`,
+      );
+    }
+  }
 }
 comm?.finalize();
