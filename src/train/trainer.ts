@@ -77,9 +77,11 @@ export class Trainer {
       const exec = await Executor.create(gpu, plan, { program: name, shared, buffers });
       const program = exec.program;
       const losses = Object.entries(p.losses);
-      // Upstream gradient of each loss term is its weight: the sum needs no kernel.
+      // Upstream gradient of each loss term is its weight: the sum needs no kernel. Over
+      // N replicas it is weight / N, so that the all-reduced sum is the mean gradient.
+      const ranks = opts.comm?.size ?? 1;
       for (const [term, w] of losses) {
-        exec.write(gradName(program.outputs[term]), Float32Array.of(w));
+        exec.write(gradName(program.outputs[term]), Float32Array.of(w / ranks));
       }
       const optimizer = new Optimizer(p.optimizer ?? cfg.optimizer);
       players.push({ name, program, exec, optimizer, losses, updates: 0 });
@@ -164,8 +166,9 @@ export class Trainer {
   /**
    * `iterate` of one data-parallel replica: `batch` is this rank's shard of the
    * global batch. After each player's backward pass its gradient range (one range
-   * of the gradients arena) is summed over the ranks with one all-reduce and
-   * averaged, and every rank runs the same optimiser step on the same values.
+   * of the gradients arena) is summed over the ranks with one all-reduce (the mean:
+   * each rank's gradients are scaled by 1 / N), and every rank runs the same
+   * optimiser step on the same values.
    */
   async iterateReduced(batch: Batch): Promise<{ dUpdated: boolean }> {
     const comm = this.comm!;
@@ -179,9 +182,7 @@ export class Trainer {
         await this.gpu.device.queue.onSubmittedWorkDone();
         const t0 = performance.now();
         const g = (await p.exec.read([span])).get(span)! as Float32Array<ArrayBuffer>;
-        comm.allreduceSum(g);
-        const scale = 1 / comm.size;
-        for (let i = 0; i < g.length; i++) g[i] *= scale;
+        comm.allreduceSum(g); // each rank's share is already scaled by 1 / N (create)
         p.exec.write(span, g);
         this.reduceMs += performance.now() - t0;
       }
