@@ -155,9 +155,8 @@ runMain(USAGE, async (argv) => {
     : undefined;
   const size = Number(model.step!.inputs.find((i) => i.name === "image")!.shape[2]);
   const heldOut = heldOutFaces(cfg.seed, cfg.eval.identities, size);
-  if (!lead) {
-    // Fresh or resumed, every replica starts as a copy of rank 0 (below).
-  } else if (resume) {
+  // Fresh or resumed, the other ranks start as copies of rank 0 (broadcastState below).
+  if (lead && resume) {
     const last = requireCheckpoint(runDir);
     loadCheckpoint(trainer, last);
     console.error(`resumed from ${last} at step ${trainer.step}`);
@@ -170,7 +169,7 @@ runMain(USAGE, async (argv) => {
           `${stale.length} half-written files left by the interrupted run`,
       );
     }
-  } else {
+  } else if (lead) {
     // The folder is made only now that set-up is done: interrupting the set-up (a minute
     // of pipeline compiles on a cold machine) leaves nothing behind to resume.
     Deno.mkdirSync(join(runDir, "samples"), { recursive: true });
@@ -337,10 +336,7 @@ runMain(USAGE, async (argv) => {
   comm?.finalize();
 }, (code) => mpi && mpi.size > 1 ? mpi.abort(code) : Deno.exit(code));
 
-/**
- * The stop reason every rank agrees on at a metrics step: a rank's own reason
- * (interrupted, time limit) is counted over all ranks; rank 0's time counts.
- */
+/** The stop reason all ranks agree on at a metrics step: any rank's reason stops them all. */
 function agreeStop(comm: Mpi, pending: string | undefined): string | undefined {
   const v = Float32Array.of(pending === "interrupted" ? 1 : 0, pending ? 1 : 0);
   comm.allreduceSum(v);

@@ -43,9 +43,7 @@ export class Trainer {
 
   /** the plan's slots and arenas, shared by both updates */
   private buffers?: PlanBuffers;
-  /** data-parallel replicas: this rank's part of each global batch is the plan's batch */
-  readonly comm?: Collective;
-  /** milliseconds spent exchanging gradients (read back, all-reduce, scale, write) */
+  /** milliseconds spent exchanging gradients (read back, all-reduce, write) */
   reduceMs = 0;
 
   private constructor(
@@ -57,6 +55,8 @@ export class Trainer {
     readonly players: Player[],
     readonly poses: number,
     readonly noiseSize: number,
+    /** data-parallel replicas: this rank's part of each global batch is the plan's batch */
+    readonly comm?: Collective,
   ) {
     this.rng = new Rng(mix(cfg.seed, 0x7a11));
   }
@@ -94,9 +94,9 @@ export class Trainer {
         declared("pose_code")?.[1] ?? 0,
     );
     const noiseSize = Number(shapeOf("noise")?.[1] ?? declared("noise")?.[1] ?? 0);
-    const t = new Trainer(gpu, plan, model, cfg, shared, players, poses, noiseSize);
+    const comm = opts.comm?.size === 1 ? undefined : opts.comm;
+    const t = new Trainer(gpu, plan, model, cfg, shared, players, poses, noiseSize, comm);
     t.buffers = buffers;
-    (t as { comm?: Collective }).comm = opts.comm?.size === 1 ? undefined : opts.comm;
     t.initialise();
     return t;
   }
