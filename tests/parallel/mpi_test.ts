@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { command, deno, sets } from "../commands.ts";
-import { MPI_INSTALL, MpiError, openMpi } from "../../src/parallel/mpi.ts";
+import { MPI_INSTALL } from "../../src/parallel/mpi.ts";
 import { readSafetensors } from "../../src/formats/safetensors.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -176,11 +176,8 @@ Deno.test({
 });
 
 Deno.test("mpi: a missing MPI library is one clear message naming the package", async () => {
-  assert.throws(
-    () => openMpi({ file: "/nonexistent/libmpi.so.40" }),
-    (e) => e instanceof MpiError && e.message.includes(MPI_INSTALL),
-  );
-  // As a user meets it: started by a launcher, the library not loadable.
+  // As a user meets it: started by a launcher, the library not loadable (a child process:
+  // the test task has no FFI permission).
   const env = { OMPI_COMM_WORLD_SIZE: "2", DRGAN_MPI_LIB: "/nonexistent/libmpi.so.40" };
   const r = await command("train", [GAN, "--steps", "1"], { perms: PERMS, env });
   assert.equal(r.code, 1);
