@@ -79,7 +79,7 @@ const FLAVOURS: Flavour[] = [
     inPlace: 1n,
   },
   {
-    // MPICH's handles are integers fixed by its ABI (mpi.h of MPICH 3 and 4); untested here.
+    // MPICH's handles are integers fixed by its ABI (mpi.h of MPICH 3 and 4).
     name: "MPICH",
     files: ["libmpi.so.12", "libmpich.so.12"],
     handle: "i32",
@@ -97,7 +97,10 @@ const FLAVOURS: Flavour[] = [
 export function openMpi(opts: { file?: string } = {}): Mpi {
   const file = opts.file ?? Deno.env.get("DRGAN_MPI_LIB");
   const tried = new Set<string>();
-  for (const f of FLAVOURS) {
+  // The launcher's own library first: MPICH's sets PMI_SIZE, Open MPI's OMPI_*.
+  const mpich = Deno.env.get("PMI_SIZE") !== undefined &&
+    Deno.env.get("OMPI_COMM_WORLD_SIZE") === undefined;
+  for (const f of mpich ? [...FLAVOURS].reverse() : FLAVOURS) {
     // A library of the other flavour lacks this one's symbols: dlopen refuses it.
     for (const name of file ? [file] : f.files) {
       tried.add(name);
@@ -110,7 +113,14 @@ export function openMpi(opts: { file?: string } = {}): Mpi {
         }
         continue;
       }
-      return new Mpi(f, lib);
+      const mpi = new Mpi(f, lib);
+      if (mpi.size === 1 && launchedSize() > 1) {
+        throw new MpiError(
+          `${name} (${f.name}) sees 1 process, but the launcher started ${launchedSize()}: ` +
+            `the library is not the launcher's (DRGAN_MPI_LIB names the right one)`,
+        );
+      }
+      return mpi;
     }
   }
   throw new MpiError(

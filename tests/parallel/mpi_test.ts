@@ -20,6 +20,9 @@ const hasMpirun = await new Deno.Command("mpirun", { args: ["--version"], stdout
 if (!hasMpirun) {
   console.warn(`tests/parallel: mpirun not found, MPI tests skipped (install: ${MPI_INSTALL})`);
 }
+// MPICH's launcher, where MPICH is installed too (setup.sh installs Open MPI only).
+const hasMpich = await new Deno.Command("mpiexec.mpich", { args: ["--version"], stdout: "null" })
+  .output().then((o) => o.success, () => false);
 
 interface Ran {
   code: number;
@@ -27,10 +30,21 @@ interface Ran {
   stderr: string;
 }
 
-/** `mpirun -np N deno ARGS` (as root too: Open MPI refuses root without these variables). */
-async function mpirun(n: number, args: string[], env: Record<string, string> = {}): Promise<Ran> {
-  const o = await new Deno.Command("mpirun", {
-    args: ["--oversubscribe", "-np", String(n), Deno.execPath(), ...args],
+/**
+ * `mpirun -np N deno ARGS` (as root too: Open MPI refuses root without these variables),
+ * or with `mpich` MPICH's `mpiexec.mpich -n N`.
+ */
+async function mpirun(
+  n: number,
+  args: string[],
+  env: Record<string, string> = {},
+  mpich = false,
+): Promise<Ran> {
+  const launch = mpich
+    ? ["mpiexec.mpich", "-n", String(n)]
+    : ["mpirun", "--oversubscribe", "-np", String(n)];
+  const o = await new Deno.Command(launch[0], {
+    args: [...launch.slice(1), Deno.execPath(), ...args],
     cwd: ROOT,
     env: {
       OMPI_ALLOW_RUN_AS_ROOT: "1",
@@ -51,10 +65,16 @@ async function mpirun(n: number, args: string[], env: Record<string, string> = {
 type Trace = { metrics: { [k: string]: number }; state: { [k: string]: number[] } }[];
 
 /** Trains `steps` steps of `graph` in `ranks` replicas; each rank's states and metrics. */
-async function replicas(ranks: number, graph: string, steps: number, sets: string[] = []) {
+async function replicas(
+  ranks: number,
+  graph: string,
+  steps: number,
+  sets: string[] = [],
+  mpich = false,
+) {
   const out = await Deno.makeTempDir();
   const args = ["run", "-A", REPLICA, graph, out, String(steps), ...sets];
-  const r = ranks > 1 ? await mpirun(ranks, args) : await deno(args, { cwd: ROOT });
+  const r = ranks > 1 ? await mpirun(ranks, args, {}, mpich) : await deno(args, { cwd: ROOT });
   assert.equal(r.code, 0, r.stderr);
   return Array.from(
     { length: ranks },
@@ -89,6 +109,19 @@ Deno.test({
     // The comparison has power: training moved the parameters far beyond the tolerance.
     const w = "discriminator.fc.weight";
     assert.ok(maxDiff(one[2].state[w], one[0].state[w]) > 1e-4);
+  },
+});
+
+Deno.test({
+  name: "mpi: under MPICH too, two ranks train as one process (where MPICH is installed)",
+  ignore: !hasMpich,
+  async fn() {
+    const [one] = await replicas(1, GAN, 2);
+    const [r0, r1] = await replicas(2, GAN, 2, [], true);
+    for (const [name, v] of Object.entries(one[1].state)) {
+      assert.deepEqual(r1[1].state[name], r0[1].state[name], name);
+      assert.ok(maxDiff(r0[1].state[name], v) < 1e-6, name);
+    }
   },
 });
 
