@@ -1,12 +1,16 @@
 // deno task bench:data — synthetic images per second at 96x96 on the CPU (one thread),
 // the median of several timed runs after a warm-up, plus training batches as the
 // trainer gets them (src/train/data.ts), on this thread and from a pool of 1, 2 and
-// all cores' data workers (src/train/data_pool.ts).
+// all cores' data workers (src/train/data_pool.ts); and PNG files decoded and resized
+// as a manifest's images are loaded, on this thread and by the same pools.
 import process from "node:process";
 import { loadModel } from "../src/lang/model.ts";
 import { trainingConfig } from "../src/train/config.ts";
 import { openTrainData } from "../src/train/data.ts";
 import { DataPool } from "../src/train/data_pool.ts";
+import { readImage } from "../src/data/folder.ts";
+import { encodePNG } from "../src/data/png.ts";
+import { fromCHW } from "../src/data/image.ts";
 import { identityFromSeed } from "../src/data/identity.ts";
 import { NUM_POSES } from "../src/data/pose.ts";
 import { renderFace } from "../src/data/synthetic.ts";
@@ -86,3 +90,34 @@ for (const n of [...new Set([1, 2, cores])]) {
   pool.close();
   console.log(`  ${rate.toFixed(0)} images/s, ${n} data workers (${cores} cores)`);
 }
+
+// Decoding: 64 PNG photos of 250x250 (rendered faces) read, decoded and resized to 96x96.
+const dir = Deno.makeTempDirSync();
+const files: string[] = [];
+for (let k = 0; k < 64; k++) {
+  const chw = renderFace(identityFromSeed(2, k), viewFor(2, k, k % NUM_POSES, 0), 250);
+  files.push(`${dir}/${k}.png`);
+  Deno.writeFileSync(files[k], encodePNG(fromCHW(chw, 250), 250, 250, 3));
+}
+const reading = { size: SIZE, dir };
+const decodeRate = async (read: () => Promise<unknown>) => {
+  await read(); // warm-up
+  const rates: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    await read();
+    rates.push(files.length / ((performance.now() - t0) / 1000));
+  }
+  return median(rates);
+};
+const one = await decodeRate(() => Promise.all(files.map((f) => readImage(f, reading))));
+console.log(
+  `  ${one.toFixed(0)} PNG images/s decoded (250x250 -> 96x96, median of 5) on the main thread`,
+);
+for (const n of [...new Set([1, 2, cores])]) {
+  const pool = DataPool.start(n);
+  const rate = await decodeRate(() => pool.readMany(files, reading));
+  pool.close();
+  console.log(`  ${rate.toFixed(0)} PNG images/s decoded, ${n} data workers (${cores} cores)`);
+}
+Deno.removeSync(dir, { recursive: true });

@@ -217,6 +217,12 @@ await section("data", async () => {
     const name = `data synthetic 96x96 as 64-image batches, ${m[2]} data workers`;
     records.push(fixed(name, Number(m[1]), "images/s", `bench/data.ts; ${m[3]} cores`));
   }
+  for (
+    const m of text.matchAll(/(\d+) PNG images\/s decoded, (\d+) data workers \((\d+) cores\)/g)
+  ) {
+    const name = `data PNG 250x250 decoded to 96x96, ${m[2]} data workers`;
+    records.push(fixed(name, Number(m[1]), "images/s", `bench/data.ts; ${m[3]} cores`));
+  }
   // The batches the trainer takes: openTrainData at each variant's size and batch.
   for (const v of variants) {
     const model = variantModel(v, ctx.sets);

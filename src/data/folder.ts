@@ -114,8 +114,7 @@ export async function loadFolder(manifestPath: string, options: FolderOptions): 
     try {
       const got = many ? many[k] : await readImage(fileOf(row.path), reading);
       if (typeof got === "string") throw new DataError(got);
-      const pixels = got;
-      kept.push({ identity: row.identity, pose: row.pose, light: row.light ?? 0, pixels });
+      kept.push({ identity: row.identity, pose: row.pose, light: row.light ?? 0, pixels: got });
     } catch (e) {
       if (!(e instanceof DataError)) throw e;
       const message = `${where}: ${e.message}`;
