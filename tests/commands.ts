@@ -5,7 +5,10 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The permissions the tasks in deno.json give train, infer, eval, exec and import. */
+/**
+ * The permissions the tasks in deno.json give train, infer, eval, exec and import
+ * (train and demo also have --allow-ffi, which only an MPI launch uses).
+ */
 export const PERMS = ["--allow-read", "--allow-write", "--allow-env"];
 
 /** Graph overrides that make drgan-small tiny enough for the software adapter. */
