@@ -3,7 +3,13 @@ import { conv2d } from "../../src/ops/conv2d.ts";
 import { VARIANTS, withBlocks } from "./conv_variants.ts";
 import { ShapeError } from "../../src/ops/types.ts";
 import { checkOp, t64 } from "./harness.ts";
-import { convGather, convScatter } from "../../src/ops/conv/mod.ts";
+import {
+  chooseBlock,
+  convGather,
+  convScatter,
+  DEFAULT_TARGET,
+  planGather,
+} from "../../src/ops/conv/mod.ts";
 
 const shape = (attrs: Record<string, unknown>, x: (number | string)[]) =>
   conv2d.shape(conv2d.attrs.parse(attrs), [x]);
@@ -142,4 +148,18 @@ Deno.test("conv2d gather and scatter code does not depend on the batch (one pipe
     // A batch the block does not divide is guarded, so its code differs.
     assert.notEqual(make("k", geom(5), io, block).code, a.code);
   }
+  // And the model picks one block for both batches (at 2B alone it picks a wider one).
+  const layer = (b: number) => ({
+    ...geom(b),
+    srcC: 16,
+    srcH: 16,
+    srcW: 16,
+    dstC: 16,
+    dstH: 16,
+    dstW: 16,
+  });
+  for (const kind of ["gather", "scatter"] as const) {
+    assert.deepEqual(chooseBlock(kind, layer(16)), chooseBlock(kind, layer(32)));
+  }
+  assert.notDeepEqual(planGather(layer(16), DEFAULT_TARGET), planGather(layer(32), DEFAULT_TARGET));
 });
