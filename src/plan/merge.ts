@@ -15,11 +15,24 @@ export interface MergeOptions {
   /** kernels per merged dispatch, at most */
   maxMembers?: number;
   /**
+   * characters of WGSL a merged kernel may reach: a merge repeats each member's
+   * body, and compile time grows with the code while the merge saves one launch
+   */
+  maxCode?: number;
+  /**
    * merge different kernels too (a conv's input and weight gradients), not only
    * copies of one kernel (two branches' convolutions): a per-adapter choice
    */
   mixed?: boolean;
 }
+
+/**
+ * Most WGSL characters of a merged kernel. On llvmpipe a pipeline's first dispatch
+ * compiles ~13 ms per 1000 characters (conv kernels are 20-80k each), and merging two
+ * copies of a conv kernel doubled that for one launch (~70 us) saved: in the demo's
+ * plan such merges were 43% of the code. Small kernels (norms, sums) still merge.
+ */
+export const MERGE_MAX_CODE = 12000;
 
 /**
  * The merge options a target implies. Whether different kernels merge is measured
@@ -30,6 +43,7 @@ export interface MergeOptions {
 export function mergeOptions(target: Target): MergeOptions {
   return {
     mixed: target.mixed,
+    maxCode: MERGE_MAX_CODE,
     maxBindings: target.limits.maxBindings,
     maxWorkgroupBytes: target.limits.maxWorkgroupBytes,
   };
@@ -53,6 +67,8 @@ interface Group {
   buffers: Map<string, boolean>;
   arenas: Map<string, boolean>;
   shared: number;
+  /** characters of its members' code */
+  code: number;
   /** false when its first member cannot be merged */
   open: boolean;
 }
@@ -110,6 +126,7 @@ function newGroup(m: Member): Group {
     buffers: new Map(),
     arenas: new Map(),
     shared: 0,
+    code: 0,
     open: m.shared >= 0,
   };
 }
@@ -122,6 +139,7 @@ function add(g: Group, m: Member): void {
   for (const b of m.writes) g.buffers.set(b, true);
   for (const [a, w] of m.arenas) g.arenas.set(a, w);
   g.shared += Math.max(0, m.shared);
+  g.code += m.d.code.length;
 }
 
 function member(
@@ -149,6 +167,7 @@ function fits(g: Group, m: Member, opts: MergeOptions): boolean {
   // discriminator's convolution of one image).
   if (!opts.mixed && g.members[0].d.code !== m.d.code) return false;
   if (threads(g.members[0].d.code) !== threads(m.d.code)) return false;
+  if (g.code + m.d.code.length > (opts.maxCode ?? Infinity)) return false;
   for (const [a, w] of m.arenas) if (g.arenas.has(a) && g.arenas.get(a) !== w) return false;
   const extra = [...m.reads, ...m.writes].filter((b) => !g.buffers.has(b)).length;
   return g.buffers.size + extra <= opts.maxBindings &&

@@ -3,6 +3,13 @@ import { conv2d } from "../../src/ops/conv2d.ts";
 import { VARIANTS, withBlocks } from "./conv_variants.ts";
 import { ShapeError } from "../../src/ops/types.ts";
 import { checkOp, t64 } from "./harness.ts";
+import {
+  chooseBlock,
+  convGather,
+  convScatter,
+  DEFAULT_TARGET,
+  planGather,
+} from "../../src/ops/conv/mod.ts";
 
 const shape = (attrs: Record<string, unknown>, x: (number | string)[]) =>
   conv2d.shape(conv2d.attrs.parse(attrs), [x]);
@@ -115,4 +122,44 @@ Deno.test("conv2d default blocks: large reductions, wide images, few weights", a
   assert.ok(bwd.scratch?.dw_part);
   await checkOp(conv2d, { attrs: { out: 4 }, inputs: [x] });
   await checkOp(conv2d, { attrs: { out: 12, stride: 2 }, inputs: [[1, 10, 17, 16]] });
+});
+
+Deno.test("conv2d gather and scatter code does not depend on the batch (one pipeline for B and 2B)", () => {
+  const geom = (b: number) => ({
+    b,
+    srcC: 3,
+    srcH: 8,
+    srcW: 8,
+    dstC: 4,
+    dstH: 8,
+    dstW: 8,
+    kh: 3,
+    kw: 3,
+    s: 1,
+    pt: 1,
+    pl: 1,
+  });
+  const io = { from: "x", to: "y", weight: "w", accumulate: false };
+  const block = { ch: 2, nb: 2, py: 4, px: 4 };
+  for (const make of [convGather, convScatter]) {
+    const [a, b] = [make("k", geom(4), io, block), make("k", geom(8), io, block)];
+    assert.equal(a.code, b.code);
+    assert.deepEqual([a.workgroups[2], b.workgroups[2]], [2, 4]);
+    // A batch the block does not divide is guarded, so its code differs.
+    assert.notEqual(make("k", geom(5), io, block).code, a.code);
+  }
+  // And the model picks one block for both batches (at 2B alone it picks a wider one).
+  const layer = (b: number) => ({
+    ...geom(b),
+    srcC: 16,
+    srcH: 16,
+    srcW: 16,
+    dstC: 16,
+    dstH: 16,
+    dstW: 16,
+  });
+  for (const kind of ["gather", "scatter"] as const) {
+    assert.deepEqual(chooseBlock(kind, layer(16)), chooseBlock(kind, layer(32)));
+  }
+  assert.notDeepEqual(planGather(layer(16), DEFAULT_TARGET), planGather(layer(32), DEFAULT_TARGET));
 });

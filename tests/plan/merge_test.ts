@@ -95,6 +95,11 @@ Deno.test("merge: by default only copies of one kernel merge; arenas are not mix
     { ...LIMITS, maxBindings: 3 },
   );
   assert.equal(tight.length, 2);
+  // So does a code limit: a merged kernel repeats each member's code (compile time).
+  const copies = [affine("a", 8, 2, "x", "p"), affine("a", 8, 2, "x", "q")];
+  const n = copies[0].dispatches[0].code.length;
+  assert.equal(mergeSteps(copies, id, { ...LIMITS, maxCode: 2 * n - 1 }).length, 2);
+  assert.equal(mergeSteps(copies, id, { ...LIMITS, maxCode: 2 * n }).length, 1);
 });
 
 Deno.test("merge: a merged dispatch computes what its members compute", async () => {

@@ -273,15 +273,16 @@ export function planWeightGrad(g: ConvGeom, t: ConvTarget): WeightBlock {
 
 /**
  * The cost model's `k` best blocks for a kernel, cheapest first: the first is the
- * model's own pick (what planGather / planScatter / planWeightGrad return). An
+ * model's own pick (what chooseBlock returns untuned: see PLAN_BATCH). An
  * autotuner measures these instead of guessing among them.
  */
 export function candidateBlocks(
   kind: ConvKernel,
-  g: ConvGeom,
+  geom: ConvGeom,
   k: number,
   t: ConvTarget,
 ): (Block | WeightBlock)[] {
+  const g = planned(kind, geom);
   const ranked = <B>(c: B[], f: (b: B) => number, none: B): B[] => {
     if (!c.length) return [none];
     // Stable sort: among equal costs the first enumerated wins, as in best().
@@ -300,6 +301,20 @@ const PLANNERS = {
 } as const;
 
 /**
+ * Gather and scatter blocks are planned for at most this many batch items. Their
+ * code does not depend on the batch (kernels.ts), so an encoder at B and the
+ * discriminator at 2B can share one pipeline if they share a block; past a batch
+ * that fills the device, the batch scales every block's run time alike and only
+ * tips the balance against the compile term. On llvmpipe this saved 15 of the
+ * small training plan's 204 pipelines at no measurable cost per step.
+ */
+export const PLAN_BATCH = 16;
+
+/** The geometry a kernel's block is planned for (see PLAN_BATCH). */
+const planned = (kind: ConvKernel, g: ConvGeom): ConvGeom =>
+  kind === "wgrad" ? g : { ...g, b: Math.min(g.b, PLAN_BATCH) };
+
+/**
  * The block a kernel runs with: the one `target` names for its kind or geometry,
  * else the cost model's pick for the target's constants (the software adapter's
  * without a target).
@@ -313,5 +328,6 @@ export function chooseBlock<K extends ConvKernel>(
   // A block forced for a kind wins over one measured for the geometry (tests force).
   const chosen = target?.blocks[kind] ?? target?.blocks[geomKey(kind, g)];
   type R = K extends "wgrad" ? WeightBlock | TileBlock : Block | TileBlock;
-  return (chosen ?? PLANNERS[kind](g, target?.conv ?? DEFAULT_TARGET)) as R;
+  if (chosen) return chosen as R;
+  return PLANNERS[kind](planned(kind, g), target?.conv ?? DEFAULT_TARGET) as R;
 }

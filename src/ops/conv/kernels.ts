@@ -32,7 +32,7 @@ import {
  * Version of the kernel generators: bump it whenever the code generated for a block
  * changes, so that block choices measured (and cached) for older kernels are ignored.
  */
-export const CONV_GENERATOR_VERSION = 1;
+export const CONV_GENERATOR_VERSION = 2;
 
 /**
  * Run-time position variables of an axis of a tile: for each offset o, the
@@ -109,14 +109,19 @@ function guard(conds: string[], body: string, indent = "  "): string {
  * A one-thread-per-`i` kernel like wgsl.ts's perElement, but naming its bindings
  * by what they are to the kernel rather than by role, so that mirrored layers
  * (an encoder's conv and its decoder's transposed conv) share one pipeline.
+ * With `layers` > 1, the dispatch's z is the layer `gid.z` and `i` < n counts
+ * threads of one layer: the batch groups of gather and scatter, so that the code
+ * does not depend on the batch and one pipeline serves an encoder at batch B and
+ * a discriminator at 2B (each pipeline costs a compile on first use).
  */
 function kernel(
   label: string,
   n: number,
   bindings: [name: string, b: Binding][],
   body: string,
+  layers = 1,
 ): Dispatch {
-  const [gx] = grid(n);
+  const [gx, gy] = grid(n);
   const code = `${declareNamed(bindings)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -125,7 +130,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 ${body}
 }
 `;
-  return { label, code, entry: "main", workgroups: grid(n), bindings: bindings.map(([, b]) => b) };
+  return {
+    label,
+    code,
+    entry: "main",
+    workgroups: [gx, gy, layers],
+    bindings: bindings.map(([, b]) => b),
+  };
 }
 
 const PART = "part";
@@ -148,7 +159,8 @@ export function convGather(
   const Y = gatherAxis(g.dstH, py, g.s, g.kh, g.pt, g.srcH);
   const X = gatherAxis(g.dstW, px, g.s, g.kw, g.pl, g.srcW);
   const [nog, nbg] = [cdiv(g.dstC, ch), cdiv(g.b, nb)];
-  const L = decompose([["tx", X.tiles], ["ty", Y.tiles], ["og", nog], ["bg", nbg]]);
+  const L = decompose([["tx", X.tiles], ["ty", Y.tiles], ["og", nog]]);
+  L.push(`  let bg = gid.z;`);
   L.push(`  let oy0 = i32(ty) * ${py};`, `  let ox0 = i32(tx) * ${px};`);
   const ry = positions(L, "r", `oy0 * ${g.s} - ${g.pt}`, Y.reads, g.srcH, g.srcW, Y.ok);
   const rx = positions(L, "q", `ox0 * ${g.s} - ${g.pl}`, X.reads, g.srcW, 1, X.ok);
@@ -221,7 +233,7 @@ export function convGather(
       }
     }
   }
-  return kernel(label, nbg * nog * Y.tiles * X.tiles, bindingsOf(io), L.join("\n"));
+  return kernel(label, nog * Y.tiles * X.tiles, bindingsOf(io), L.join("\n"), nbg);
 }
 
 /**
@@ -245,7 +257,8 @@ export function convScatter(
   const Y = scatterAxis(g.srcH, py, s, g.kh, g.pt, g.dstH);
   const X = scatterAxis(g.srcW, px, s, g.kw, g.pl, g.dstW);
   const [ncg, nbg] = [cdiv(g.srcC, ch), cdiv(g.b, nb)];
-  const L = decompose([["tx", X.tiles], ["ty", Y.tiles], ["cg", ncg], ["bg", nbg]]);
+  const L = decompose([["tx", X.tiles], ["ty", Y.tiles], ["cg", ncg]]);
+  L.push(`  let bg = gid.z;`);
   // dst position of the tile's j = 0
   L.push(
     `  let ty0 = i32(ty) * ${py} + ${Y.origin};`,
@@ -328,7 +341,7 @@ export function convScatter(
       });
     }
   }
-  return kernel(label, nbg * ncg * Y.tiles * X.tiles, bindingsOf(io), L.join("\n"));
+  return kernel(label, ncg * Y.tiles * X.tiles, bindingsOf(io), L.join("\n"), nbg);
 }
 
 /**
