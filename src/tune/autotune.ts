@@ -183,7 +183,7 @@ export async function tuneKernel(
     for (let r = 0; r < rounds; r++) {
       const idle = await timed(device, [], 0);
       // Interleaved, so that load from other processes hits every candidate alike.
-      for (const i of running) times[i].push((await timed(device, steps[i], n) - idle) / n);
+      for (const i of running) times[i].push(net(await timed(device, steps[i], n), idle, n));
       if (r < 2) {
         // Clearly slower after one round, or two: not worth more device time.
         const fastest = Math.min(...running.map((i) => median(times[i])));
@@ -200,8 +200,8 @@ export async function tuneKernel(
       const fresh: [number[], number[]] = [[], []];
       for (let r = 0; r < rounds; r++) {
         const idle = await timed(device, [], 0);
-        fresh[0].push((await timed(device, steps[0], n) - idle) / n);
-        fresh[1].push((await timed(device, steps[pick], n) - idle) / n);
+        fresh[0].push(net(await timed(device, steps[0], n), idle, n));
+        fresh[1].push(net(await timed(device, steps[pick], n), idle, n));
       }
       [modelMs, pickMs] = fresh.map(median);
       if (pickMs > modelMs * (1 - margin)) [pick, pickMs] = [0, modelMs];
@@ -238,4 +238,12 @@ export function describeGeom(kind: ConvKernel, g: ConvGeom): string {
   const src = `${g.srcC}x${g.srcH}x${g.srcW}`, dst = `${g.dstC}x${g.dstH}x${g.dstW}`;
   const arrow = kind === "scatter" ? `${dst} -> ${src}` : `${src} -> ${dst}`;
   return `b${g.b} ${arrow} k${g.kh}x${g.kw} s${g.s}`;
+}
+
+/**
+ * Milliseconds per run of `n` runs that took `total`, less an empty submit's `idle`;
+ * on a loaded machine the empty submit can take longer than a short kernel's runs.
+ */
+function net(total: number, idle: number, n: number): number {
+  return Math.max(total - idle, 0) / n;
 }
