@@ -7,8 +7,11 @@ import {
   chooseBlock,
   convGather,
   convScatter,
+  convWeightGrad,
   DEFAULT_TARGET,
   planGather,
+  planWeightGrad,
+  type WeightBlock,
 } from "../../src/ops/conv/mod.ts";
 
 const shape = (attrs: Record<string, unknown>, x: (number | string)[]) =>
@@ -158,8 +161,45 @@ Deno.test("conv2d gather and scatter code does not depend on the batch (one pipe
     dstH: 16,
     dstW: 16,
   });
-  for (const kind of ["gather", "scatter"] as const) {
+  for (const kind of ["gather", "scatter", "wgrad"] as const) {
     assert.deepEqual(chooseBlock(kind, layer(16)), chooseBlock(kind, layer(32)));
   }
   assert.notDeepEqual(planGather(layer(16), DEFAULT_TARGET), planGather(layer(32), DEFAULT_TARGET));
+  const [w16, w32] = [
+    planWeightGrad(layer(16), DEFAULT_TARGET),
+    planWeightGrad(layer(32), DEFAULT_TARGET),
+  ];
+  assert.notDeepEqual(w16, w32);
+  // Far past PLAN_BATCH the chunks planned for 16 items would be too many: planned as is.
+  const huge = { ...layer(8192), dstH: 64, dstW: 64, srcH: 64, srcW: 64 };
+  const wb = chooseBlock("wgrad", huge) as WeightBlock;
+  assert.deepEqual(wb, planWeightGrad(huge, DEFAULT_TARGET));
+  assert.ok(8192 * 64 / wb.rows <= 1024);
+});
+
+Deno.test("conv2d weight-gradient code does not depend on the batch where its chunk divides the rows", () => {
+  const geom = (b: number) => ({
+    b,
+    srcC: 3,
+    srcH: 8,
+    srcW: 8,
+    dstC: 4,
+    dstH: 8,
+    dstW: 8,
+    kh: 3,
+    kw: 3,
+    s: 1,
+    pt: 1,
+    pl: 1,
+  });
+  const roles = { src: "x", dst: "dy", dw: "dw" };
+  const make = (b: number, rows: number) =>
+    convWeightGrad("k", geom(b), roles, false, { co: 2, ci: 3, px: 4, rows }).dispatches;
+  const [a, b] = [make(4, 8), make(8, 8)];
+  assert.equal(a[0].code, b[0].code);
+  // the chunk is the dispatch's z; only the small kernel adding the partial sums differs
+  assert.deepEqual([a[0].workgroups[2], b[0].workgroups[2]], [4, 8]);
+  assert.notEqual(a[1].code, b[1].code);
+  // A chunk that does not divide the rows is clamped, so its code differs.
+  assert.notEqual(make(4, 12)[0].code, make(8, 12)[0].code);
 });

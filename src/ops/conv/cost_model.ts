@@ -240,15 +240,16 @@ export function planScatter(g: ConvGeom, t: ConvTarget): Block {
   return c.length ? best(c, (b) => scatterCost(g, b, t)) : ONE;
 }
 
-/** Most floats of partial sums the weight gradient may keep in scratch. */
+/** Most floats of partial sums the weight gradient may keep in scratch, and most chunks. */
 const MAX_PARTIAL = 1 << 22;
+const MAX_CHUNKS = 1024;
 
 function weightCandidates(g: ConvGeom, t: ConvTarget): WeightBlock[] {
   const cands: WeightBlock[] = [];
   const rows = g.b * g.dstH;
   const nw = g.dstC * g.srcC * g.kh * g.kw;
   const rowChoices = new Set<number>([rows]);
-  for (let c = 2; c <= 1024 && c <= rows && c * nw <= MAX_PARTIAL; c *= 2) {
+  for (let c = 2; c <= MAX_CHUNKS && c <= rows && c * nw <= MAX_PARTIAL; c *= 2) {
     rowChoices.add(cdiv(rows, c));
   }
   for (const co of sizes(g.dstC, 8)) {
@@ -282,7 +283,7 @@ export function candidateBlocks(
   k: number,
   t: ConvTarget,
 ): (Block | WeightBlock)[] {
-  const g = planned(kind, geom);
+  const g = planned(kind, geom, t);
   const ranked = <B>(c: B[], f: (b: B) => number, none: B): B[] => {
     if (!c.length) return [none];
     // Stable sort: among equal costs the first enumerated wins, as in best().
@@ -301,18 +302,27 @@ const PLANNERS = {
 } as const;
 
 /**
- * Gather and scatter blocks are planned for at most this many batch items. Their
- * code does not depend on the batch (kernels.ts), so an encoder at B and the
- * discriminator at 2B can share one pipeline if they share a block; past a batch
- * that fills the device, the batch scales every block's run time alike and only
- * tips the balance against the compile term. On llvmpipe this saved 15 of the
- * small training plan's 204 pipelines at no measurable cost per step.
+ * Conv blocks are planned for at most this many batch items. The kernels' code
+ * does not depend on the batch (kernels.ts; the weight gradient's where its row
+ * chunk divides the rows), so an encoder at B and the discriminator at 2B can
+ * share one pipeline if they share a block; past a batch that fills the device,
+ * the batch scales every block's run time alike and only tips the balance
+ * against the compile term. On llvmpipe this saved 15 of the small training
+ * plan's 204 pipelines at no measurable cost per step (gather and scatter).
  */
 export const PLAN_BATCH = 16;
 
-/** The geometry a kernel's block is planned for (see PLAN_BATCH). */
-const planned = (kind: ConvKernel, g: ConvGeom): ConvGeom =>
-  kind === "wgrad" ? g : { ...g, b: Math.min(g.b, PLAN_BATCH) };
+/**
+ * The geometry a kernel's block is planned for (see PLAN_BATCH): the real one for a
+ * weight gradient whose row chunks, planned for fewer items, would be too many at
+ * the real batch (its partial sums and dispatch grow with the batch).
+ */
+function planned(kind: ConvKernel, g: ConvGeom, t: ConvTarget): ConvGeom {
+  const p = { ...g, b: Math.min(g.b, PLAN_BATCH) };
+  if (kind !== "wgrad" || p.b === g.b) return p;
+  const chunks = cdiv(g.b * g.dstH, planWeightGrad(p, t).rows);
+  return chunks <= MAX_CHUNKS && chunks * g.dstC * g.srcC * g.kh * g.kw <= MAX_PARTIAL ? p : g;
+}
 
 /**
  * The block a kernel runs with: the one `target` names for its kind or geometry,
@@ -329,5 +339,6 @@ export function chooseBlock<K extends ConvKernel>(
   const chosen = target?.blocks[kind] ?? target?.blocks[geomKey(kind, g)];
   type R = K extends "wgrad" ? WeightBlock | TileBlock : Block | TileBlock;
   if (chosen) return chosen as R;
-  return PLANNERS[kind](planned(kind, g), target?.conv ?? DEFAULT_TARGET) as R;
+  const t = target?.conv ?? DEFAULT_TARGET;
+  return PLANNERS[kind](planned(kind, g, t), t) as R;
 }

@@ -32,7 +32,7 @@ import {
  * Version of the kernel generators: bump it whenever the code generated for a block
  * changes, so that block choices measured (and cached) for older kernels are ignored.
  */
-export const CONV_GENERATOR_VERSION = 2;
+export const CONV_GENERATOR_VERSION = 3;
 
 /**
  * Run-time position variables of an axis of a tile: for each offset o, the
@@ -110,9 +110,10 @@ function guard(conds: string[], body: string, indent = "  "): string {
  * by what they are to the kernel rather than by role, so that mirrored layers
  * (an encoder's conv and its decoder's transposed conv) share one pipeline.
  * With `layers` > 1, the dispatch's z is the layer `gid.z` and `i` < n counts
- * threads of one layer: the batch groups of gather and scatter, so that the code
- * does not depend on the batch and one pipeline serves an encoder at batch B and
- * a discriminator at 2B (each pipeline costs a compile on first use).
+ * threads of one layer: the batch groups of gather and scatter, the row chunks of
+ * the weight gradient, so that the code does not depend on the batch and one
+ * pipeline serves an encoder at batch B and a discriminator at 2B (each pipeline
+ * costs a compile on first use).
  */
 function kernel(
   label: string,
@@ -351,7 +352,8 @@ export function convScatter(
  * height), all kh x kw taps. Per step of px dst columns it loads co * px dst
  * values and ci * kh src row segments. With several chunks each writes its
  * partial sums to scratch `t.dw_part` and a second kernel adds them up (and into
- * dw when accumulating).
+ * dw when accumulating). The chunk is the dispatch's z and, where the chunk
+ * divides the rows, the main kernel's code does not depend on the batch.
  */
 export function convWeightGrad(
   label: string,
@@ -371,7 +373,8 @@ export function convWeightGrad(
   const part = "t.dw_part";
   const [ncg, nog] = [cdiv(g.srcC, ci), cdiv(g.dstC, co)];
   const X = weightAxis(g, px);
-  const L = decompose([["cg", ncg], ["og", nog], ["chunk", chunks]]);
+  const L = decompose([["cg", ncg], ["og", nog]]);
+  L.push(`  let chunk = gid.z;`);
   L.push(...blockIndices("oc", "og", co, g.dstC), ...blockIndices("cc", "cg", ci, g.srcC));
   const acc = (k: number, kk: number, ky: number, kx: number) => `a${k}_${kk}_${ky}_${kx}`;
   for (const k of range(co)) {
@@ -381,7 +384,11 @@ export function convWeightGrad(
       }
     }
   }
-  L.push(`  let n0 = chunk * ${rowsPer}u;`, `  let n1 = min(n0 + ${rowsPer}u, ${totalRows}u);`);
+  const end = `n0 + ${rowsPer}u`;
+  L.push(
+    `  let n0 = chunk * ${rowsPer}u;`,
+    `  let n1 = ${totalRows % rowsPer === 0 ? end : `min(${end}, ${totalRows}u)`};`,
+  );
   L.push(`  for (var n = n0; n < n1; n++) {`);
   L.push(`    let b = n / ${g.dstH}u;`, `    let oy = i32(n % ${g.dstH}u);`);
   for (const k of range(co)) {
@@ -447,13 +454,14 @@ export function convWeightGrad(
   }
   const main = kernel(
     label,
-    ncg * nog * chunks,
+    ncg * nog,
     [
       [src, { role: roles.src }],
       [dst, { role: roles.dst }],
       chunks > 1 ? [PART, { role: part, write: true }] : [dw, { role: roles.dw, write: true }],
     ],
     L.join("\n"),
+    chunks,
   );
   if (chunks === 1) return { dispatches: [main] };
   const total = kernel(
