@@ -352,8 +352,9 @@ export function convScatter(
  * height), all kh x kw taps. Per step of px dst columns it loads co * px dst
  * values and ci * kh src row segments. With several chunks each writes its
  * partial sums to scratch `t.dw_part` and a second kernel adds them up (and into
- * dw when accumulating). The chunk is the dispatch's z and, where the chunk
- * divides the rows, the main kernel's code does not depend on the batch.
+ * dw when accumulating). The dispatch's z counts groups of `per` chunks, `per`
+ * enough to fill a workgroup, so that where the chunks divide the rows the main
+ * kernel's code does not depend on the batch.
  */
 export function convWeightGrad(
   label: string,
@@ -373,8 +374,13 @@ export function convWeightGrad(
   const part = "t.dw_part";
   const [ncg, nog] = [cdiv(g.srcC, ci), cdiv(g.dstC, co)];
   const X = weightAxis(g, px);
-  const L = decompose([["cg", ncg], ["og", nog]]);
-  L.push(`  let chunk = gid.z;`);
+  // Chunks per layer of the dispatch: a power of two that fills a workgroup with
+  // threads, at most all chunks (the same for B and 2B unless B has fewer chunks).
+  let per = 1;
+  while (per < chunks && ncg * nog * per < WG) per *= 2;
+  const L = decompose([["cg", ncg], ["og", nog], ["ck", per]]);
+  L.push(`  let chunk = gid.z * ${per}u + ck;`);
+  if (chunks % per !== 0) L.push(`  if (chunk >= ${chunks}u) { return; }`);
   L.push(...blockIndices("oc", "og", co, g.dstC), ...blockIndices("cc", "cg", ci, g.srcC));
   const acc = (k: number, kk: number, ky: number, kx: number) => `a${k}_${kk}_${ky}_${kx}`;
   for (const k of range(co)) {
@@ -454,14 +460,14 @@ export function convWeightGrad(
   }
   const main = kernel(
     label,
-    ncg * nog,
+    ncg * nog * per,
     [
       [src, { role: roles.src }],
       [dst, { role: roles.dst }],
       chunks > 1 ? [PART, { role: part, write: true }] : [dw, { role: roles.dw, write: true }],
     ],
     L.join("\n"),
-    chunks,
+    cdiv(chunks, per),
   );
   if (chunks === 1) return { dispatches: [main] };
   const total = kernel(
