@@ -110,7 +110,7 @@ function guard(conds: string[], body: string, indent = "  "): string {
  * by what they are to the kernel rather than by role, so that mirrored layers
  * (an encoder's conv and its decoder's transposed conv) share one pipeline.
  * With `layers` > 1, the dispatch's z is the layer `gid.z` and `i` < n counts
- * threads of one layer: the batch groups of gather and scatter, the row chunks of
+ * threads of one layer: the batch groups of gather and scatter, groups of row chunks of
  * the weight gradient, so that the code does not depend on the batch and one
  * pipeline serves an encoder at batch B and a discriminator at 2B (each pipeline
  * costs a compile on first use).
