@@ -127,33 +127,35 @@ Deno.test("conv2d default blocks: large reductions, wide images, few weights", a
   await checkOp(conv2d, { attrs: { out: 12, stride: 2 }, inputs: [[1, 10, 17, 16]] });
 });
 
+/** A small 3x3 layer at batch b, for the batch-independence tests. */
+const smallGeom = (b: number) => ({
+  b,
+  srcC: 3,
+  srcH: 8,
+  srcW: 8,
+  dstC: 4,
+  dstH: 8,
+  dstW: 8,
+  kh: 3,
+  kw: 3,
+  s: 1,
+  pt: 1,
+  pl: 1,
+});
+
 Deno.test("conv2d gather and scatter code does not depend on the batch (one pipeline for B and 2B)", () => {
-  const geom = (b: number) => ({
-    b,
-    srcC: 3,
-    srcH: 8,
-    srcW: 8,
-    dstC: 4,
-    dstH: 8,
-    dstW: 8,
-    kh: 3,
-    kw: 3,
-    s: 1,
-    pt: 1,
-    pl: 1,
-  });
   const io = { from: "x", to: "y", weight: "w", accumulate: false };
   const block = { ch: 2, nb: 2, py: 4, px: 4 };
   for (const make of [convGather, convScatter]) {
-    const [a, b] = [make("k", geom(4), io, block), make("k", geom(8), io, block)];
+    const [a, b] = [make("k", smallGeom(4), io, block), make("k", smallGeom(8), io, block)];
     assert.equal(a.code, b.code);
     assert.deepEqual([a.workgroups[2], b.workgroups[2]], [2, 4]);
     // A batch the block does not divide is guarded, so its code differs.
-    assert.notEqual(make("k", geom(5), io, block).code, a.code);
+    assert.notEqual(make("k", smallGeom(5), io, block).code, a.code);
   }
   // And the model picks one block for both batches (at 2B alone it picks a wider one).
   const layer = (b: number) => ({
-    ...geom(b),
+    ...smallGeom(b),
     srcC: 16,
     srcH: 16,
     srcW: 16,
@@ -178,23 +180,9 @@ Deno.test("conv2d gather and scatter code does not depend on the batch (one pipe
 });
 
 Deno.test("conv2d weight-gradient code does not depend on the batch where its chunk divides the rows", () => {
-  const geom = (b: number) => ({
-    b,
-    srcC: 3,
-    srcH: 8,
-    srcW: 8,
-    dstC: 4,
-    dstH: 8,
-    dstW: 8,
-    kh: 3,
-    kw: 3,
-    s: 1,
-    pt: 1,
-    pl: 1,
-  });
   const roles = { src: "x", dst: "dy", dw: "dw" };
   const make = (b: number, rows: number) =>
-    convWeightGrad("k", geom(b), roles, false, { co: 2, ci: 3, px: 4, rows }).dispatches;
+    convWeightGrad("k", smallGeom(b), roles, false, { co: 2, ci: 3, px: 4, rows }).dispatches;
   // 32 and 64 chunks of one row, 2 threads each: 32 chunks fill a workgroup
   const [a, b] = [make(4, 1), make(8, 1)];
   assert.equal(a[0].code, b[0].code);
