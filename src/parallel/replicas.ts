@@ -4,7 +4,7 @@
 import { UsageError } from "../errors.ts";
 import { numel } from "../ops/wgsl.ts";
 import { readBack } from "../engine/buffers.ts";
-import type { Trainer } from "../train/trainer.ts";
+import { COUNTERS, type Counters, type Trainer } from "../train/trainer.ts";
 import type { Collective } from "./mpi.ts";
 
 /** Rank `rank`'s rows of a global batch of `batch` samples, in groups of `group`. */
@@ -30,9 +30,8 @@ export function shardOf(
 export async function broadcastState(trainer: Trainer, comm: Collective): Promise<void> {
   const tensors = [...trainer.stateTensors().values()];
   const sizes = tensors.map((t) => numel(t.shape));
-  const counters = ["step", "rng", "d_t", "g_t", "d_updates", "g_updates", "strong"];
   const total = sizes.reduce((a, b) => a + b, 0);
-  const all = new Float32Array(total + counters.length);
+  const all = new Float32Array(total + COUNTERS.length);
   // The counters travel as raw 32-bit words: a float could not hold the random state.
   const words = new Uint32Array(all.buffer, total * 4);
   if (comm.rank === 0) {
@@ -46,15 +45,8 @@ export async function broadcastState(trainer: Trainer, comm: Collective): Promis
     );
     let at = 0;
     got.forEach((g) => (all.set(g, at), at += g.length));
-    words.set([
-      trainer.step,
-      trainer.rng.state,
-      trainer.d.optimizer.t,
-      trainer.g.optimizer.t,
-      trainer.d.updates,
-      trainer.g.updates,
-      trainer.strong ? 1 : 0,
-    ]);
+    const c = trainer.counters();
+    words.set(COUNTERS.map((k) => c[k]));
   }
   comm.broadcast(all);
   if (comm.rank === 0) return;
@@ -63,13 +55,5 @@ export async function broadcastState(trainer: Trainer, comm: Collective): Promis
     const part = all.subarray(at, at += sizes[i]);
     trainer.gpu.device.queue.writeBuffer(t.region.buffer, t.region.offset, part);
   });
-  [
-    trainer.step,
-    trainer.rng.state,
-    trainer.d.optimizer.t,
-    trainer.g.optimizer.t,
-    trainer.d.updates,
-    trainer.g.updates,
-  ] = words;
-  trainer.strong = words[6] === 1;
+  trainer.setCounters(Object.fromEntries(COUNTERS.map((k, i) => [k, words[i]])) as Counters);
 }

@@ -6,7 +6,7 @@ import { numel } from "../ops/wgsl.ts";
 import { readBack } from "../engine/buffers.ts";
 import { readSafetensors, toFloat32, writeSafetensors } from "../formats/safetensors.ts";
 import { CHECKPOINT_FORMAT } from "../infer/weights.ts";
-import type { Trainer } from "./trainer.ts";
+import { COUNTERS, type Counters, type Trainer } from "./trainer.ts";
 
 export class CheckpointError extends UserError {}
 
@@ -25,13 +25,8 @@ export async function saveCheckpoint(trainer: Trainer, path: string): Promise<vo
   const meta = {
     format: CHECKPOINT_FORMAT,
     graph: trainer.model.file,
-    step: String(trainer.step),
-    strong: String(trainer.strong),
-    rng: String(trainer.rng.state),
-    d_t: String(trainer.d.optimizer.t),
-    g_t: String(trainer.g.optimizer.t),
-    d_updates: String(trainer.d.updates),
-    g_updates: String(trainer.g.updates),
+    ...Object.fromEntries(Object.entries(trainer.counters()).map(([k, v]) => [k, String(v)])),
+    strong: String(trainer.strong), // "true" / "false", as checkpoints have always held it
   };
   writeSafetensors(path, out, meta);
 }
@@ -72,11 +67,8 @@ export function loadCheckpoint(trainer: Trainer, path: string): void {
     if (!Number.isInteger(v) || v < 0) throw new CheckpointError(`${path}: bad metadata ${k}`);
     return v;
   };
-  trainer.step = int("step");
-  trainer.strong = metadata.strong === "true";
-  trainer.rng.state = int("rng");
-  trainer.d.optimizer.t = int("d_t");
-  trainer.g.optimizer.t = int("g_t");
-  trainer.d.updates = int("d_updates");
-  trainer.g.updates = int("g_updates");
+  const c = Object.fromEntries(
+    COUNTERS.map((k) => [k, k === "strong" ? Number(metadata.strong === "true") : int(k)]),
+  ) as Counters;
+  trainer.setCounters(c);
 }

@@ -35,6 +35,10 @@ export interface Player {
   updates: number;
 }
 
+/** Names of the trainer's counters (Trainer.counters), in a fixed order. */
+export const COUNTERS = ["step", "strong", "rng", "d_t", "g_t", "d_updates", "g_updates"] as const;
+export type Counters = Record<typeof COUNTERS[number], number>;
+
 export class Trainer {
   /** completed iterations (each has one G update, and a D update unless D is strong) */
   step = 0;
@@ -129,6 +133,29 @@ export class Trainer {
 
   get g(): Player {
     return this.players[1];
+  }
+
+  /** The state besides tensors that a checkpoint or a broadcast carries: whole numbers. */
+  counters(): Counters {
+    return {
+      step: this.step,
+      strong: this.strong ? 1 : 0,
+      rng: this.rng.state,
+      d_t: this.d.optimizer.t,
+      g_t: this.g.optimizer.t,
+      d_updates: this.d.updates,
+      g_updates: this.g.updates,
+    };
+  }
+
+  setCounters(c: Counters): void {
+    this.step = c.step;
+    this.strong = c.strong === 1;
+    this.rng.state = c.rng;
+    this.d.optimizer.t = c.d_t;
+    this.g.optimizer.t = c.g_t;
+    this.d.updates = c.d_updates;
+    this.g.updates = c.g_updates;
   }
 
   /** Names and shapes of every tensor a checkpoint holds. */
