@@ -50,6 +50,11 @@ export interface RenderOptions {
   noise?: Float32Array | Float32Array[];
   /** a fresh draw per face from this seed */
   seed?: number;
+  /**
+   * With a scene code (`sceneSize` > 0): one per face, from `encode`, in place of the
+   * noise's last `sceneSize` values. `rotate` passes the images' own.
+   */
+  scene?: Float32Array[];
 }
 
 export class FaceModel implements Recognizer {
@@ -162,6 +167,11 @@ export class FaceModel implements Recognizer {
     return !!this.dec;
   }
 
+  /** Values of the encoder's scene code (0 without one); see RenderOptions.scene. */
+  get sceneSize(): number {
+    return this.resolved.scene;
+  }
+
   /** Whether the encoder has a confidence output (multi-image mode). */
   get multi(): boolean {
     return this.resolved.multi;
@@ -183,6 +193,7 @@ export class FaceModel implements Recognizer {
       poses: r.poses,
       featureSize: r.featureSize,
       multi: r.multi,
+      sceneSize: r.scene,
       fusion: r.multi ? "confidence" : "mean",
       decoder: !!r.decoder,
       batch: this.batch,
@@ -212,25 +223,31 @@ export class FaceModel implements Recognizer {
     });
   }
 
-  /** Features (and confidences in multi-image mode) of any number of images. */
+  /**
+   * Features of any number of images, with their confidences in multi-image mode and
+   * their scene codes where the encoder has one.
+   */
   async encode(
     images: Float32Array[],
-  ): Promise<{ features: Float32Array[]; confidences?: number[] }> {
+  ): Promise<{ features: Float32Array[]; confidences?: number[]; scenes?: Float32Array[] }> {
     this.checkImages(images);
     const p = this.enc.program;
-    const feature = p.outputs.feature, conf = p.outputs.confidence;
-    const features: Float32Array[] = [], confidences: number[] = [];
-    for await (
-      const { got, n } of this.batches(this.enc, images, conf ? [feature, conf] : [feature])
-    ) {
-      const f = got.get(feature)!, nf = this.featureSize;
+    const feature = p.outputs.feature, conf = p.outputs.confidence, scene = p.outputs.scene;
+    const features: Float32Array[] = [], confidences: number[] = [], scenes: Float32Array[] = [];
+    const wanted = [feature, conf, scene].filter((o) => o !== undefined);
+    for await (const { got, n } of this.batches(this.enc, images, wanted)) {
+      const f = got.get(feature)!, nf = this.featureSize, ns = this.sceneSize;
       for (let k = 0; k < n; k++) features.push(f.slice(k * nf, (k + 1) * nf));
       if (conf) {
         const c = got.get(conf)!;
         for (let k = 0; k < n; k++) confidences.push(c[k]);
       }
+      if (scene) {
+        const c = got.get(scene)!;
+        for (let k = 0; k < n; k++) scenes.push(c.slice(k * ns, (k + 1) * ns));
+      }
     }
-    return conf ? { features, confidences } : { features };
+    return { features, ...(conf ? { confidences } : {}), ...(scene ? { scenes } : {}) };
   }
 
   /** Runs `ex` over the images in whole, padded batches: each batch's outputs, and its images. */
@@ -298,11 +315,15 @@ export class FaceModel implements Recognizer {
     const out: Float32Array[] = [];
     const image = dec.program.outputs.image;
     const noiseOf = this.noiseFor(features.length, opts);
+    const sceneOf = this.sceneFor(features.length, opts);
     const noise = new Float32Array(B * nz);
     for (let i = 0; i < features.length; i += B) {
       const n = Math.min(B, features.length - i);
       const f = new Float32Array(B * nf), code = new Float32Array(B * P);
       for (let k = 0; k < B; k++) noise.set(k < n ? noiseOf(i + k) : this.noiseCode, k * nz);
+      for (let k = 0; k < n && sceneOf; k++) {
+        noise.set(sceneOf(i + k), (k + 1) * nz - this.sceneSize);
+      }
       for (let k = 0; k < n; k++) {
         f.set(features[i + k], k * nf);
         code[k * P + poses[i + k]] = 1;
@@ -383,6 +404,22 @@ export class FaceModel implements Recognizer {
     return (i) => list[list.length === 1 ? 0 : i];
   }
 
+  /** The scene code of face `i` of a render call, if the call gives them. */
+  private sceneFor(faces: number, opts: RenderOptions): ((i: number) => Float32Array) | undefined {
+    const list = opts.scene, ns = this.sceneSize;
+    if (list === undefined) return undefined;
+    if (!ns) throw new InferError(`${this.resolved.graph} has no scene code`);
+    if (!Array.isArray(list) || list.length !== faces) {
+      throw new InferError(`${list?.length} scene codes for ${faces} faces`);
+    }
+    list.forEach((v, i) => {
+      if (!(v instanceof Float32Array) || v.length !== ns || !v.every(Number.isFinite)) {
+        throw new InferError(`scene ${i}: expected ${ns} finite values`);
+      }
+    });
+    return (i) => list[i];
+  }
+
   /** Each image rotated to `pose` (a class, or one per image): CHW in [-1, 1]. */
   async rotate(
     images: Float32Array[],
@@ -394,7 +431,8 @@ export class FaceModel implements Recognizer {
     }
     if (typeof pose === "number") this.checkPose(pose);
     else pose.forEach((p) => this.checkPose(p));
-    return this.render(await this.features(images), pose, opts);
+    const { features, scenes } = await this.encode(images);
+    return this.render(features, pose, { scene: scenes, ...opts });
   }
 
   /** Each image rotated to the frontal pose. */
@@ -404,10 +442,10 @@ export class FaceModel implements Recognizer {
 
   /** Every image at every pose: result[i][p]. */
   async rotateAll(images: Float32Array[]): Promise<Float32Array[][]> {
-    const f = await this.features(images);
-    const all = f.flatMap((x) => Array.from({ length: this.poses }, () => x));
+    const { features: f, scenes } = await this.encode(images);
+    const each = <T>(x: T[]) => x.flatMap((v) => Array.from({ length: this.poses }, () => v));
     const poses = f.flatMap(() => Array.from({ length: this.poses }, (_, p) => p));
-    const out = await this.render(all, poses);
+    const out = await this.render(each(f), poses, { scene: scenes && each(scenes) });
     return f.map((_, i) => out.slice(i * this.poses, (i + 1) * this.poses));
   }
 

@@ -1,7 +1,7 @@
-// The Plan of a resolved model: the encoder (features, and confidences in
-// multi-image mode) and the decoder at a fixed batch, their parameters in one
-// arena. A deployed model folder may ship it as plan.json so that loading skips
-// compilation (FaceModel takes it as `plan`).
+// The Plan of a resolved model: the encoder (features, confidences in multi-image
+// mode, scene codes where it measures them) and the decoder at a fixed batch, their
+// parameters in one arena. A deployed model folder may ship it as plan.json so that
+// loading skips compilation (FaceModel takes it as `plan`).
 import { buildProgram, type Program } from "../plan/program.ts";
 import { arenaLayout, type Plan, planPrograms } from "../plan/plan.ts";
 import type { Target } from "../plan/target.ts";
@@ -13,7 +13,7 @@ export const PARAMS_ARENA = "inference parameters";
 export const PLAN_FILE = "plan.json";
 
 export function modelPlan(r: Resolved, batch: number, target: Target): Plan {
-  const outputs = r.multi ? ["feature", "confidence"] : ["feature"];
+  const outputs = ["feature", ...r.multi ? ["confidence"] : [], ...r.scene ? ["scene"] : []];
   const programs: { name: string; program: Program }[] = [
     {
       name: "encoder",

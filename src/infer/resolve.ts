@@ -56,6 +56,8 @@ export interface Resolved {
   size: number;
   poses: number;
   noise: number;
+  /** values of the encoder's scene code (0 without one): the decoder's last noise values */
+  scene: number;
   featureSize: number;
   multi: boolean;
 }
@@ -101,6 +103,7 @@ export function resolveModel(opts: LoadOptions): Resolved {
   if (!fshape) throw new InferError(`${graph}: the encoder has no output 'feature'`);
   const featureSize = Number(fshape[1]);
   const multi = encoder.outputs.some((o) => o.name === "confidence");
+  const scene = Number(outShape(encoder, "scene")?.[1] ?? 0);
   let poses = NUM_POSES, noise = 0;
   if (decoder) {
     const shape = (n: string) => decoder.inputs.find((i) => i.name === n)?.shape;
@@ -117,6 +120,12 @@ export function resolveModel(opts: LoadOptions): Resolved {
     }
     poses = Number(p[1]);
     noise = Number(z[1]);
+    if (scene > noise) {
+      throw new InferError(
+        `${graph}: the encoder's ${scene}-value scene code does not fit the decoder's ` +
+          `${noise}-value noise`,
+      );
+    }
   }
   const discriminator = opts.discriminator ? discriminatorOf(model, graph, size) : undefined;
   const nets = [encoder, decoder, discriminator].filter((n) => n !== undefined);
@@ -152,6 +161,7 @@ export function resolveModel(opts: LoadOptions): Resolved {
     size,
     poses,
     noise,
+    scene,
     featureSize,
     multi,
   };

@@ -60,21 +60,26 @@ export class Sampler {
     const input = this.encoder.program.inputs[0];
     this.encoder.write(input, images);
     this.encoder.run();
-    const feature = this.encoder.program.outputs.feature;
-    const f = (await this.encoder.read([feature])).get(feature)!;
-    const nf = f.length / this.faces;
-    const P = this.poses;
+    const { feature, scene } = this.encoder.program.outputs;
+    const got = await this.encoder.read(scene ? [feature, scene] : [feature]);
+    const f = got.get(feature)!, s = scene ? got.get(scene)! : undefined;
+    const nf = f.length / this.faces, ns = s ? s.length / this.faces : 0;
+    const P = this.poses, nz = this.noise.length / (this.faces * P);
     const features = new Float32Array(this.faces * P * nf);
     const code = new Float32Array(this.faces * P * P);
+    const noise = this.noise.slice();
     for (let i = 0; i < this.faces; i++) {
       for (let p = 0; p < P; p++) {
-        features.set(f.subarray(i * nf, (i + 1) * nf), (i * P + p) * nf);
-        code[(i * P + p) * P + p] = 1;
+        const row = i * P + p;
+        features.set(f.subarray(i * nf, (i + 1) * nf), row * nf);
+        code[row * P + p] = 1;
+        // a scene code replaces the noise's last values, as in training
+        if (s) noise.set(s.subarray(i * ns, (i + 1) * ns), (row + 1) * nz - ns);
       }
     }
     this.decoder.write("feature", features);
     this.decoder.write("pose", code);
-    this.decoder.write("noise", this.noise);
+    this.decoder.write("noise", noise);
     this.decoder.run();
     const out = this.decoder.program.outputs.image;
     return (await this.decoder.read([out])).get(out)!;

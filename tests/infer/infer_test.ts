@@ -403,6 +403,69 @@ Deno.test("multi-image graph: fuse weights features by the encoder's confidences
   }
 });
 
+Deno.test("scene code: the border colours measured by the encoder drive the decoder's last noise values", async () => {
+  const graph = "graphs/drgan-small-aux.yaml";
+  const dir = await Deno.makeTempDir();
+  const set = ["size=16", "width=0.125", "Nd=5"];
+  const { loadModel } = await import("../../src/lang/model.ts");
+  const { parseOverride } = await import("../../src/lang/files.ts");
+  const mm = loadModel(graph, set.map(parseOverride));
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const net of mm.networks.filter((n) => n.name === "encoder" || n.name === "decoder")) {
+    const p = buildProgram(net, { batch: 1, training: false });
+    for (const [name, data] of initParams(p, 5)) {
+      tensors[name] = { shape: p.tensors.get(name)!.shape, data };
+    }
+  }
+  const ckpt = join(dir, "w.safetensors");
+  writeSafetensors(ckpt, tensors, { format: WEIGHTS_FORMAT, graph });
+  const m = await FaceModel.load({ graph, checkpoint: ckpt, set, batch: 4 });
+  try {
+    assert.equal(m.sceneSize, 6);
+    assert.equal(m.noiseSize, 56);
+    const ims = [faces[0][6], faces[1][1], faces[2][11]];
+    const { features, scenes } = await m.encode(ims);
+    // the mean colour of the top two rows, then of the bottom two rows
+    const S = 16;
+    ims.forEach((im, i) => {
+      const want = [0, S - 2].flatMap((r0) =>
+        [0, 1, 2].map((c) => {
+          let sum = 0;
+          for (let r = r0; r < r0 + 2; r++) {
+            for (let x = 0; x < S; x++) sum += im[c * S * S + r * S + x];
+          }
+          return sum / (2 * S);
+        })
+      );
+      want.forEach((v, k) => assert.ok(Math.abs(scenes![i][k] - v) < 1e-5, `scene ${i}.${k}`));
+    });
+    // rotate renders with each image's own scene code in the noise's last six values
+    const rot = await m.rotate(ims, 6);
+    const noise = ims.map((_, i) => {
+      const z = (m as unknown as { noiseCode: Float32Array }).noiseCode.slice();
+      z.set(scenes![i], 50);
+      return z;
+    });
+    assert.deepEqual(await m.render(features, 6, { noise }), rot);
+    assert.deepEqual(await m.render(features, 6, { scene: scenes }), rot);
+    assert.notDeepEqual((await m.render(features, 6))[0], rot[0]);
+    assert.deepEqual((await m.rotateAll([ims[1]]))[0][6], rot[1]);
+    await rejects(m.render(features, 6, { scene: scenes!.slice(1) }), /2 scene codes for 3 faces/);
+    await rejects(
+      m.render([features[0]], 6, { scene: [new Float32Array(2)] }),
+      /scene 0: expected 6 finite values/,
+    );
+  } finally {
+    m.destroy();
+  }
+  const plain = await model();
+  assert.equal(plain.sceneSize, 0);
+  await rejects(
+    plain.render([new Float32Array(40)], 6, { scene: [new Float32Array(6)] }),
+    /has no scene code/,
+  );
+});
+
 Deno.test("evaluation protocol on the tiny run: every section, sane ranges", async () => {
   const m = await model();
   const r = await evaluateModel(m, { seed: 1, identities: 3, folds: 10 });
