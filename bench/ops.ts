@@ -102,12 +102,21 @@ const budget = Number(opt.budget) * 1000;
 const filter = opt.filter ? new RegExp(opt.filter) : undefined;
 const started = performance.now();
 
-function buffers(sizes: Record<string, number>): (role: string) => GPUBuffer {
+/** Random buffers of `sizes`, and the kernels' constant tensors (roles c.NAME). */
+function buffers(
+  sizes: Record<string, number>,
+  consts: Record<string, number[]> = {},
+): (role: string) => GPUBuffer {
   const bufs = new Map<string, GPUBuffer>();
   for (const [role, n] of Object.entries(sizes)) {
     const b = createStorage(device, n, role);
     upload(device, b, Float32Array.from({ length: n }, () => 2 * rng.next() - 1));
     bufs.set(role, b);
+  }
+  for (const [k, v] of Object.entries(consts)) {
+    const b = createStorage(device, v.length, `c.${k}`);
+    upload(device, b, Float32Array.from(v));
+    bufs.set(`c.${k}`, b);
   }
   return (role) => {
     const b = bufs.get(role);
@@ -181,7 +190,7 @@ async function benchConv(l: Layer) {
   };
   for (const [k, s] of Object.entries(l.params)) sizes[`p.${k}`] = sizes[`dp.${k}`] = numel(s);
   for (const [k, n] of Object.entries({ ...fwd.scratch, ...bwd.scratch })) sizes[`t.${k}`] = n;
-  const buf = buffers(sizes);
+  const buf = buffers(sizes, { ...fwd.consts, ...bwd.consts });
   const flops = 2 * l.op.macs!(l.attrs, [l.input], l.output);
   const groups: [string, Dispatch[]][] = [
     ["fwd", fwd.dispatches],
@@ -241,8 +250,9 @@ async function benchOther() {
     const sizes: Record<string, number> = { x0: numel(c.input), y: numel(c.output) };
     for (const [k, s] of Object.entries(params)) sizes[`p.${k}`] = numel(s);
     for (const [k, n] of Object.entries(fwd.scratch ?? {})) sizes[`t.${k}`] = n;
-    const s =
-      (await time(await prepare(device, fwd.dispatches, buffers(sizes), gpu.pipelines))).median;
+    const s = (await time(
+      await prepare(device, fwd.dispatches, buffers(sizes, fwd.consts), gpu.pipelines),
+    )).median;
     if (c.op === "linear") {
       record(`${c.name} fwd`, 2 * op.macs!(attrs, [c.input], c.output) / s / 1e9, "GFLOP/s", s);
     } else {

@@ -149,6 +149,7 @@ export class Executor {
         r = whole(b);
       }
       regions.set(t.name, r);
+      if (t.values) upload(device, r.buffer, Float32Array.from(t.values), r.offset);
     }
     const prep = async (launches: PlanLaunch[]): Promise<Prepared[]> => {
       const compiled = await Promise.all(

@@ -3,7 +3,7 @@
 import { z } from "../deps.ts";
 import { type Binding, defineOp, type Dispatch, ShapeError, type T64 } from "./types.ts";
 import { f32, numel, perElement, store } from "./wgsl.ts";
-import { channelTotals, forChannel, perChannel } from "./per_channel.ts";
+import { channelDims, channelTotals, forChannel, perChannel } from "./per_channel.ts";
 
 const attrs = z.object({
   eps: z.number().positive().default(1e-5).describe("added to the variance before the sqrt"),
@@ -155,30 +155,29 @@ export const batchNorm = defineOp<Attrs>({
           { role: "y", write: true },
         ],
         `  var s = 0.0;
-${forChannel(d, "    s = s + x0[e];")}
+${forChannel("    s = s + x0[e];")}
 ${channelTotals([["sum", "s", 0]])}
-  let mean = sum / ${f32(N)};
+  let mean = sum / N;
   var v = 0.0;
-${forChannel(d, "    let dv = x0[e] - mean;\n    v = v + dv * dv;")}
+${forChannel("    let dv = x0[e] - mean;\n    v = v + dv * dv;")}
 ${channelTotals([["sumsq", "v", 1]])}
-  let varB = sumsq / ${f32(N)};
+  let varB = sumsq / N;
   let invstd = inverseSqrt(varB + ${f32(a.eps)});
   if (l == 0u) {
     t_mean[c] = mean;
     t_invstd[c] = invstd;
     p_running_mean[c] = (1.0 - ${m}) * p_running_mean[c] + ${m} * mean;
-    p_running_var[c] = (1.0 - ${m}) * p_running_var[c] + ${m} * varB * ${f32(unbias(N))};
+    p_running_var[c] = (1.0 - ${m}) * p_running_var[c] + ${m} * varB * select(1.0, N / (N - 1.0), n > 1u);
   }
 ${
           forChannel(
-            d,
             `    let x = ${scale("(x0[e] - mean) * invstd")};\n    y[e] = ${
               ctx.epilogue?.expr ?? "x"
             };`,
           )
         }`,
       ));
-      return { dispatches, scratch: { mean: C, invstd: C } };
+      return { dispatches, scratch: { mean: C, invstd: C }, consts: { dims: channelDims(d) } };
     }
     if (ctx.training) {
       // One thread per channel; two passes over the channel for a stable variance.
@@ -274,25 +273,28 @@ ${loadStats(a, ctx.training)}
   let invstd = t_invstd[c];
   var a = 0.0;
   var b = 0.0;
-${forChannel(d, "    let g = dyv(e);\n    a = a + g;\n    b = b + g * (x0[e] - mean) * invstd;")}
+${forChannel("    let g = dyv(e);\n    a = a + g;\n    b = b + g * (x0[e] - mean) * invstd;")}
 ${channelTotals([["sdy", "a", 0], ["sdyx", "b", 1]])}
 ${dpStores}
-  let k = ${w} * invstd / ${f32(N)};
+  let k = ${w} * invstd / N;
 ${
           forChannel(
-            d,
             `    ${
               store(
                 acc("dx0"),
                 "dx0[e]",
-                `k * (${f32(N)} * dyv(e) - sdy - (x0[e] - mean) * invstd * sdyx)`,
+                "k * (N * dyv(e) - sdy - (x0[e] - mean) * invstd * sdyx)",
               )
             }`,
           )
         }`,
         dyv,
       ));
-      return { dispatches, scratch: { mean: C, invstd: C } as Record<string, number> };
+      return {
+        dispatches,
+        scratch: { mean: C, invstd: C } as Record<string, number>,
+        consts: { dims: channelDims(d) },
+      };
     }
     if (sums || dp) {
       const out: Binding[] = [

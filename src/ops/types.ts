@@ -46,7 +46,7 @@ export interface RefBackward {
 /**
  * A tensor role inside one op's kernels:
  * "x0".."xN" inputs, "y" output, "p.NAME" parameters/state, "t.NAME" scratch
- * private to one node (kept from forward to backward), "dy" upstream gradient,
+ * private to one node (kept from forward to backward), "c.NAME" constants (sizes), "dy" upstream gradient,
  * "dx0".. input gradients, "dp.NAME" parameter gradients.
  */
 export type Role = string;
@@ -116,6 +116,12 @@ export interface Kernels {
   dispatches: Dispatch[];
   /** element counts of "t.NAME" scratch buffers this node needs */
   scratch?: Record<string, number>;
+  /**
+   * values of "c.NAME" constant tensors the kernels read, written once when the plan is
+   * loaded: a kernel reading its sizes from one (not from its code) is one pipeline for
+   * every layer it runs, and each pipeline costs a compile
+   */
+  consts?: Record<string, number[]>;
 }
 
 // deno-lint-ignore no-explicit-any

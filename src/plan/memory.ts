@@ -95,6 +95,7 @@ function persistentSet(program: Program): Set<string> {
       keep.add(t.name);
       keep.add(`grad.${t.name}`); // read by the optimiser after the backward pass
     }
+    if (t.kind === "const") keep.add(t.name); // written once, when the plan is loaded
   }
   // Upstream gradients are written by the host before the first run, never by a kernel.
   const written = new Set<string>();

@@ -56,6 +56,8 @@ export interface PlanTensor {
   arena?: { name: string; offset: number; size: number };
   /** one buffer for every program naming it (parameters, a trainer's inputs) */
   shared?: boolean;
+  /** a "const" tensor's values (sizes a kernel reads), written when the plan is loaded */
+  values?: number[];
 }
 
 export type Phase = "forward" | "backward" | "optimizer";
@@ -155,6 +157,7 @@ export function lowerProgram(
   for (const t of program.tensors.values()) {
     const p: PlanTensor = { name: t.name, shape: t.shape, kind: t.kind };
     if (t.init) p.init = t.init;
+    if (t.values) p.values = t.values;
     const slot = memory?.slotOf.get(t.name);
     const arena = opts.arenas?.get(t.name);
     if (slot !== undefined) p.slot = slotOf(slot);

@@ -2,19 +2,28 @@
 // named tensors: the forward pass, and (reverse-mode autodiff) the backward pass.
 import type { TypedNetwork, TypedNode } from "../lang/ir.ts";
 import { OPS } from "../ops/registry.ts";
-import type { Dispatch, ParamSpec, Shape } from "../ops/types.ts";
+import type { Dispatch, Kernels, ParamSpec, Shape } from "../ops/types.ts";
 import { bindDim } from "../ops/dim.ts";
 import type { Target } from "./target.ts";
 
 export { bindDim };
 
-export type TensorKind = "input" | "activation" | "param" | "state" | "grad" | "scratch";
+export type TensorKind =
+  | "input"
+  | "activation"
+  | "param"
+  | "state"
+  | "grad"
+  | "scratch"
+  | "const";
 
 export interface TensorInfo {
   name: string;
   shape: number[];
   kind: TensorKind;
   init?: ParamSpec["init"];
+  /** a "const" tensor's values (Kernels.consts) */
+  values?: number[];
 }
 
 export interface Step {
@@ -254,7 +263,7 @@ export function buildProgram(full: TypedNetwork, opts: ProgramOptions): Program 
     }
     const ctx = kernelCtx(node, roles, shapeOf, output, opts);
     const k = op.forward(node.parsed, ctx);
-    addScratch(k.scratch, node, roles, add);
+    addScratch(k, node, roles, add);
     stepRoles.set(node, roles);
     forward.push({
       label: stepLabel(node),
@@ -324,14 +333,18 @@ function normAttrs(bn: TypedNode): { eps: number; affine: boolean } {
 }
 
 function addScratch(
-  scratch: Record<string, number> | undefined,
+  k: Kernels,
   node: TypedNode,
   roles: Record<string, string>,
   add: (t: TensorInfo) => string,
 ) {
   // One buffer per node and name, shared by forward and backward (batch norm's statistics).
-  for (const [k, n] of Object.entries(scratch ?? {})) {
-    roles[`t.${k}`] = add({ name: `scratch.${node.name}.${k}`, shape: [n], kind: "scratch" });
+  for (const [s, n] of Object.entries(k.scratch ?? {})) {
+    roles[`t.${s}`] = add({ name: `scratch.${node.name}.${s}`, shape: [n], kind: "scratch" });
+  }
+  for (const [c, values] of Object.entries(k.consts ?? {})) {
+    const name = `const.${node.name}.${c}`;
+    roles[`c.${c}`] = add({ name, shape: [values.length], kind: "const", values });
   }
 }
 
@@ -398,7 +411,7 @@ function differentiate(
       needDp,
       accumulate,
     });
-    addScratch(k.scratch, node, roles, add);
+    addScratch(k, node, roles, add);
     steps.push({
       label: `${stepLabel(node)}.grad`,
       node: node.name,

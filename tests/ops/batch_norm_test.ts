@@ -18,6 +18,31 @@ Deno.test("batch_norm training matches float64 reference and finite differences"
     });
   }
   await checkOp(batchNorm, { inputs: [[3, 2, 11, 9]], training: true, seed: 7 });
+  // a channel shorter than the workgroup but longer than its row: threads wrap rows
+  await checkOp(batchNorm, { inputs: [[5, 2, 3, 2]], training: true, seed: 3 });
+});
+
+Deno.test("batch_norm training kernels read their sizes: one pipeline for every layer", () => {
+  const a = batchNorm.attrs.parse({});
+  const kernels = (shape: number[]) => {
+    const ctx = {
+      inputs: [shape],
+      output: shape,
+      params: { weight: [shape[1]], bias: [shape[1]] },
+      training: true,
+    };
+    const f = batchNorm.forward(a, ctx);
+    const b = batchNorm.backward(a, {
+      ...ctx,
+      needDx: [true],
+      needDp: new Set(["weight", "bias"]),
+      accumulate: new Set(),
+    });
+    return { code: [...f.dispatches, ...b.dispatches].map((d) => d.code), consts: f.consts };
+  };
+  const [small, big] = [kernels([2, 3, 4, 4]), kernels([16, 64, 32, 32])];
+  assert.deepEqual(small.code, big.code);
+  assert.deepEqual(big.consts, { dims: [16, 64, 1024] });
 });
 
 Deno.test("batch_norm inference matches float64 reference and finite differences", async () => {

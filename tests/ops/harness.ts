@@ -82,6 +82,7 @@ export async function checkOp(op: OpDef, c: Case): Promise<void> {
   alloc("y", numel(outShape));
   const fwd = op.forward(attrs, ctx);
   for (const [k, n] of Object.entries(fwd.scratch ?? {})) alloc(`t.${k}`, n);
+  for (const [k, v] of Object.entries(fwd.consts ?? {})) alloc(`c.${k}`, v.length, v);
   const buf = (role: string) => {
     const b = bufs.get(role);
     if (!b) throw new Error(`kernel binds unknown role ${role}`);
@@ -132,6 +133,7 @@ export async function checkOp(op: OpDef, c: Case): Promise<void> {
     for (const [k, n] of Object.entries(bwd.scratch ?? {})) {
       if (!bufs.has(`t.${k}`)) alloc(`t.${k}`, n);
     }
+    for (const [k, v] of Object.entries(bwd.consts ?? {})) alloc(`c.${k}`, v.length, v);
     submit(device, await prepare(device, bwd.dispatches, buf, gpu.pipelines));
     const got = await readBack(
       device,

@@ -5,7 +5,7 @@ import { mergeSteps } from "../../src/plan/merge.ts";
 import type { Step } from "../../src/plan/program.ts";
 import { perElement } from "../../src/ops/wgsl.ts";
 import { tiledGather } from "../../src/ops/conv/mod.ts";
-import { channelTotals, forChannel, perChannel } from "../../src/ops/per_channel.ts";
+import { channelDims, channelTotals, forChannel, perChannel } from "../../src/ops/per_channel.ts";
 import { sumTerms } from "../../src/ops/loss_common.ts";
 import type { Dispatch } from "../../src/ops/types.ts";
 import { createStorage, readBack, upload } from "../../src/engine/buffers.ts";
@@ -29,7 +29,10 @@ function affine(label: string, n: number, k: number, from: string, to: string): 
   return step(label, d, { x0: from, y: to });
 }
 
-/** y[c] = sum over channel c of x (B=2, C, S), broadcast to every element of c. */
+/**
+ * y[c] = sum over channel c of x (B=2, C, S), broadcast to every element of c; the sizes
+ * are read from tensor "d" (channelDims).
+ */
 function channelSum(label: string, C: number, S: number, from: string, to: string): Step {
   const d = { B: 2, C, S };
   const k = perChannel(
@@ -37,11 +40,11 @@ function channelSum(label: string, C: number, S: number, from: string, to: strin
     d,
     [{ role: "x0" }, { role: "y", write: true }],
     `  var s = 0.0;
-${forChannel(d, "    s = s + x0[e];")}
+${forChannel("    s = s + x0[e];")}
 ${channelTotals([["tot", "s", 0]])}
-${forChannel(d, "    y[e] = tot;")}`,
+${forChannel("    y[e] = tot;")}`,
   );
-  return step(label, k, { x0: from, y: to });
+  return step(label, k, { x0: from, y: to, "c.dims": "d" });
 }
 
 const id = (t: string) => t;
@@ -124,8 +127,9 @@ Deno.test("merge: a merged dispatch computes what its members compute", async ()
   ];
   const run = async (list: Step[]) => {
     const bufs = new Map<string, GPUBuffer>();
-    for (const t of ["x", "p", "q", "r", "u", "v"]) bufs.set(t, createStorage(device, n, t));
+    for (const t of ["x", "p", "q", "r", "u", "v", "d"]) bufs.set(t, createStorage(device, n, t));
     upload(device, bufs.get("x")!, x);
+    upload(device, bufs.get("d")!, Float32Array.from(channelDims({ B: 2, C, S })));
     for (const s of list) {
       submit(
         device,
