@@ -125,10 +125,31 @@ interface BlockShape {
   steps: number;
 }
 
-function gatherShape(g: ConvGeom, b: Block): BlockShape {
+/** An axis of a geometry by block extent, each computed once while planning it. */
+type Axes<A> = { y(p: number): A; x(p: number): A };
+
+function memo<A>(f: (p: number) => A): (p: number) => A {
+  const m = new Map<number, A>();
+  return (p) => {
+    let a = m.get(p);
+    if (a === undefined) m.set(p, a = f(p));
+    return a;
+  };
+}
+
+const gatherAxes = (g: ConvGeom): Axes<ReturnType<typeof gatherAxis>> => ({
+  y: memo((p) => gatherAxis(g.dstH, p, g.s, g.kh, g.pt, g.srcH)),
+  x: memo((p) => gatherAxis(g.dstW, p, g.s, g.kw, g.pl, g.srcW)),
+});
+
+const scatterAxes = (g: ConvGeom): Axes<ReturnType<typeof scatterAxis>> => ({
+  y: memo((p) => scatterAxis(g.srcH, p, g.s, g.kh, g.pt, g.dstH)),
+  x: memo((p) => scatterAxis(g.srcW, p, g.s, g.kw, g.pl, g.dstW)),
+});
+
+function gatherShape(g: ConvGeom, b: Block, ax = gatherAxes(g)): BlockShape {
   const nb = b.nb ?? 1;
-  const y = gatherAxis(g.dstH, b.py, g.s, g.kh, g.pt, g.srcH);
-  const x = gatherAxis(g.dstW, b.px, g.s, g.kw, g.pl, g.srcW);
+  const [y, x] = [ax.y(b.py), ax.x(b.px)];
   return {
     threads: cdiv(g.b, nb) * cdiv(g.dstC, b.ch) * y.tiles * x.tiles,
     loads: b.ch * g.kh * g.kw + nb * y.reads.length * x.reads.length,
@@ -138,10 +159,9 @@ function gatherShape(g: ConvGeom, b: Block): BlockShape {
   };
 }
 
-function scatterShape(g: ConvGeom, b: Block): BlockShape {
+function scatterShape(g: ConvGeom, b: Block, ax = scatterAxes(g)): BlockShape {
   const nb = b.nb ?? 1;
-  const y = scatterAxis(g.srcH, b.py, g.s, g.kh, g.pt, g.dstH);
-  const x = scatterAxis(g.srcW, b.px, g.s, g.kw, g.pl, g.dstW);
+  const [y, x] = [ax.y(b.py), ax.x(b.px)];
   return {
     threads: cdiv(g.b, nb) * cdiv(g.srcC, b.ch) * y.tiles * x.tiles,
     loads: b.ch * g.kh * g.kw + nb * y.reads.length * x.reads.length,
@@ -169,12 +189,12 @@ function cost(t: ConvTarget, s: BlockShape): number {
     t.compile * lines / t.runs;
 }
 
-export function gatherCost(g: ConvGeom, b: Block, t: ConvTarget): number {
-  return cost(t, gatherShape(g, b));
+export function gatherCost(g: ConvGeom, b: Block, t: ConvTarget, ax = gatherAxes(g)): number {
+  return cost(t, gatherShape(g, b, ax));
 }
 
-export function scatterCost(g: ConvGeom, b: Block, t: ConvTarget): number {
-  return cost(t, scatterShape(g, b));
+export function scatterCost(g: ConvGeom, b: Block, t: ConvTarget, ax = scatterAxes(g)): number {
+  return cost(t, scatterShape(g, b, ax));
 }
 
 export function weightGradCost(g: ConvGeom, b: WeightBlock, t: ConvTarget): number {
@@ -222,22 +242,31 @@ function blockCandidates(
   return cands;
 }
 
-const gatherCandidates = (g: ConvGeom, t: ConvTarget) =>
-  blockCandidates(g, t, g.dstC, g.dstH, g.dstW, (b) => gatherShape(g, b));
+const gatherCandidates = (g: ConvGeom, t: ConvTarget, ax = gatherAxes(g)) =>
+  blockCandidates(g, t, g.dstC, g.dstH, g.dstW, (b) => gatherShape(g, b, ax));
 
-const scatterCandidates = (g: ConvGeom, t: ConvTarget) =>
-  blockCandidates(g, t, g.srcC, cdiv(g.srcH, g.s), cdiv(g.srcW, g.s), (b) => scatterShape(g, b));
+const scatterCandidates = (g: ConvGeom, t: ConvTarget, ax = scatterAxes(g)) =>
+  blockCandidates(
+    g,
+    t,
+    g.srcC,
+    cdiv(g.srcH, g.s),
+    cdiv(g.srcW, g.s),
+    (b) => scatterShape(g, b, ax),
+  );
 
 const ONE: Block = { ch: 1, nb: 1, py: 1, px: 1 };
 
 export function planGather(g: ConvGeom, t: ConvTarget): Block {
-  const c = gatherCandidates(g, t);
-  return c.length ? best(c, (b) => gatherCost(g, b, t)) : ONE;
+  const ax = gatherAxes(g);
+  const c = gatherCandidates(g, t, ax);
+  return c.length ? best(c, (b) => gatherCost(g, b, t, ax)) : ONE;
 }
 
 export function planScatter(g: ConvGeom, t: ConvTarget): Block {
-  const c = scatterCandidates(g, t);
-  return c.length ? best(c, (b) => scatterCost(g, b, t)) : ONE;
+  const ax = scatterAxes(g);
+  const c = scatterCandidates(g, t, ax);
+  return c.length ? best(c, (b) => scatterCost(g, b, t, ax)) : ONE;
 }
 
 /** Most floats of partial sums the weight gradient may keep in scratch, and most chunks. */
@@ -290,8 +319,14 @@ export function candidateBlocks(
     return c.map((b) => [b, f(b)] as const).sort((x, y) => x[1] - y[1]).slice(0, k)
       .map(([b]) => b);
   };
-  if (kind === "gather") return ranked(gatherCandidates(g, t), (b) => gatherCost(g, b, t), ONE);
-  if (kind === "scatter") return ranked(scatterCandidates(g, t), (b) => scatterCost(g, b, t), ONE);
+  if (kind === "gather") {
+    const ax = gatherAxes(g);
+    return ranked(gatherCandidates(g, t, ax), (b) => gatherCost(g, b, t, ax), ONE);
+  }
+  if (kind === "scatter") {
+    const ax = scatterAxes(g);
+    return ranked(scatterCandidates(g, t, ax), (b) => scatterCost(g, b, t, ax), ONE);
+  }
   return ranked(weightCandidates(g, t), (b) => weightGradCost(g, b, t), planWeightGrad(g, t));
 }
 

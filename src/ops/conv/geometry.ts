@@ -63,4 +63,9 @@ export function inputCHW(
 }
 
 export const cdiv = (a: number, b: number) => Math.ceil(a / b);
-export const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+/** [0, 1, ..., n - 1]: a plain loop, as the cost model calls it for every candidate block. */
+export function range(n: number): number[] {
+  const a: number[] = [];
+  for (let i = 0; i < n; i++) a.push(i);
+  return a;
+}
