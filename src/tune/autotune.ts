@@ -74,7 +74,11 @@ export interface TuneResult {
 const TOLERANCE = 1e-3;
 
 /** The kernel's dispatches with role names the tuner binds ("out" is the result). */
-function generate(kind: ConvKernel, g: ConvGeom, b: ConvBlock) {
+function generate(kind: ConvKernel, g: ConvGeom, b: ConvBlock): {
+  dispatches: Dispatch[];
+  scratch: Record<string, number>;
+  consts?: Record<string, number[]>;
+} {
   if (kind === "gather") {
     const io = { from: "src", to: "out", weight: "w", accumulate: false };
     return { dispatches: [convGather("tune.gather", g, io, b as Block | TileBlock)], scratch: {} };
@@ -88,7 +92,7 @@ function generate(kind: ConvKernel, g: ConvGeom, b: ConvBlock) {
   }
   const roles = { src: "src", dst: "dst", dw: "out" };
   const k = convWeightGrad("tune.wgrad", g, roles, false, b as WeightBlock | TileBlock);
-  return { dispatches: k.dispatches, scratch: k.scratch ?? {} };
+  return { dispatches: k.dispatches, scratch: k.scratch ?? {}, consts: k.consts };
 }
 
 const median = (v: number[]) => {
@@ -153,10 +157,20 @@ export async function tuneKernel(
     const scratch = Math.max(0, ...kernels.map((k) => k.scratch.dw_part ?? 0));
     if (scratch) inputs.set("t.dw_part", buffer(scratch, "t.dw_part", false));
     const outs = kernels.map((_, i) => buffer(outSize, `out${i}`, false));
+    // A candidate's constant tensors (sizes its kernels read): its own buffers.
+    const consts = kernels.map((k: { consts?: Record<string, number[]> }) =>
+      new Map(
+        Object.entries(k.consts ?? {}).map(([c, v]) => {
+          const b = buffer(v.length, `c.${c}`, false);
+          upload(device, b, Float32Array.from(v));
+          return [`c.${c}`, b];
+        }),
+      )
+    );
     const steps = await Promise.all(
       kernels.map((k: { dispatches: Dispatch[] }, i) =>
         prepare(device, k.dispatches, (role) => {
-          const b = role === "out" ? outs[i] : inputs.get(role);
+          const b = role === "out" ? outs[i] : consts[i].get(role) ?? inputs.get(role);
           if (!b) throw new Error(`tuner: kernel binds unknown role ${role}`);
           return b;
         }, pipelines)

@@ -181,14 +181,20 @@ Deno.test("conv2d gather and scatter code does not depend on the batch (one pipe
 
 Deno.test("conv2d weight-gradient code does not depend on the batch where its chunk divides the rows", () => {
   const roles = { src: "x", dst: "dy", dw: "dw" };
-  const make = (b: number, rows: number) =>
-    convWeightGrad("k", smallGeom(b), roles, false, { co: 2, ci: 3, px: 4, rows }).dispatches;
+  const kernels = (b: number, rows: number) =>
+    convWeightGrad("k", smallGeom(b), roles, false, { co: 2, ci: 3, px: 4, rows });
+  const make = (b: number, rows: number) => kernels(b, rows).dispatches;
   // 32 and 64 chunks of one row, 2 threads each: 32 chunks fill a workgroup
   const [a, b] = [make(4, 1), make(8, 1)];
   assert.equal(a[0].code, b[0].code);
-  // groups of chunks are the dispatch's z; only the small kernel adding the partial sums differs
+  // groups of chunks are the dispatch's z; the small kernel adding the partial sums
+  // reads its sizes (chunks, weights) from a constant tensor
   assert.deepEqual([a[0].workgroups[2], b[0].workgroups[2]], [1, 2]);
-  assert.notEqual(a[1].code, b[1].code);
+  assert.equal(a[1].code, b[1].code);
+  assert.deepEqual([kernels(4, 1).consts, kernels(8, 1).consts], [
+    { dw_sum: [32, 108] },
+    { dw_sum: [64, 108] },
+  ]);
   // A chunk that does not divide the rows is clamped, so its code differs.
   assert.notEqual(make(4, 12)[0].code, make(8, 12)[0].code);
 });

@@ -12,7 +12,7 @@
 // are correct on any adapter and for any block size: blocks that do not divide a
 // dimension get clamped loads and guarded stores, and where a thread's tile is
 // the whole image, the zero padding is resolved while generating the code.
-import type { Binding, Dispatch } from "../types.ts";
+import type { Binding, Dispatch, Kernels } from "../types.ts";
 import { grid, ident, numel, perElement, store, WG } from "../wgsl.ts";
 import { cdiv, type ConvGeom, range } from "./geometry.ts";
 import { type Block, gatherAxis, scatterAxis, weightAxis, type WeightBlock } from "./blocks.ts";
@@ -362,7 +362,7 @@ export function convWeightGrad(
   roles: { src: string; dst: string; dw: string },
   accumulate: boolean,
   block: WeightBlock | TileBlock,
-): { dispatches: Dispatch[]; scratch?: Record<string, number> } {
+): Kernels {
   if (isTile(block)) return { dispatches: [tiledWeightGrad(label, g, roles, accumulate, block)] };
   const { co, ci, px } = block;
   const [src, dst, dw] = ["xs", "ys", "dw"];
@@ -470,17 +470,39 @@ export function convWeightGrad(
     cdiv(chunks, per),
   );
   if (chunks === 1) return { dispatches: [main] };
-  const total = kernel(
-    `${label}.sum`,
-    nw,
-    [[PART, { role: part }], [dw, { role: roles.dw, write: true }]],
-    `  var acc = 0.0;
-  for (var k = 0u; k < ${chunks}u; k++) {
-    acc += ${PART}[k * ${nw}u + i];
+  // The partial sums' kernel reads its sizes (chunks, weights) from c.dw_sum: one
+  // pipeline for every layer (and the overwriting or accumulating one).
+  const total: Dispatch = {
+    label: `${label}.sum`,
+    code: `${
+      declareNamed([
+        [PART, { role: part }],
+        [dw, { role: roles.dw, write: true }],
+        ["sizes", { role: "c.dw_sum" }],
+      ])
+    }
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * ${WG}u;
+  let chunks = u32(sizes[0]);
+  let nw = u32(sizes[1]);
+  if (i >= nw) { return; }
+  var acc = 0.0;
+  for (var k = 0u; k < chunks; k++) {
+    acc += ${PART}[k * nw + i];
   }
-  ${store(accumulate, `${dw}[i]`, "acc")}`,
-  );
-  return { dispatches: [main, total], scratch: { dw_part: chunks * nw } };
+  ${store(accumulate, `${dw}[i]`, "acc")}
+}
+`,
+    entry: "main",
+    workgroups: grid(nw),
+    bindings: [{ role: part }, { role: roles.dw, write: true }, { role: "c.dw_sum" }],
+  };
+  return {
+    dispatches: [main, total],
+    scratch: { dw_part: chunks * nw },
+    consts: { dw_sum: [chunks, nw] },
+  };
 }
 
 /** db[c] = sum over batch and pixels of an NCHW gradient: one thread per channel. */

@@ -116,6 +116,7 @@ export function defineConvOp<A extends { bias: boolean }>(spec: ConvOpSpec<A>): 
         }, chooseBlock(adj.kind, g, ctx.target)));
       }
       let scratch: Record<string, number> | undefined;
+      let consts: Record<string, number[]> | undefined;
       if (ctx.needDp.has("weight")) {
         const k = convWeightGrad(
           `${name}.dw`,
@@ -126,6 +127,7 @@ export function defineConvOp<A extends { bias: boolean }>(spec: ConvOpSpec<A>): 
         );
         d.push(...k.dispatches);
         scratch = k.scratch;
+        consts = k.consts;
       }
       if (a.bias && ctx.needDp.has("bias")) {
         d.push(biasGrad(
@@ -135,7 +137,7 @@ export function defineConvOp<A extends { bias: boolean }>(spec: ConvOpSpec<A>): 
           ctx.accumulate.has("dp.bias"),
         ));
       }
-      return { dispatches: d, scratch };
+      return { dispatches: d, scratch, consts };
     },
   });
 }
