@@ -155,11 +155,11 @@ export const batchNorm = defineOp<Attrs>({
           { role: "y", write: true },
         ],
         `  var s = 0.0;
-${forChannel("    s = s + x0[e];")}
+${forChannel(d, "    s = s + x0[e];")}
 ${channelTotals([["sum", "s", 0]])}
   let mean = sum / N;
   var v = 0.0;
-${forChannel("    let dv = x0[e] - mean;\n    v = v + dv * dv;")}
+${forChannel(d, "    let dv = x0[e] - mean;\n    v = v + dv * dv;")}
 ${channelTotals([["sumsq", "v", 1]])}
   let varB = sumsq / N;
   let invstd = inverseSqrt(varB + ${f32(a.eps)});
@@ -171,6 +171,7 @@ ${channelTotals([["sumsq", "v", 1]])}
   }
 ${
           forChannel(
+            d,
             `    let x = ${scale("(x0[e] - mean) * invstd")};\n    y[e] = ${
               ctx.epilogue?.expr ?? "x"
             };`,
@@ -273,12 +274,13 @@ ${loadStats(a, ctx.training)}
   let invstd = t_invstd[c];
   var a = 0.0;
   var b = 0.0;
-${forChannel("    let g = dyv(e);\n    a = a + g;\n    b = b + g * (x0[e] - mean) * invstd;")}
+${forChannel(d, "    let g = dyv(e);\n    a = a + g;\n    b = b + g * (x0[e] - mean) * invstd;")}
 ${channelTotals([["sdy", "a", 0], ["sdyx", "b", 1]])}
 ${dpStores}
   let k = ${w} * invstd / N;
 ${
           forChannel(
+            d,
             `    ${
               store(
                 acc("dx0"),

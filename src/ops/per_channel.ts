@@ -1,10 +1,11 @@
 // Kernels with one workgroup per channel of a [B, C, S] tensor: a reduction over
 // the channel and the elementwise pass that needs its result, in one dispatch.
 // Each reduction costs one barrier (every thread then adds the WG partial sums
-// itself), since barriers are what is slow on software adapters. The sizes are
-// read from a constant tensor (role c.dims, values channelDims), not written into
-// the code: one pipeline serves every layer, and loops of unknown length are not
-// unrolled (each pipeline costs a compile, ~80 ms when its loops were).
+// itself), since barriers are what is slow on software adapters. B and C are read
+// from a constant tensor (role c.dims, values channelDims), not written into the
+// code: one pipeline serves every layer of a spatial size S (each pipeline costs a
+// compile). S stays in the code: with it the element index is a shift, and a
+// division by a size read at run time made the kernels up to 20% slower on llvmpipe.
 import type { Binding, Dispatch } from "./types.ts";
 import { declare } from "./wgsl.ts";
 
@@ -17,11 +18,11 @@ export interface ChannelDims {
 }
 
 /** The values of the kernels' c.dims tensor. */
-export const channelDims = (d: ChannelDims): number[] => [d.B, d.C, d.S];
+export const channelDims = (d: ChannelDims): number[] => [d.B, d.C];
 
 /**
- * `body` sees `c` (the channel), `l` (the thread), the sizes `C`, `S` and `N` (B * S as
- * f32); workgroup arrays red0/red1 hold partials.
+ * `body` sees `c` (the channel), `l` (the thread), the sizes `C`, `n` (B * S) and `N`
+ * (n as f32); workgroup arrays red0/red1 hold partials.
  */
 export function perChannel(
   label: string,
@@ -39,8 +40,7 @@ ${prelude}
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l: u32) {
   let c = wg.x;
   let C = u32(c_dims[1]);
-  let S = u32(c_dims[2]);
-  let n = u32(c_dims[0]) * S;
+  let n = u32(c_dims[0]) * ${d.S}u;
   let N = f32(n);
 ${body}
 }
@@ -48,27 +48,11 @@ ${body}
   return { label, code, entry: "main", workgroups: [d.C, 1, 1], bindings: all };
 }
 
-/**
- * A loop over this thread's share of the channel; `e` is the element's flat index.
- * Element j is (jb, js) = (j / S, j % S): divided once, then stepped by CH_WG = db * S + ds
- * (a division by a run-time size costs much more than a multiply on a CPU).
- */
-export function forChannel(body: string): string {
-  return `  {
-  var jb = l / S;
-  var js = l % S;
-  let db = ${CH_WG}u / S;
-  let ds = ${CH_WG}u % S;
-  for (var j = l; j < n; j = j + ${CH_WG}u) {
-    let e = (jb * C + c) * S + js;
+/** A loop over this thread's share of channel c; `e` is the element's flat index. */
+export function forChannel(d: ChannelDims, body: string): string {
+  return `  for (var j = l; j < n; j = j + ${CH_WG}u) {
+    let e = (j / ${d.S}u * C + c) * ${d.S}u + j % ${d.S}u;
 ${body}
-    jb = jb + db;
-    js = js + ds;
-    if (js >= S) {
-      js = js - S;
-      jb = jb + 1u;
-    }
-  }
   }`;
 }
 

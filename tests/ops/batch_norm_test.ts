@@ -22,7 +22,7 @@ Deno.test("batch_norm training matches float64 reference and finite differences"
   await checkOp(batchNorm, { inputs: [[5, 2, 3, 2]], training: true, seed: 3 });
 });
 
-Deno.test("batch_norm training kernels read their sizes: one pipeline for every layer", () => {
+Deno.test("batch_norm training kernels read B and C: one pipeline per spatial size", () => {
   const a = batchNorm.attrs.parse({});
   const kernels = (shape: number[]) => {
     const ctx = {
@@ -40,9 +40,10 @@ Deno.test("batch_norm training kernels read their sizes: one pipeline for every 
     });
     return { code: [...f.dispatches, ...b.dispatches].map((d) => d.code), consts: f.consts };
   };
-  const [small, big] = [kernels([2, 3, 4, 4]), kernels([16, 64, 32, 32])];
+  const [small, big] = [kernels([2, 3, 8, 4]), kernels([16, 64, 4, 8])];
   assert.deepEqual(small.code, big.code);
-  assert.deepEqual(big.consts, { dims: [16, 64, 1024] });
+  assert.deepEqual(big.consts, { dims: [16, 64] });
+  assert.notDeepEqual(kernels([2, 3, 4, 4]).code, small.code);
 });
 
 Deno.test("batch_norm inference matches float64 reference and finite differences", async () => {

@@ -40,9 +40,9 @@ function channelSum(label: string, C: number, S: number, from: string, to: strin
     d,
     [{ role: "x0" }, { role: "y", write: true }],
     `  var s = 0.0;
-${forChannel("    s = s + x0[e];")}
+${forChannel(d, "    s = s + x0[e];")}
 ${channelTotals([["tot", "s", 0]])}
-${forChannel("    y[e] = tot;")}`,
+${forChannel(d, "    y[e] = tot;")}`,
   );
   return step(label, k, { x0: from, y: to, "c.dims": "d" });
 }
