@@ -10,6 +10,7 @@ import {
   type Block,
   candidateBlocks,
   type ConvBlock,
+  convConsts,
   convGather,
   type ConvGeom,
   type ConvKernel,
@@ -81,13 +82,18 @@ function generate(kind: ConvKernel, g: ConvGeom, b: ConvBlock): {
 } {
   if (kind === "gather") {
     const io = { from: "src", to: "out", weight: "w", accumulate: false };
-    return { dispatches: [convGather("tune.gather", g, io, b as Block | TileBlock)], scratch: {} };
+    return {
+      dispatches: [convGather("tune.gather", g, io, b as Block | TileBlock)],
+      scratch: {},
+      consts: convConsts(g),
+    };
   }
   if (kind === "scatter") {
     const io = { from: "dst", to: "out", weight: "w", accumulate: false };
     return {
       dispatches: [convScatter("tune.scatter", g, io, b as Block | TileBlock)],
       scratch: {},
+      consts: convConsts(g),
     };
   }
   const roles = { src: "src", dst: "dst", dw: "out" };

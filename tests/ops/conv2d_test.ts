@@ -5,6 +5,7 @@ import { ShapeError } from "../../src/ops/types.ts";
 import { checkOp, t64 } from "./harness.ts";
 import {
   chooseBlock,
+  convConsts,
   convGather,
   convScatter,
   convWeightGrad,
@@ -177,6 +178,37 @@ Deno.test("conv2d gather and scatter code does not depend on the batch (one pipe
   const wb = chooseBlock("wgrad", huge) as WeightBlock;
   assert.deepEqual(wb, planWeightGrad(huge, DEFAULT_TARGET));
   assert.ok(8192 * 64 / wb.rows <= 1024);
+});
+
+Deno.test("conv2d gather and scatter code does not depend on the channel counts", () => {
+  const io = { from: "x", to: "y", weight: "w", accumulate: false };
+  const block = { ch: 2, nb: 1, py: 4, px: 4 };
+  const geom = (srcC: number, dstC: number) => ({ ...smallGeom(4), srcC, dstC });
+  for (const make of [convGather, convScatter]) {
+    assert.equal(make("k", geom(4, 4), io, block).code, make("k", geom(6, 8), io, block).code);
+    // A channel count the block does not divide is guarded, so its code differs.
+    const written = make === convGather ? geom(4, 5) : geom(5, 4);
+    assert.notEqual(make("k", written, io, block).code, make("k", geom(4, 4), io, block).code);
+  }
+  assert.deepEqual(convConsts(geom(6, 8)), { conv: [6, 8] });
+  // Layers of one image size that differ in channels get one block where it costs
+  // little by the model (PLAN_CHANNELS), as in the small encoder's 16x16 layers.
+  const layer = (srcC: number, dstC: number) => ({
+    ...smallGeom(16),
+    srcC,
+    dstC,
+    srcH: 16,
+    srcW: 16,
+    dstH: 16,
+    dstW: 16,
+  });
+  for (const kind of ["gather", "scatter"] as const) {
+    assert.deepEqual(chooseBlock(kind, layer(16, 16)), chooseBlock(kind, layer(16, 32)));
+  }
+  assert.notDeepEqual(
+    planGather(layer(16, 16), DEFAULT_TARGET),
+    planGather(layer(16, 32), DEFAULT_TARGET),
+  );
 });
 
 Deno.test("conv2d weight-gradient code does not depend on the batch where its chunk divides the rows", () => {

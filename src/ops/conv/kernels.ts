@@ -32,7 +32,7 @@ import {
  * Version of the kernel generators: bump it whenever the code generated for a block
  * changes, so that block choices measured (and cached) for older kernels are ignored.
  */
-export const CONV_GENERATOR_VERSION = 3;
+export const CONV_GENERATOR_VERSION = 4;
 
 /**
  * Run-time position variables of an axis of a tile: for each offset o, the
@@ -92,13 +92,33 @@ function decompose(dims: [string, number][]): string[] {
   return out;
 }
 
-/** `let NAMEk = min(GROUP * n + k, N - 1)` for k < n: indices of a block, clamped. */
-function blockIndices(name: string, group: string, n: number, total: number): string[] {
+/**
+ * `let NAMEk = min(GROUP * n + k, N - 1)` for k < n: indices of a block, clamped; `N` is
+ * `total`, or the expression `size` when given (a size read at run time).
+ */
+function blockIndices(
+  name: string,
+  group: string,
+  n: number,
+  total: number,
+  size = `${total}u`,
+): string[] {
   return range(n).map((k) => {
     const v = `${group} * ${n}u + ${k}u`;
-    return `  let ${name}${k} = ${total % n === 0 ? v : `min(${v}, ${total - 1}u)`};`;
+    return `  let ${name}${k} = ${total % n === 0 ? v : `min(${v}, ${size} - 1u)`};`;
   });
 }
+
+/**
+ * The channel counts gather and scatter read at run time (role c.conv, values
+ * convConsts): the code then depends on the layer's spatial geometry and block only,
+ * and layers that differ in channels alone share one pipeline (see PLAN_CHANNELS).
+ */
+export const convConsts = (g: ConvGeom): Record<string, number[]> => ({
+  conv: [g.srcC, g.dstC],
+});
+const CONV_SIZES: [string, Binding] = ["sizes", { role: "c.conv" }];
+const readSizes = ["  let srcC = u32(sizes[0]);", "  let dstC = u32(sizes[1]);"];
 
 /** `if (cond) { body }` or just the body. */
 function guard(conds: string[], body: string, indent = "  "): string {
@@ -121,13 +141,15 @@ function kernel(
   bindings: [name: string, b: Binding][],
   body: string,
   layers = 1,
+  prelude: string[] = [],
+  threads = `${n}u`,
 ): Dispatch {
   const [gx, gy] = grid(n);
   const code = `${declareNamed(bindings)}
 @compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * ${gx * WG}u;
-  if (i >= ${n}u) { return; }
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+${prelude.map((l) => `${l}\n`).join("")}  let i = gid.x + gid.y * nwg.x * ${WG}u;
+  if (i >= ${threads}) { return; }
 ${body}
 }
 `;
@@ -166,18 +188,18 @@ export function convGather(
   const ry = positions(L, "r", `oy0 * ${g.s} - ${g.pt}`, Y.reads, g.srcH, g.srcW, Y.ok);
   const rx = positions(L, "q", `ox0 * ${g.s} - ${g.pl}`, X.reads, g.srcW, 1, X.ok);
   const KK = g.kh * g.kw;
-  L.push(...blockIndices("oc", "og", ch, g.dstC), ...blockIndices("bi", "bg", nb, g.b));
+  L.push(...blockIndices("oc", "og", ch, g.dstC, "dstC"), ...blockIndices("bi", "bg", nb, g.b));
   const acc = (k: number, n: number, y: number, x: number) => `a${k}_${n}_${y}_${x}`;
   for (const k of range(ch)) {
     for (const n of range(nb)) {
       for (const y of Y.outs) for (const x of X.outs) L.push(`  var ${acc(k, n, y, x)} = 0.0;`);
     }
   }
-  L.push(`  for (var c = 0u; c < ${g.srcC}u; c++) {`);
+  L.push(`  for (var c = 0u; c < srcC; c++) {`);
   const used = new Set<string>();
   const body: string[] = [];
   for (const n of range(nb)) {
-    body.push(`    let sb${n} = (bi${n} * ${g.srcC}u + c) * ${g.srcH * g.srcW}u;`);
+    body.push(`    let sb${n} = (bi${n} * srcC + c) * ${g.srcH * g.srcW}u;`);
     for (const r of Y.reads) {
       for (const q of X.reads) {
         const ix = sum(
@@ -204,9 +226,7 @@ export function convGather(
       for (const kx of range(g.kw)) {
         if (!used.has(`${k}_${ky}_${kx}`)) continue;
         L.push(
-          `    let w${k}_${ky}_${kx} = ${w}[(oc${k} * ${g.srcC}u + c) * ${KK}u + ${
-            ky * g.kw + kx
-          }u];`,
+          `    let w${k}_${ky}_${kx} = ${w}[(oc${k} * srcC + c) * ${KK}u + ${ky * g.kw + kx}u];`,
         );
       }
     }
@@ -220,11 +240,11 @@ export function convGather(
       for (const y of Y.outs) {
         for (const x of X.outs) {
           const conds: string[] = [];
-          if (g.dstC % ch !== 0) conds.push(`${o} < ${g.dstC}u`);
+          if (g.dstC % ch !== 0) conds.push(`${o} < dstC`);
           if (g.b % nb !== 0) conds.push(`${b} < ${g.b}u`);
           if (Y.tiles > 1 && g.dstH % py !== 0) conds.push(`oy0 + ${y} < ${g.dstH}`);
           if (X.tiles > 1 && g.dstW % px !== 0) conds.push(`ox0 + ${x} < ${g.dstW}`);
-          const di = `((${b}) * ${g.dstC}u + ${o}) * ${
+          const di = `((${b}) * dstC + ${o}) * ${
             g.dstH * g.dstW
           }u + u32(oy0 + ${y}) * ${g.dstW}u + u32(ox0 + ${x})`;
           L.push(
@@ -234,7 +254,15 @@ export function convGather(
       }
     }
   }
-  return kernel(label, nog * Y.tiles * X.tiles, bindingsOf(io), L.join("\n"), nbg);
+  return kernel(
+    label,
+    nog * Y.tiles * X.tiles,
+    [...bindingsOf(io), CONV_SIZES],
+    L.join("\n"),
+    nbg,
+    readSizes,
+    `(dstC + ${ch - 1}u) / ${ch}u * ${Y.tiles * X.tiles}u`,
+  );
 }
 
 /**
@@ -268,7 +296,7 @@ export function convScatter(
   const ey = positions(L, "e", `ty0 - ${Y.mMax}`, Y.reads, g.dstH, g.dstW, Y.ok);
   const ex = positions(L, "f", `tx0 - ${X.mMax}`, X.reads, g.dstW, 1, X.ok);
   const KK = g.kh * g.kw;
-  L.push(...blockIndices("cc", "cg", ch, g.srcC), ...blockIndices("bi", "bg", nb, g.b));
+  L.push(...blockIndices("cc", "cg", ch, g.srcC, "srcC"), ...blockIndices("bi", "bg", nb, g.b));
   const acc = (k: number, n: number, iy: number, ix: number) => `a${k}_${n}_${iy}_${ix}`;
   for (const k of range(ch)) {
     for (const n of range(nb)) {
@@ -277,11 +305,11 @@ export function convScatter(
       }
     }
   }
-  L.push(`  for (var o = 0u; o < ${g.dstC}u; o++) {`);
+  L.push(`  for (var o = 0u; o < dstC; o++) {`);
   const used = new Set<string>();
   const body: string[] = [];
   for (const n of range(nb)) {
-    body.push(`    let db${n} = (bi${n} * ${g.dstC}u + o) * ${g.dstH * g.dstW}u;`);
+    body.push(`    let db${n} = (bi${n} * dstC + o) * ${g.dstH * g.dstW}u;`);
     for (const e of Y.reads) {
       for (const f of X.reads) {
         const d = (ok: boolean | undefined, a: number, scale: number) => ok ? `${a * scale}u` : "";
@@ -309,9 +337,7 @@ export function convScatter(
       for (const kx of range(g.kw)) {
         if (!used.has(`${k}_${ky}_${kx}`)) continue;
         L.push(
-          `    let w${k}_${ky}_${kx} = ${w}[(o * ${g.srcC}u + cc${k}) * ${KK}u + ${
-            ky * g.kw + kx
-          }u];`,
+          `    let w${k}_${ky}_${kx} = ${w}[(o * srcC + cc${k}) * ${KK}u + ${ky * g.kw + kx}u];`,
         );
       }
     }
@@ -325,14 +351,14 @@ export function convScatter(
       Y.pixels.forEach(([jy, ry], iy) => {
         X.pixels.forEach(([jx, rx], ix) => {
           const conds: string[] = [];
-          if (g.srcC % ch !== 0) conds.push(`${c} < ${g.srcC}u`);
+          if (g.srcC % ch !== 0) conds.push(`${c} < srcC`);
           if (g.b % nb !== 0) conds.push(`${b} < ${g.b}u`);
           const ay = Y.at(jy, ry), ax = X.at(jx, rx);
           const sy = ay ?? `(ty0 + ${jy}) * ${s} + ${ry - g.pt}`;
           const sx = ax ?? `(tx0 + ${jx}) * ${s} + ${rx - g.pl}`;
           if (ay === undefined) conds.push(`${sy} >= 0 && ${sy} < ${g.srcH}`);
           if (ax === undefined) conds.push(`${sx} >= 0 && ${sx} < ${g.srcW}`);
-          const si = `((${b}) * ${g.srcC}u + ${c}) * ${
+          const si = `((${b}) * srcC + ${c}) * ${
             g.srcH * g.srcW
           }u + u32(${sy}) * ${g.srcW}u + u32(${sx})`;
           L.push(
@@ -342,7 +368,15 @@ export function convScatter(
       });
     }
   }
-  return kernel(label, ncg * Y.tiles * X.tiles, bindingsOf(io), L.join("\n"), nbg);
+  return kernel(
+    label,
+    ncg * Y.tiles * X.tiles,
+    [...bindingsOf(io), CONV_SIZES],
+    L.join("\n"),
+    nbg,
+    readSizes,
+    `(srcC + ${ch - 1}u) / ${ch}u * ${Y.tiles * X.tiles}u`,
+  );
 }
 
 /**

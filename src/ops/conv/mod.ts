@@ -48,6 +48,7 @@ export {
 export {
   biasGrad,
   CONV_GENERATOR_VERSION,
+  convConsts,
   convGather,
   convScatter,
   convWeightGrad,

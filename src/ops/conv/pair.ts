@@ -8,7 +8,7 @@
 import type { z } from "../../deps.ts";
 import { defineOp, type Dim, type Dispatch, type OpDef } from "../types.ts";
 import type { ConvGeom } from "./geometry.ts";
-import { biasGrad, convGather, convScatter, convWeightGrad } from "./kernels.ts";
+import { biasGrad, convConsts, convGather, convScatter, convWeightGrad } from "./kernels.ts";
 import { chooseBlock } from "./cost_model.ts";
 import {
   refAddBias,
@@ -49,6 +49,11 @@ export interface ConvOpSpec<A> {
   transposed: boolean;
   /** The geometry for an input shape; dim 0 may be symbolic and is replaced by `batch`. */
   geom(a: A, x: readonly Dim[], batch?: number): ConvGeom;
+}
+
+/** The channel counts (c.conv) where a kernel reads them (not the tiled kernels). */
+function sizesOf(ds: Dispatch[], g: ConvGeom): Record<string, number[]> | undefined {
+  return ds.some((d) => d.bindings.some((b) => b.role === "c.conv")) ? convConsts(g) : undefined;
 }
 
 /** The op of one direction of the pair; `bias` adds a learned bias per output channel. */
@@ -93,16 +98,15 @@ export function defineConvOp<A extends { bias: boolean }>(spec: ConvOpSpec<A>): 
     },
     forward: (a, ctx) => {
       const g = geom(a, ctx.inputs[0], ctx.inputs[0][0]);
-      return {
-        dispatches: [fwd.kernel(name, g, {
-          from: "x0",
-          to: "y",
-          weight: "p.weight",
-          bias: a.bias ? "p.bias" : undefined,
-          accumulate: false,
-          norm: ctx.norm && { ...ctx.norm, expr: ctx.epilogue?.expr },
-        }, chooseBlock(fwd.kind, g, ctx.target))],
-      };
+      const d = fwd.kernel(name, g, {
+        from: "x0",
+        to: "y",
+        weight: "p.weight",
+        bias: a.bias ? "p.bias" : undefined,
+        accumulate: false,
+        norm: ctx.norm && { ...ctx.norm, expr: ctx.epilogue?.expr },
+      }, chooseBlock(fwd.kind, g, ctx.target));
+      return { dispatches: [d], consts: sizesOf([d], g) };
     },
     backward: (a, ctx) => {
       const g = geom(a, ctx.inputs[0], ctx.inputs[0][0]);
@@ -137,7 +141,7 @@ export function defineConvOp<A extends { bias: boolean }>(spec: ConvOpSpec<A>): 
           ctx.accumulate.has("dp.bias"),
         ));
       }
-      return { dispatches: d, scratch, consts };
+      return { dispatches: d, scratch, consts: { ...consts, ...sizesOf(d, g) } };
     },
   });
 }
