@@ -2,7 +2,11 @@
 import { z } from "../deps.ts";
 import { defineOp, type Dim, type Shape, ShapeError, type T64 } from "./types.ts";
 import { bindDim, combineDims, compareDims, parseDim } from "./dim.ts";
-import { numel, perElement, store } from "./wgsl.ts";
+import { numel, perElementSized, store } from "./wgsl.ts";
+
+/** `let` the sizes of a slice's kernel from its constant tensor (perElementSized). */
+const sizes = (c: string) =>
+  ["inner", "len", "size", "start"].map((v, k) => `  let ${v} = u32(${c}[${k + 1}]);`).join("\n");
 
 const index = z.union([z.number().int(), z.string()]);
 
@@ -128,17 +132,22 @@ export const slice = defineOp<Attrs>({
     }
     return { dx: [dx], dp: {} };
   },
+  // Sizes from constant tensors (perElementSized): one pipeline for every slice.
   forward(a, ctx) {
     const { inner, start, len, size } = view(a, ctx.inputs[0]);
+    const n = numel(ctx.output);
     return {
-      dispatches: [perElement(
+      dispatches: [perElementSized(
         "slice",
-        numel(ctx.output),
+        n,
         [{ role: "x0" }, { role: "y", write: true }],
-        `  let r = i % ${inner}u;
-  let q = i / ${inner}u;
-  y[i] = x0[((q / ${len}u) * ${size}u + q % ${len}u + ${start}u) * ${inner}u + r];`,
+        "slice",
+        `${sizes("c_slice")}
+  let r = i % inner;
+  let q = i / inner;
+  y[i] = x0[((q / len) * size + q % len + start) * inner + r];`,
       )],
+      consts: { slice: [n, inner, len, size, start] },
     };
   },
   backward(a, ctx) {
@@ -147,33 +156,41 @@ export const slice = defineOp<Attrs>({
     const bindings = [{ role: "dy" }, { role: "dx0", write: true }];
     if (ctx.accumulate.has("dx0")) {
       // Only the sliced region receives gradient; the rest keeps what it holds.
+      const n = numel(ctx.output);
       return {
-        dispatches: [perElement(
+        dispatches: [perElementSized(
           "slice.grad.acc",
-          numel(ctx.output),
+          n,
           bindings,
-          `  let r = i % ${inner}u;
-  let q = i / ${inner}u;
-  let j = ((q / ${len}u) * ${size}u + q % ${len}u + ${start}u) * ${inner}u + r;
+          "slice_grad",
+          `${sizes("c_slice_grad")}
+  let r = i % inner;
+  let q = i / inner;
+  let j = ((q / len) * size + q % len + start) * inner + r;
   ${store(true, "dx0[j]", "dy[i]")}`,
         )],
+        consts: { slice_grad: [n, inner, len, size, start] },
       };
     }
     // Overwriting: one thread per input element, zero outside the slice.
+    const n = numel(ctx.inputs[0]);
     return {
-      dispatches: [perElement(
+      dispatches: [perElementSized(
         "slice.grad",
-        numel(ctx.inputs[0]),
+        n,
         bindings,
-        `  let r = i % ${inner}u;
-  let q = i / ${inner}u;
-  let c = q % ${size}u;
+        "slice_grad",
+        `${sizes("c_slice_grad")}
+  let r = i % inner;
+  let q = i / inner;
+  let c = q % size;
   var g = 0.0;
-  if (c >= ${start}u && c < ${start + len}u) {
-    g = dy[((q / ${size}u) * ${len}u + c - ${start}u) * ${inner}u + r];
+  if (c >= start && c < start + len) {
+    g = dy[((q / size) * len + c - start) * inner + r];
   }
   dx0[i] = g;`,
       )],
+      consts: { slice_grad: [n, inner, len, size, start] },
     };
   },
 });

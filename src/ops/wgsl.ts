@@ -54,6 +54,31 @@ ${body}
   return { label, code, entry: "main", workgroups: grid(n), bindings };
 }
 
+/**
+ * perElement for sizes read at run time: `sizes` (role c.NAME, Kernels.consts) holds
+ * the element count first, then what `body` reads of it, so one pipeline serves every
+ * size (each pipeline costs a compile). For small tensors: a division by a size read
+ * at run time costs more than one by a constant.
+ */
+export function perElementSized(
+  label: string,
+  n: number,
+  bindings: Binding[],
+  name: string,
+  body: string,
+): Dispatch {
+  const all = [...bindings, { role: `c.${name}` }];
+  const code = `${declare(all)}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * ${WG}u;
+  if (i >= u32(c_${ident(name)}[0])) { return; }
+${body}
+}
+`;
+  return { label, code, entry: "main", workgroups: grid(n), bindings: all };
+}
+
 /** Product of a shape's dimensions. */
 export function numel(shape: readonly number[]): number {
   let n = 1;

@@ -226,7 +226,11 @@ export function buildProgram(full: TypedNetwork, opts: ProgramOptions): Program 
   const net = bindAttrs(opts.outputs ? restrict(full, opts.outputs) : full, opts.batch);
   const tensors = new Map<string, TensorInfo>();
   const add = (t: TensorInfo) => {
-    if (!tensors.has(t.name)) tensors.set(t.name, t);
+    const had = tensors.get(t.name);
+    if (!had) tensors.set(t.name, t);
+    else if (String(had.values) !== String(t.values)) {
+      throw new Error(`${t.name}: one constant tensor given two different values`);
+    }
     return t.name;
   };
   for (const i of net.inputs) {
