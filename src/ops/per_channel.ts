@@ -1,15 +1,18 @@
 // Kernels with one workgroup per channel of a [B, C, S] tensor: a reduction over
 // the channel and the elementwise pass that needs its result, in one dispatch.
 // Each reduction costs one barrier (every thread then adds the WG partial sums
-// itself), since barriers are what is slow on software adapters. B and C are read
+// itself), since barriers are what is slow on software adapters. The sizes are read
 // from a constant tensor (role c.dims, values channelDims), not written into the
-// code: one pipeline serves every layer of a spatial size S (each pipeline costs a
-// compile). S stays in the code: with it the element index is a shift, and a
-// division by a size read at run time made the kernels up to 20% slower on llvmpipe.
+// code, so one pipeline serves many layers (each pipeline costs a compile). Rows of
+// at least RUNTIME_S elements are walked by a loop over the batch and one over the
+// row; shorter ones keep S in the code, where the flat element index divides by it
+// (dividing by a size read at run time, or two loops over short rows, made those
+// kernels up to 20% slower on llvmpipe).
 import type { Binding, Dispatch } from "./types.ts";
 import { declare } from "./wgsl.ts";
 
 export const CH_WG = 16;
+const RUNTIME_S = 64;
 
 export interface ChannelDims {
   B: number;
@@ -18,11 +21,11 @@ export interface ChannelDims {
 }
 
 /** The values of the kernels' c.dims tensor. */
-export const channelDims = (d: ChannelDims): number[] => [d.B, d.C];
+export const channelDims = (d: ChannelDims): number[] => [d.B, d.C, d.S];
 
 /**
- * `body` sees `c` (the channel), `l` (the thread), the sizes `C`, `n` (B * S) and `N`
- * (n as f32); workgroup arrays red0/red1 hold partials.
+ * `body` sees `c` (the channel), `l` (the thread), the sizes `B`, `C`, `S`, `n` (B * S)
+ * and `N` (n as f32); workgroup arrays red0/red1 hold partials.
  */
 export function perChannel(
   label: string,
@@ -39,8 +42,10 @@ ${prelude}
 @compute @workgroup_size(${CH_WG})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l: u32) {
   let c = wg.x;
+  let B = u32(c_dims[0]);
   let C = u32(c_dims[1]);
-  let n = u32(c_dims[0]) * ${d.S}u;
+  let S = ${d.S >= RUNTIME_S ? "u32(c_dims[2])" : `${d.S}u`};
+  let n = B * S;
   let N = f32(n);
 ${body}
 }
@@ -50,8 +55,17 @@ ${body}
 
 /** A loop over this thread's share of channel c; `e` is the element's flat index. */
 export function forChannel(d: ChannelDims, body: string): string {
+  if (d.S >= RUNTIME_S) {
+    return `  for (var jb = 0u; jb < B; jb = jb + 1u) {
+    let base = (jb * C + c) * S;
+    for (var js = l; js < S; js = js + ${CH_WG}u) {
+      let e = base + js;
+${body}
+    }
+  }`;
+  }
   return `  for (var j = l; j < n; j = j + ${CH_WG}u) {
-    let e = (j / ${d.S}u * C + c) * ${d.S}u + j % ${d.S}u;
+    let e = (j / S * C + c) * S + j % S;
 ${body}
   }`;
 }

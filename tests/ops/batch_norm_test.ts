@@ -20,9 +20,11 @@ Deno.test("batch_norm training matches float64 reference and finite differences"
   await checkOp(batchNorm, { inputs: [[3, 2, 11, 9]], training: true, seed: 7 });
   // a channel shorter than the workgroup but longer than its row: threads wrap rows
   await checkOp(batchNorm, { inputs: [[5, 2, 3, 2]], training: true, seed: 3 });
+  // rows of 64 elements and more: sizes read at run time
+  await checkOp(batchNorm, { inputs: [[2, 3, 8, 8]], training: true, seed: 5 });
 });
 
-Deno.test("batch_norm training kernels read B and C: one pipeline per spatial size", () => {
+Deno.test("batch_norm training kernels read their sizes: one pipeline for many layers", () => {
   const a = batchNorm.attrs.parse({});
   const kernels = (shape: number[]) => {
     const ctx = {
@@ -40,10 +42,13 @@ Deno.test("batch_norm training kernels read B and C: one pipeline per spatial si
     });
     return { code: [...f.dispatches, ...b.dispatches].map((d) => d.code), consts: f.consts };
   };
+  // short rows: one pipeline per row length
   const [small, big] = [kernels([2, 3, 8, 4]), kernels([16, 64, 4, 8])];
   assert.deepEqual(small.code, big.code);
-  assert.deepEqual(big.consts, { dims: [16, 64] });
+  assert.deepEqual(big.consts, { dims: [16, 64, 32] });
   assert.notDeepEqual(kernels([2, 3, 4, 4]).code, small.code);
+  // rows of 64 and more: one pipeline for all
+  assert.deepEqual(kernels([2, 3, 8, 8]).code, kernels([16, 64, 32, 32]).code);
 });
 
 Deno.test("batch_norm inference matches float64 reference and finite differences", async () => {
