@@ -339,6 +339,13 @@ export function parsePlan(data: unknown, source: string): Plan {
   }
   for (const g of p.programs) {
     if (!g || typeof g.tensors !== "object" || !g.phases) throw bad("a program without tensors");
+    for (const t of Object.values(g.tensors)) {
+      const v = t?.values;
+      if (
+        t?.kind === "const" &&
+        !(Array.isArray(v) && v.length === numel(t.shape ?? []) && v.every(Number.isFinite))
+      ) throw bad(`${g.name}: constant tensor ${t.name} without its values`);
+    }
     for (const ph of ["forward", "backward", "optimizer"] as const) {
       for (const l of g.phases[ph] ?? []) {
         const k = p.kernels[l.kernel];

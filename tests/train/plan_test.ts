@@ -94,8 +94,14 @@ Deno.test("a corrupt or foreign plan file is refused by name", async () => {
   try {
     const { model, cfg } = tinyModel();
     const plan = trainingPlan(model, cfg, { target: testTarget() });
+    // a constant tensor (sizes a kernel reads) without its values
+    const stripped = structuredClone(plan);
+    const c = Object.values(stripped.programs[0].tensors).find((t) => t.kind === "const");
+    assert.ok(c, "the plan has a constant tensor");
+    delete c.values;
     const cases: [string, string, RegExp][] = [
       ["not json", "{", /not a plan file \(not JSON\)/],
+      ["no values", JSON.stringify(stripped), /constant tensor .* without its values/],
       ["old", JSON.stringify({ ...plan, version: 0 }), /version 0, this program reads version 1/],
       ["no kernels", JSON.stringify({ ...plan, kernels: undefined }), /kernels, slots or programs/],
       ["no limits", JSON.stringify({ ...plan, limits: undefined }), /limits\.maxBindings missing/],
