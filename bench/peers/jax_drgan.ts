@@ -1,9 +1,11 @@
-// jax-js peer of the DR-GAN benchmark, inside Deno on its WebGPU backend: the same
-// convolution layers as bench/ops.ts and the TensorFlow.js peer, forward and forward +
-// both gradients (one jit-compiled valueAndGrad), after a check of one conv and one
-// transposed conv against our float64 references.
+// jax-js peer of the DR-GAN benchmark, inside Deno on its WebGPU backend: the small
+// DR-GAN training iteration (jax_model.ts) and the same convolution layers as bench/ops.ts
+// and the TensorFlow.js peer, forward and forward + both gradients (one jit-compiled
+// valueAndGrad), after a check of one conv and one transposed conv against our float64
+// references.
 //
 //   deno run -A --lock=bench/peers/peers.lock bench/peers/jax_drgan.ts
+//     [--size 32 --width 0.25 --nd 40 --np 13 --nz 50 --batch 16] [--skip-train]
 //     [--layers FILE.json] [--quick]
 //
 // Prints one JSON object on the last line of stdout.
@@ -15,6 +17,7 @@ import { parseArgs } from "node:util";
 import * as jax from "npm:@jax-js/jax@0.1.25";
 import { refConv, refConvAdjoint, refConvWeightGrad } from "../../src/ops/conv/reference.ts";
 import type { ConvGeom } from "../../src/ops/conv/geometry.ts";
+import { drgan } from "./jax_model.ts";
 
 const { lax, numpy: np } = jax;
 const VERSION = "0.1.25";
@@ -22,15 +25,23 @@ const VERSION = "0.1.25";
 const { values: opt } = parseArgs({
   args: Deno.args,
   options: {
+    size: { type: "string", default: "32" },
+    width: { type: "string", default: "0.25" },
+    nd: { type: "string", default: "40" },
+    np: { type: "string", default: "13" },
+    nz: { type: "string", default: "50" },
+    batch: { type: "string", default: "16" },
     layers: { type: "string" },
+    "skip-train": { type: "boolean", default: false },
     quick: { type: "boolean", default: false },
   },
 });
 
-/** per layer, as tfjs_drgan.ts times them */
+/** as tfjs_drgan.ts times them: the iteration, and each layer (shorter: there are dozens) */
 const TIMING = opt.quick
   ? { warmup: 1, samples: 1, sampleSeconds: 0 }
-  : { warmup: 1, samples: 3, sampleSeconds: 0.3 };
+  : { warmup: 2, samples: 5, sampleSeconds: 3 };
+const LAYER_TIMING = opt.quick ? TIMING : { warmup: 1, samples: 3, sampleSeconds: 0.3 };
 
 interface LayerSpec {
   name: string;
@@ -81,11 +92,11 @@ const put = (data: Float32Array<ArrayBuffer>, shape: number[]) => np.array(data,
 
 /**
  * Every output array's pending kernels are submitted (jax-js runs them lazily: an array
- * disposed unread would skip its work), then one scalar is read back, so the time covers
- * the GPU work.
+ * disposed unread would skip its work), and those of `keep` (state the calls updated), then
+ * one scalar is read back, so the time covers the GPU work.
  */
-async function sync(outs: jax.Array[]): Promise<void> {
-  await jax.blockUntilReady(outs);
+async function sync(outs: jax.Array[], keep: jax.JsTree<jax.Array> = []): Promise<void> {
+  await jax.blockUntilReady([outs, keep]);
   await outs[outs.length - 1].ref.flatten().slice([0, 1]).data();
   for (const o of outs) o.dispose();
 }
@@ -97,12 +108,16 @@ const median = (xs: number[]) => {
 };
 
 /** Median ms per call; each sample queues several calls and syncs once, as tfjs_drgan.ts. */
-async function time(fn: () => jax.Array[], o = TIMING) {
+async function time(
+  fn: () => jax.Array[],
+  o = TIMING,
+  keep: () => jax.JsTree<jax.Array> = () => [],
+) {
   const run = async (n: number) => {
     const t0 = performance.now();
     const outs: jax.Array[] = [];
     for (let i = 0; i < n; i++) outs.push(...fn());
-    await sync(outs);
+    await sync(outs, keep());
     return (performance.now() - t0) / n;
   };
   for (let i = 0; i < o.warmup; i++) await run(1);
@@ -176,11 +191,11 @@ async function timeLayer(l: LayerSpec) {
   const w = put(values(numel(ws), 5), ws);
   const dy = put(values(numel(l.output), 6), l.output);
   const { fwd, both } = programs(l);
-  const f = await time(() => [fwd(x.ref, w.ref)]);
+  const f = await time(() => [fwd(x.ref, w.ref)], LAYER_TIMING);
   const b = await time(() => {
     const [v, [dx, dw]] = both(x.ref, w.ref, dy.ref);
     return [dx, dw, v];
-  });
+  }, LAYER_TIMING);
   for (const a of [x, w, dy]) a.dispose();
   fwd.dispose();
   both.dispose();
@@ -240,6 +255,26 @@ if (bad.length) {
   }`;
   console.log(JSON.stringify(out));
   Deno.exit(0);
+}
+
+if (!opt["skip-train"]) {
+  const config = {
+    size: Number(opt.size),
+    width: Number(opt.width),
+    nd: Number(opt.nd),
+    np: Number(opt.np),
+    nz: Number(opt.nz),
+    batch: Number(opt.batch),
+  };
+  out.config = config;
+  const model = drgan(config);
+  out.params = model.params;
+  const t = await time(model.iterate, TIMING, model.live);
+  out.train_ms = t.ms;
+  out.train_samples_ms = t.samples;
+  out.train_per_sample = t.per;
+  const last = model.iterate();
+  out.last_losses = [(await last[0].data())[0], (await last[1].data())[0]];
 }
 
 if (opt.layers) {

@@ -9,12 +9,12 @@ import { type Context, recorder } from "../train.ts";
 const here = (f: string) => fromFileUrl(new URL(f, import.meta.url));
 
 /** The architecture's numbers a peer needs, from our model (so --set shrinks both). */
-function peerConfig(model: Model, batch: number) {
+export function peerConfig(model: Model, batch: number) {
   const p = model.params as Record<string, number>;
   return { size: p.size, width: p.width, nd: p.Nd, np: p.Np, nz: p.Nz, batch };
 }
 
-function configArgs(c: ReturnType<typeof peerConfig>): string[] {
+export function configArgs(c: ReturnType<typeof peerConfig>): string[] {
   return Object.entries(c).flatMap(([k, v]) => [`--${k}`, String(v)]);
 }
 
