@@ -225,8 +225,8 @@ out.adapter = `${info?.description || info?.vendor || "unknown adapter"}${
   info?.isFallbackAdapter ? " [software]" : ""
 }`;
 
-// Like for like: a strided conv and a strided transposed conv with odd sizes (so the
-// 'same' padding's extra row shows) against the float64 loops our kernels are checked with.
+// Like for like: a strided conv and a strided transposed conv where 'same' pads an odd number
+// of rows (the extra one at the bottom), against the float64 loops our kernels are checked with.
 const checks: Record<string, { y: number; dx: number; dw: number }> = {};
 for (
   const l of [
