@@ -9,6 +9,7 @@
 // deno-lint-ignore no-import-prefix
 import * as jax from "npm:@jax-js/jax@0.1.25";
 import { Rng } from "../../src/util/rng.ts";
+import { channels, DEC, ENC } from "./drgan_layers.ts";
 
 const { lax, nn, numpy: np, tree } = jax;
 type A = jax.Array;
@@ -22,39 +23,6 @@ export interface Config {
   batch: number;
 }
 
-// [channels at width 1, stride] of each conv layer, as tfjs_drgan.ts
-const ENC: [number, number][] = [
-  [32, 1],
-  [64, 1],
-  [64, 2],
-  [64, 1],
-  [128, 1],
-  [128, 2],
-  [96, 1],
-  [192, 1],
-  [192, 2],
-  [128, 1],
-  [256, 1],
-  [256, 2],
-  [160, 1],
-  [320, 1],
-];
-const DEC: [number, number][] = [
-  [160, 1],
-  [256, 1],
-  [256, 2],
-  [128, 1],
-  [192, 1],
-  [192, 2],
-  [96, 1],
-  [128, 1],
-  [128, 2],
-  [64, 1],
-  [64, 1],
-  [64, 2],
-  [32, 1],
-];
-
 type Layer = { w: A; g?: A; b?: A };
 type Linear = { w: A; b: A };
 type Gen = { enc: Layer[]; fc: Linear; dec: Layer[] };
@@ -67,11 +35,7 @@ type Opt<T> = { m: T; v: T };
 
 /** The model, its Adam state and running statistics, and one training iteration. */
 export function drgan(c: Config) {
-  const ch = (n: number) => {
-    const v = c.width * n;
-    if (!Number.isInteger(v)) throw new Error(`width ${c.width} x ${n} is not whole`);
-    return v;
-  };
+  const ch = (n: number) => channels(c.width, n);
   const nf = ch(320), base = c.size / 16, B = c.batch;
   const rng = new Rng(1);
   const normal = (shape: number[]) => {
