@@ -20,11 +20,14 @@ import { runReference } from "../../src/plan/reference.ts";
 import { initParams } from "../../src/train/params.ts";
 import { readSafetensors, writeSafetensors } from "../../src/formats/safetensors.ts";
 import {
+  backgroundMask,
   bestThreshold,
   cosine,
   equalErrorRate,
   evaluateModel,
+  frontalTruth,
   heldOutFaces,
+  maskedAbsError,
   meanAbsError,
   roc,
   rocAuc,
@@ -512,6 +515,14 @@ Deno.test("image metrics: SSIM 1 for equal images, lower for noise; L1 on the [0
   assert.ok(ssim(a, b, 16) < 0.95);
   assert.equal(meanAbsError(a, a), 0);
   assert.equal(meanAbsError(new Float32Array([-1, 1]), new Float32Array([1, 1])), 0.5);
+  // The background mask: the corners are background, the centre (the face) is not.
+  const truth = frontalTruth(1, 0, 2, 16), mask = backgroundMask(1, 0, 2, truth, 16);
+  assert.deepEqual([mask[0], mask[15], mask[8 * 16 + 8]], [1, 1, 0]);
+  const share = mask.reduce((x, y) => x + y, 0) / mask.length;
+  assert.ok(share > 0.3 && share < 0.9, `background share ${share}`);
+  const [bg, head] = [mask, mask.map((v) => 1 - v)].map((m) => maskedAbsError(a, truth, m));
+  assert.ok(bg > 0 && head > 0);
+  assert.ok(Math.abs(bg + head - meanAbsError(a, truth)) < 1e-6);
 });
 
 globalThis.addEventListener("unload", () => {
