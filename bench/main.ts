@@ -15,6 +15,7 @@
 //            ops ran too, our conv kernels' GFLOP/s over it
 //   data     synthetic images/s: bench/data.ts as a child, plus training batches in process
 //   peers    TensorFlow.js (WebGPU in Deno) and PyTorch (CPU) on the same DR-GAN;
+//            jax-js (WebGPU in Deno) on the same iteration and conv layers;
 //            onnxruntime-web (WebGPU and wasm EPs in Deno) on our ONNX export of the encoder
 // Variants: small (graphs/drgan-small.yaml, batch 16) and paper (graphs/drgan.yaml,
 // batch 4); --quick runs small only, once each, for a smoke test.
@@ -33,6 +34,7 @@ import { benchInfer } from "./infer.ts";
 import { benchCompile } from "./compile.ts";
 import { benchTfjs, benchTorch } from "./peers/run.ts";
 import { benchOrt } from "./peers/ort.ts";
+import { benchJax } from "./peers/jax.ts";
 import { sweep as matmulSweep } from "./matmul.ts";
 import { type ConvFigure, matmulRecords, matmulTarget } from "./matmul_records.ts";
 
@@ -261,6 +263,7 @@ await section("peers", async () => {
     // tfjs at paper scale on a software adapter takes minutes per iteration: small only
     if (v.name === "small" || !gpu.description.includes("[software]")) {
       records.push(...await benchTfjs(ctx, v, inputs));
+      records.push(...await benchJax(ctx, v, inputs));
     }
     records.push(...await benchTorch(ctx, v, inputs));
     records.push(...await benchOrt(ctx, v, inputs));
@@ -297,6 +300,11 @@ function target(r: BenchRecord): string {
     return `≤ 0.1, 10x faster (${r.value <= 0.1 ? "met" : "not met"})`;
   }
   if (n.startsWith("ratio ours / tfjs-cpu")) return "(tfjs-cpu fallback: no target)";
+  // Issue 17: the conv layers forward + both gradients at least 5x faster than jax-js (the
+  // iteration's row gets the same bar).
+  if (n.startsWith("ratio ours / jax-js")) {
+    return `≤ 0.2, 5x faster (${r.value <= 0.2 ? "met" : "not met"})`;
+  }
   if (n.startsWith("ratio ours / pytorch-cpu")) return "reference only (CPU vs software GPU)";
   if (n.startsWith("ratio ours / ort-webgpu")) return `≤ 1 (${r.value <= 1 ? "met" : "not met"})`;
   if (n.startsWith("ratio ours / ort-wasm")) return "reference only (CPU vs software GPU)";
@@ -455,11 +463,15 @@ ${opt.note ? `\n**Note:** ${opt.note}\n` : ""}${
   architecture and batch (the parameter counts in the notes match ours): TensorFlow.js
   ${"`"}@tensorflow/tfjs@4.22.0${"`"} + ${"`"}tfjs-backend-webgpu${"`"} in Deno on \`navigator.gpu\`
   (bench/peers/tfjs_drgan.ts; tfjs-cpu only if WebGPU fails, labelled so) and PyTorch on the CPU
-  (bench/peers/torch_drgan.py). onnxruntime-web ${"`"}1.30.0${"`"} runs the encoder pass from the ONNX
+  (bench/peers/torch_drgan.py). jax-js ${"`"}@jax-js/jax@0.1.25${"`"} on its WebGPU backend in Deno
+  runs the same iteration (bench/peers/jax_model.ts: each update one jit-compiled
+  ${"`"}valueAndGrad${"`"} + Adam) and, like tfjs, the small variant's conv layers (a jit-compiled
+  forward; ${"`"}jit(valueAndGrad)${"`"} for forward + dx + dw), after checking a conv and a
+  transposed conv against our float64 references (bench/peers/jax_drgan.ts). onnxruntime-web ${"`"}1.30.0${"`"} runs the encoder pass from the ONNX
   file our exporter writes (src/formats/onnx_export.ts), on its WebGPU EP in Deno (input and
   outputs on the GPU) and its wasm EP with 1 and 2 threads (bench/peers/ort_encoder.ts).
   Ratios are our ms / theirs: below 1, we are faster.
-  The tfjs paper-scale iteration is not run on a software adapter (minutes per iteration).
+  The tfjs and jax-js paper-scale iterations are not run on a software adapter (minutes each).
 
 ## Prerequisites (the bench installs nothing)
 
@@ -486,7 +498,7 @@ ${
     table("Pipeline compile time", pick(/^compile /))
   }${
     table("Peers", records.filter((r) => /^(peer|ratio) /.test(r.name) && !layerRows.includes(r)))
-  }${table("Peer: convolution layers (tfjs)", layerRows)}${
+  }${table("Peer: convolution layers (tfjs, jax-js)", layerRows)}${
     table("Data generation", pick(/^data /))
   }${table("Kernels (bench/ops.ts)", ops)}${
     table(

@@ -9,12 +9,12 @@ import { type Context, recorder } from "../train.ts";
 const here = (f: string) => fromFileUrl(new URL(f, import.meta.url));
 
 /** The architecture's numbers a peer needs, from our model (so --set shrinks both). */
-function peerConfig(model: Model, batch: number) {
+export function peerConfig(model: Model, batch: number) {
   const p = model.params as Record<string, number>;
   return { size: p.size, width: p.width, nd: p.Nd, np: p.Np, nz: p.Nz, batch };
 }
 
-function configArgs(c: ReturnType<typeof peerConfig>): string[] {
+export function configArgs(c: ReturnType<typeof peerConfig>): string[] {
   return Object.entries(c).flatMap(([k, v]) => [`--${k}`, String(v)]);
 }
 
@@ -248,48 +248,71 @@ export async function benchTfjs(ctx: Context, v: Variant, p: PeerInputs): Promis
     ),
   );
   if (j.layers) {
-    let oursFwd = 0, theirsFwd = 0, oursAll = 0, theirsAll = 0, n = 0;
-    for (const [name, t] of Object.entries(j.layers)) {
-      const s = (pass: string) => p.opsSeconds.get(`${name} ${pass}`);
-      const [f, dx, dw] = [s("fwd"), s("dx"), s("dw")];
-      const both = f !== undefined && dx !== undefined && dw !== undefined;
-      const ours = both
-        ? `; ours fwd ${fmt(f * 1e3)} ms, fwd+dx+dw ${fmt((f + dx + dw) * 1e3)} ms (bench/ops.ts)`
-        : "";
-      out.push(
-        rec(`${label} layer ${name} fwd`, t.fwd_ms, "ms"),
-        rec(
-          `${label} layer ${name} fwd+bwd`,
-          t.fwd_bwd_ms,
-          "ms",
-          `tf.grads: forward, dx and dw${ours}`,
-        ),
-      );
-      if (both) {
-        oursFwd += f * 1e3;
-        oursAll += (f + dx + dw) * 1e3;
-        theirsFwd += t.fwd_ms;
-        theirsAll += t.fwd_bwd_ms;
-        n++;
-      }
+    out.push(
+      ...layerRecords(ctx, p, adapter, label, `tfjs-${backend}`, v.name, j.layers, "tf.grads"),
+    );
+  }
+  return out;
+}
+
+/**
+ * A peer's per-layer rows (forward; forward + dx + dw) next to our bench/ops.ts figures of
+ * the same layers, and two ratio rows: the sums over the layers both measured.
+ */
+export function layerRecords(
+  ctx: Context,
+  p: PeerInputs,
+  adapter: string,
+  label: string,
+  peer: string,
+  variant: string,
+  layers: Record<string, { fwd_ms: number; fwd_bwd_ms: number }>,
+  how: string,
+): BenchRecord[] {
+  const rec = recorder(ctx, adapter);
+  const out: BenchRecord[] = [];
+  let oursFwd = 0, theirsFwd = 0, oursAll = 0, theirsAll = 0, n = 0;
+  for (const [name, t] of Object.entries(layers)) {
+    const s = (pass: string) => p.opsSeconds.get(`${name} ${pass}`);
+    const [f, dx, dw] = [s("fwd"), s("dx"), s("dw")];
+    const both = f !== undefined && dx !== undefined && dw !== undefined;
+    const ours = both
+      ? `; ours fwd ${fmt(f * 1e3)} ms, fwd+dx+dw ${fmt((f + dx + dw) * 1e3)} ms (bench/ops.ts)`
+      : "";
+    out.push(
+      rec(`${label} layer ${name} fwd`, t.fwd_ms, "ms"),
+      rec(
+        `${label} layer ${name} fwd+bwd`,
+        t.fwd_bwd_ms,
+        "ms",
+        `${how}: forward, dx and dw${ours}`,
+      ),
+    );
+    if (both) {
+      oursFwd += f * 1e3;
+      oursAll += (f + dx + dw) * 1e3;
+      theirsFwd += t.fwd_ms;
+      theirsAll += t.fwd_bwd_ms;
+      n++;
     }
-    if (n) {
-      const both = `ours: ${ctx.gpu.description}; theirs: ${adapter}`;
-      out.push(
-        recorder(ctx, both)(
-          `ratio ours / tfjs-${backend}, ${n} ${v.name} conv layers forward`,
-          oursFwd / theirsFwd,
-          "x",
-          `sum of our ${fmt(oursFwd)} ms / their ${fmt(theirsFwd)} ms`,
-        ),
-        recorder(ctx, both)(
-          `ratio ours / tfjs-${backend}, ${n} ${v.name} conv layers forward + backward`,
-          oursAll / theirsAll,
-          "x",
-          `sum of our ${fmt(oursAll)} ms / their ${fmt(theirsAll)} ms`,
-        ),
-      );
-    }
+  }
+  if (n) {
+    const r = recorder(ctx, `ours: ${ctx.gpu.description}; theirs: ${adapter}`);
+    const prefix = `ratio ours / ${peer}, ${n} ${variant} conv layers`;
+    out.push(
+      r(
+        `${prefix} forward`,
+        oursFwd / theirsFwd,
+        "x",
+        `sum of our ${fmt(oursFwd)} ms / their ${fmt(theirsFwd)} ms`,
+      ),
+      r(
+        `${prefix} forward + backward`,
+        oursAll / theirsAll,
+        "x",
+        `sum of our ${fmt(oursAll)} ms / their ${fmt(theirsAll)} ms`,
+      ),
+    );
   }
   return out;
 }

@@ -20,6 +20,7 @@ import { parseArgs } from "node:util";
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 // deno-lint-ignore no-import-prefix
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+import { channels, DEC, ENC } from "./drgan_layers.ts";
 
 const { values: opt } = parseArgs({
   args: Deno.args,
@@ -45,43 +46,7 @@ const TIMING = opt.quick
 /** per layer: shorter, there are dozens of them */
 const LAYER_TIMING = opt.quick ? TIMING : { warmup: 1, samples: 3, sampleSeconds: 0.3 };
 
-const ENC: [number, number][] = [
-  [32, 1],
-  [64, 1],
-  [64, 2],
-  [64, 1],
-  [128, 1],
-  [128, 2],
-  [96, 1],
-  [192, 1],
-  [192, 2],
-  [128, 1],
-  [256, 1],
-  [256, 2],
-  [160, 1],
-  [320, 1],
-];
-const DEC: [number, number][] = [
-  [160, 1],
-  [256, 1],
-  [256, 2],
-  [128, 1],
-  [192, 1],
-  [192, 2],
-  [96, 1],
-  [128, 1],
-  [128, 2],
-  [64, 1],
-  [64, 1],
-  [64, 2],
-  [32, 1],
-];
-
-function ch(c: number): number {
-  const v = WIDTH * c;
-  if (!Number.isInteger(v)) throw new Error(`width ${WIDTH} x ${c} is not whole`);
-  return v;
-}
+const ch = (c: number) => channels(WIDTH, c);
 
 // ------------------------------------------------------------------ the model
 

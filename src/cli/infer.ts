@@ -187,6 +187,7 @@ async function main(argv: string[]) {
         file,
         feature: Array.from(enc.features[i]),
         ...(enc.confidences ? { confidence: enc.confidences[i] } : {}),
+        ...(enc.scenes ? { scene: Array.from(enc.scenes[i]) } : {}),
       })),
     };
     if (b.fuse) {

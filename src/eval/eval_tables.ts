@@ -84,10 +84,20 @@ function frontalizationTable(f: Obj): string | undefined {
   const mean = isObject(f.mean) ? f.mean : undefined;
   const all = mean ? [...per, mean] : per;
   const withId = all.some((p) => "identityRank1" in p);
+  const withBg = all.some((p) => "l1Background" in p); // eval.json files before it lack it
   const line = (label: string, p: Obj) => {
     const [l1, inL1] = pair(p.l1, p.inputL1, fix(4), true);
     const [ss, inSs] = pair(p.ssim, p.inputSsim, fix(4));
-    return [label, l1, inL1, ss, inSs, ...(withId ? [pct(p.identityRank1)] : [])];
+    const [bg, inBg] = withBg ? pair(p.l1Background, p.inputL1Background, fix(4), true) : [];
+    return [
+      label,
+      l1,
+      inL1,
+      ss,
+      inSs,
+      ...(withBg ? [bg, inBg] : []),
+      ...(withId ? [pct(p.identityRank1)] : []),
+    ];
   };
   return `<h3 id="frontalization">Frontalisation</h3><p class="muted">${
     str(f.metric) ? `${esc(f.metric as string)}. ` : ""
@@ -99,6 +109,7 @@ function frontalizationTable(f: Obj): string | undefined {
         "L1 input",
         "SSIM generated",
         "SSIM input",
+        ...(withBg ? ["L1 from background, generated", "L1 from background, input"] : []),
         ...(withId ? ["rank-1 of the frontalised face"] : []),
       ],
       [...per.map((p) => line(deg(p.yaw), p)), ...(mean ? [line("mean", mean)] : [])],

@@ -38,7 +38,34 @@ export function frontalTruth(seed: number, j: number, pose: number, size: number
   return render(seed, j, pose, 0, 1, size, true);
 }
 
-/** Held-out identity j in one photo; `frontal` turns the same scene's camera to yaw 0. */
+/**
+ * The background pixels (1) of `truth`, probe (j, pose)'s frontal truth: those that
+ * change when the same scene is rendered with another background.
+ */
+export function backgroundMask(
+  seed: number,
+  j: number,
+  pose: number,
+  truth: Float32Array,
+  size: number,
+): Uint8Array {
+  const other = render(seed, j, pose, 0, 1, size, true, 0x5bd1e995);
+  const n = size * size, mask = new Uint8Array(n);
+  for (let i = 0; i < 3 * n; i++) if (other[i] !== truth[i]) mask[i % n] = 1;
+  return mask;
+}
+
+/** The part of meanAbsError(a, b) that comes from the pixels `mask` marks. */
+export function maskedAbsError(a: Float32Array, b: Float32Array, mask: Uint8Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) if (mask[i % mask.length]) s += Math.abs(a[i] - b[i]);
+  return s / 2 / a.length;
+}
+
+/**
+ * Held-out identity j in one photo; `frontal` turns the same scene's camera to yaw 0;
+ * `background` (xor-ed into the view's background seed) draws another background.
+ */
 function render(
   seed: number,
   j: number,
@@ -47,11 +74,18 @@ function render(
   variant: number,
   size: number,
   frontal = false,
+  background = 0,
 ) {
   const id = identityNumber("test", j);
   const view = viewFor(seed, id, pose, light, variant);
   const out = new Float32Array(3 * size * size);
-  renderFace(identityFromSeed(seed, id), frontal ? { ...view, yaw: 0 } : view, size, out, 0);
+  renderFace(
+    identityFromSeed(seed, id),
+    { ...view, ...frontal ? { yaw: 0 } : {}, background: view.background ^ background },
+    size,
+    out,
+    0,
+  );
   return out;
 }
 
@@ -379,6 +413,9 @@ export interface FrontalFigures {
   ssim: number;
   inputL1: number;
   inputSsim: number;
+  /** the part of l1 (and of inputL1) from the truth's background pixels */
+  l1Background: number;
+  inputL1Background: number;
   /** rank-1 of the re-encoded frontal views against the frontal gallery */
   identityRank1: number;
 }
@@ -487,12 +524,13 @@ export async function evaluateModel(
     // The truth is the probe's own scene (background, light, jitter) seen from the front:
     // only the camera moves, as on Multi-PIE, so no generator is blamed for another scene.
     const inputs: Float32Array[] = [], truth: Float32Array[] = [], yaw: number[] = [];
-    const who: number[] = [];
+    const who: number[] = [], background: Uint8Array[] = [];
     faces.forEach((row, j) =>
       row.forEach((im, p) => {
         if (p === FRONTAL_POSE) return;
         inputs.push(im);
         truth.push(frontalTruth(seed, j, p, size));
+        background.push(backgroundMask(seed, j, p, truth[truth.length - 1], size));
         yaw.push(yawOfPose(p));
         who.push(j);
       })
@@ -510,6 +548,8 @@ export async function evaluateModel(
         ssim: avg((i) => ssim(out[i], truth[i], size)),
         inputL1: avg((i) => meanAbsError(inputs[i], truth[i])),
         inputSsim: avg((i) => ssim(inputs[i], truth[i], size)),
+        l1Background: avg((i) => maskedAbsError(out[i], truth[i], background[i])),
+        inputL1Background: avg((i) => maskedAbsError(inputs[i], truth[i], background[i])),
         identityRank1: avg((i) => nearest(gallery, again[i]) === who[i] ? 1 : 0),
       };
     });
@@ -519,14 +559,16 @@ export async function evaluateModel(
       metric: "generated frontal view of each non-frontal probe against the probe's own " +
         "scene rendered at yaw 0 (same background, light and jitter); L1 on the [0, 1] " +
         "scale; SSIM 7x7 windows; input* compare the probe itself (no frontalisation) for " +
-        "reference; identityRank1: the generated view re-encoded, rank-1 against the " +
-        "frontal gallery",
+        "reference; *Background: the part of the L1 from the truth's background pixels; " +
+        "identityRank1: the generated view re-encoded, rank-1 against the frontal gallery",
       perPose,
       mean: {
         l1: avg("l1"),
         ssim: avg("ssim"),
         inputL1: avg("inputL1"),
         inputSsim: avg("inputSsim"),
+        l1Background: avg("l1Background"),
+        inputL1Background: avg("inputL1Background"),
         identityRank1: avg("identityRank1"),
       },
     };

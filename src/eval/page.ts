@@ -95,13 +95,30 @@ export function renderEvalPage(
     sections.push(
       `<h2>Frontalisation</h2><p class="muted">${esc(f.metric)}.</p>`,
       table(
-        ["yaw", "L1", "SSIM", "input L1", "input SSIM", "identity kept (rank-1)"],
-        cells([
-          ...f.perPose.map((
-            p,
-          ) => [String(p.yaw), p.l1, p.ssim, p.inputL1, p.inputSsim, p.identityRank1]),
-          ["mean", f.mean.l1, f.mean.ssim, f.mean.inputL1, f.mean.inputSsim, f.mean.identityRank1],
-        ]),
+        [
+          "yaw",
+          "L1",
+          "SSIM",
+          "input L1",
+          "input SSIM",
+          "L1 from background",
+          "input L1 from background",
+          "identity kept (rank-1)",
+        ],
+        cells(
+          [...f.perPose.map((p) => [String(p.yaw), p] as const), ["mean", f.mean] as const].map((
+            [label, p],
+          ) => [
+            label,
+            p.l1,
+            p.ssim,
+            p.inputL1,
+            p.inputSsim,
+            p.l1Background,
+            p.inputL1Background,
+            p.identityRank1,
+          ]),
+        ),
       ),
     );
     if (sample) {

@@ -139,7 +139,8 @@ export function evalSummary(r: ModelEvalResult, seconds: number): string {
     out.push(
       `frontalisation: L1 ${m.l1.toFixed(4)}, SSIM ${m.ssim.toFixed(3)} ` +
         `(input as is: L1 ${m.inputL1.toFixed(4)}, SSIM ${m.inputSsim.toFixed(3)}); ` +
-        `identity kept (re-encoded rank-1) ${pct(m.identityRank1)}`,
+        `identity kept (re-encoded rank-1) ${pct(m.identityRank1)}; of the L1, ` +
+        `${m.l1Background.toFixed(4)} is background (input: ${m.inputL1Background.toFixed(4)})`,
       `  per yaw (L1 vs input, SSIM vs input, identity): ` +
         r.frontalization.perPose.map((p) =>
           `${p.yaw} ${p.l1.toFixed(3)}/${p.inputL1.toFixed(3)} ` +

@@ -9,6 +9,9 @@ const attrs = z.object({
   in_features: z.number().int().positive().optional().describe(
     "expected input features; checked against the input when given",
   ),
+  init: z.enum(["normal", "zeros"]).default("normal").describe(
+    "weight initialisation: DR-GAN's N(0, 0.02), or zeros for a path that starts switched off",
+  ),
 }).strict();
 
 type Attrs = z.infer<typeof attrs>;
@@ -38,7 +41,7 @@ export const linear = defineOp<Attrs>({
   params(a, [x]) {
     const F = x[1] as number;
     return {
-      weight: { shape: [a.out, F], init: "normal", trainable: true },
+      weight: { shape: [a.out, F], init: a.init, trainable: true },
       ...(a.bias ? { bias: { shape: [a.out], init: "zeros" as const, trainable: true } } : {}),
     };
   },

@@ -20,11 +20,14 @@ import { runReference } from "../../src/plan/reference.ts";
 import { initParams } from "../../src/train/params.ts";
 import { readSafetensors, writeSafetensors } from "../../src/formats/safetensors.ts";
 import {
+  backgroundMask,
   bestThreshold,
   cosine,
   equalErrorRate,
   evaluateModel,
+  frontalTruth,
   heldOutFaces,
+  maskedAbsError,
   meanAbsError,
   roc,
   rocAuc,
@@ -356,25 +359,36 @@ Deno.test("export with a target ships plan.json: loading walks it, compiles noth
   other.destroy();
 });
 
-Deno.test("multi-image graph: fuse weights features by the encoder's confidences", async () => {
-  const graph = "graphs/drgan-small-multi.yaml";
-  const dir = await Deno.makeTempDir();
-  const set = ["size=16", "width=0.125", "Nd=5"];
-  // Random weights for the multi-image encoder (its last conv has one more channel).
+const SMALL = ["size=16", "width=0.125", "Nd=5"];
+
+/** A weights file of the graph's encoder and decoder (at SMALL), randomly initialised. */
+async function randomWeights(
+  graph: string,
+  edit = (_name: string, data: Float32Array) => data,
+): Promise<string> {
   const { loadModel } = await import("../../src/lang/model.ts");
   const { parseOverride } = await import("../../src/lang/files.ts");
-  const mm = loadModel(graph, set.map(parseOverride));
+  const mm = loadModel(graph, SMALL.map(parseOverride));
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-  for (const net of mm.networks.filter((n) => n.name !== "discriminator")) {
+  for (const net of mm.networks.filter((n) => n.name === "encoder" || n.name === "decoder")) {
     const p = buildProgram(net, { batch: 1, training: false });
     for (const [name, data] of initParams(p, 5)) {
-      const d = name.endsWith("conv53.conv.weight") ? data.map((v) => v * 40) : data;
-      tensors[name] = { shape: p.tensors.get(name)!.shape, data: d };
+      tensors[name] = { shape: p.tensors.get(name)!.shape, data: edit(name, data) };
     }
   }
-  const ckpt = join(dir, "w.safetensors");
+  const ckpt = join(await Deno.makeTempDir(), "w.safetensors");
   writeSafetensors(ckpt, tensors, { format: WEIGHTS_FORMAT, graph });
-  const m = await FaceModel.load({ graph, checkpoint: ckpt, set, batch: 4 });
+  return ckpt;
+}
+
+Deno.test("multi-image graph: fuse weights features by the encoder's confidences", async () => {
+  const graph = "graphs/drgan-small-multi.yaml";
+  // Random weights; the confidence channel's scaled up so that confidences differ.
+  const ckpt = await randomWeights(
+    graph,
+    (name, data) => name.endsWith("conv53.conv.weight") ? data.map((v) => v * 40) : data,
+  );
+  const m = await FaceModel.load({ graph, checkpoint: ckpt, set: SMALL, batch: 4 });
   try {
     assert.equal(m.multi, true);
     const ims = [faces[0][6], faces[0][1], faces[0][11]];
@@ -405,21 +419,8 @@ Deno.test("multi-image graph: fuse weights features by the encoder's confidences
 
 Deno.test("scene code: the border colours measured by the encoder drive the decoder's last noise values", async () => {
   const graph = "graphs/drgan-small-aux.yaml";
-  const dir = await Deno.makeTempDir();
-  const set = ["size=16", "width=0.125", "Nd=5"];
-  const { loadModel } = await import("../../src/lang/model.ts");
-  const { parseOverride } = await import("../../src/lang/files.ts");
-  const mm = loadModel(graph, set.map(parseOverride));
-  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-  for (const net of mm.networks.filter((n) => n.name === "encoder" || n.name === "decoder")) {
-    const p = buildProgram(net, { batch: 1, training: false });
-    for (const [name, data] of initParams(p, 5)) {
-      tensors[name] = { shape: p.tensors.get(name)!.shape, data };
-    }
-  }
-  const ckpt = join(dir, "w.safetensors");
-  writeSafetensors(ckpt, tensors, { format: WEIGHTS_FORMAT, graph });
-  const m = await FaceModel.load({ graph, checkpoint: ckpt, set, batch: 4 });
+  const ckpt = await randomWeights(graph);
+  const m = await FaceModel.load({ graph, checkpoint: ckpt, set: SMALL, batch: 4 });
   try {
     assert.equal(m.sceneSize, 6);
     assert.equal(m.noiseSize, 56);
@@ -512,6 +513,14 @@ Deno.test("image metrics: SSIM 1 for equal images, lower for noise; L1 on the [0
   assert.ok(ssim(a, b, 16) < 0.95);
   assert.equal(meanAbsError(a, a), 0);
   assert.equal(meanAbsError(new Float32Array([-1, 1]), new Float32Array([1, 1])), 0.5);
+  // The background mask: the corners are background, the centre (the face) is not.
+  const truth = frontalTruth(1, 0, 2, 16), mask = backgroundMask(1, 0, 2, truth, 16);
+  assert.deepEqual([mask[0], mask[15], mask[8 * 16 + 8]], [1, 1, 0]);
+  const share = mask.reduce((x, y) => x + y, 0) / mask.length;
+  assert.ok(share > 0.3 && share < 0.9, `background share ${share}`);
+  const [bg, head] = [mask, mask.map((v) => 1 - v)].map((m) => maskedAbsError(a, truth, m));
+  assert.ok(bg > 0 && head > 0);
+  assert.ok(Math.abs(bg + head - meanAbsError(a, truth)) < 1e-6);
 });
 
 globalThis.addEventListener("unload", () => {
@@ -525,21 +534,8 @@ globalThis.addEventListener("unload", () => {
 
 Deno.test("an encoder-only graph: features and evaluation work, rotation says there is no decoder", async () => {
   const graph = "graphs/encoder-id-small.yaml";
-  const set = ["size=16", "width=0.125", "Nd=5"];
-  const { loadModel } = await import("../../src/lang/model.ts");
-  const { parseOverride } = await import("../../src/lang/files.ts");
-  const mm = loadModel(graph, set.map(parseOverride));
-  const enc = buildProgram(mm.networks.find((n) => n.name === "encoder")!, {
-    batch: 1,
-    training: false,
-  });
-  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-  for (const [name, data] of initParams(enc, 3)) {
-    tensors[name] = { shape: enc.tensors.get(name)!.shape, data };
-  }
-  const ckpt = join(await Deno.makeTempDir(), "enc.safetensors");
-  writeSafetensors(ckpt, tensors, { format: WEIGHTS_FORMAT, graph });
-  const m = await FaceModel.load({ graph, checkpoint: ckpt, set, batch: 4 });
+  const ckpt = await randomWeights(graph);
+  const m = await FaceModel.load({ graph, checkpoint: ckpt, set: SMALL, batch: 4 });
   try {
     assert.equal(m.canRotate, false);
     assert.equal((await m.features([faces[0][0]]))[0].length, 40);

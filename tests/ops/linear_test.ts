@@ -13,6 +13,10 @@ Deno.test("linear shape rule and parameters", () => {
   const a = linear.attrs.parse({ out: 10, in_features: 320 });
   assert.deepEqual(linear.shape(a, [["B", 320]]), ["B", 10]);
   assert.deepEqual(linear.params!(a, [["B", 320]]).weight.shape, [10, 320]);
+  assert.equal(linear.params!(a, [["B", 320]]).weight.init, "normal");
+  const off = linear.attrs.parse({ out: 10, init: "zeros" });
+  assert.equal(linear.params!(off, [["B", 320]]).weight.init, "zeros");
+  assert.throws(() => linear.attrs.parse({ out: 3, init: "ones" }));
   assert.equal(linear.macs!(a, [[4, 320]], [4, 10]), 4 * 320 * 10);
   assert.throws(() => linear.shape(a, [["B", 32, 4, 4]]), /flatten/);
   assert.throws(
