@@ -1,5 +1,6 @@
 // Three register-blocked kernels, generated per shape with the loops over the
-// kernel window and over the thread's block unrolled and the geometry inlined:
+// kernel window and over the thread's block unrolled and the geometry inlined
+// (but for gather's and scatter's channel counts, read at run time: convConsts):
 //   convGather      dst = conv(src): conv2d forward, conv_transpose2d input gradient
 //   convScatter     src = conv^T(dst): conv2d input gradient, conv_transpose2d forward
 //   convWeightGrad  dw, optionally split over rows of the reduction (partial sums
@@ -133,7 +134,8 @@ function guard(conds: string[], body: string, indent = "  "): string {
  * threads of one layer: the batch groups of gather and scatter, groups of row chunks of
  * the weight gradient, so that the code does not depend on the batch and one
  * pipeline serves an encoder at batch B and a discriminator at 2B (each pipeline
- * costs a compile on first use).
+ * costs a compile on first use). `prelude` lines come first (sizes read at run time);
+ * `threads` is the WGSL expression of n when it depends on them.
  */
 function kernel(
   label: string,
