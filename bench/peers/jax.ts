@@ -2,39 +2,25 @@
 // Deno checks one conv and one transposed conv against our float64 references, then times
 // the same DR-GAN training iteration as ours (jax_model.ts) and, for the small variant, its
 // convolution layers (forward; jit(valueAndGrad) for forward + dx + dw).
-import { fileURLToPath as fromFileUrl } from "node:url";
 import { type BenchRecord, fmt, type Variant, variantModel } from "../record.ts";
 import { type Context, recorder } from "../train.ts";
 import {
   configArgs,
-  convLayerSpecs,
   layerRecords,
+  layerSpecFile,
   peerConfig,
   type PeerInputs,
   ratio,
-  runJson,
+  runDenoPeer,
   skipped,
 } from "./run.ts";
-
-const here = (f: string) => fromFileUrl(new URL(f, import.meta.url));
 
 export async function benchJax(ctx: Context, v: Variant, p: PeerInputs): Promise<BenchRecord[]> {
   const label = `peer jax-js-webgpu ${v.name} (batch ${v.batch})`;
   const model = variantModel(v, ctx.sets);
-  // the layers as tfjs measures them: small only, and not in --quick
-  const layerFile = !ctx.quick && v.name === "small"
-    ? await Deno.makeTempFile({ suffix: ".json" })
-    : undefined;
-  if (layerFile) {
-    await Deno.writeTextFile(layerFile, JSON.stringify(convLayerSpecs(model, v.name, v.batch)));
-  }
+  const layerFile = await layerSpecFile(ctx, model, v); // the layers as tfjs measures them
   ctx.log(`${label}...`);
-  const r = await runJson(Deno.execPath(), [
-    "run",
-    "--allow-read",
-    "--allow-env",
-    `--lock=${here("./peers.lock")}`, // as the TensorFlow.js peer (run.ts)
-    here("./jax_drgan.ts"),
+  const r = await runDenoPeer("./jax_drgan.ts", [
     ...configArgs(peerConfig(model, v.batch)),
     ...(layerFile ? ["--layers", layerFile] : []),
     ...(ctx.quick ? ["--quick"] : []),

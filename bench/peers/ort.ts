@@ -2,16 +2,13 @@
 // ONNX, bench/peers/ort_encoder.ts runs it in a child Deno on ORT's WebGPU execution
 // provider and on its wasm CPU provider (1 and 2 threads), and each figure gets its
 // ratio to our encoder pass (bench/infer.ts: same variant, batch and graph).
-import { fileURLToPath as fromFileUrl } from "node:url";
 import { encoderProgram } from "../infer.ts";
 import { type BenchRecord, fmt, type Variant, variantModel } from "../record.ts";
 import { type Context, recorder } from "../train.ts";
 import { initParams } from "../../src/train/params.ts";
 import { exportOnnx } from "../../src/formats/onnx_export.ts";
 import { numel } from "../../src/ops/wgsl.ts";
-import { type PeerInputs, ratio, runJson, skipped } from "./run.ts";
-
-const here = (f: string) => fromFileUrl(new URL(f, import.meta.url));
+import { type PeerInputs, ratio, runDenoPeer, skipped } from "./run.ts";
 
 /**
  * Our initialisation with weights rescaled to std 1/sqrt(fan_in): features of order
@@ -44,12 +41,7 @@ export async function benchOrt(ctx: Context, v: Variant, p: PeerInputs): Promise
     const label = `peer ort-${ep} ${v.name} (batch ${v.batch})` +
       (ep === "wasm" ? `, ${threads} thread${threads === "1" ? "" : "s"}` : "");
     ctx.log(`${label}...`);
-    const r = await runJson(Deno.execPath(), [
-      "run",
-      "--allow-read",
-      "--allow-env",
-      `--lock=${here("./peers.lock")}`, // as the TensorFlow.js peer (run.ts)
-      here("./ort_encoder.ts"),
+    const r = await runDenoPeer("./ort_encoder.ts", [
       ...["--model", file, "--size", String(size), "--batch", String(v.batch)],
       ...["--ep", ep, "--threads", threads, ...(ctx.quick ? ["--quick"] : [])],
     ]);

@@ -42,6 +42,39 @@ export async function runJson(
 }
 
 /** Distinct convolution layers of a variant, named as bench/ops.ts names them. */
+/**
+ * A Deno peer script, run with the peers' own lock: TensorFlow.js, jax-js and onnxruntime
+ * stay out of the project's, so the demo and the tests never fetch them.
+ */
+export function runDenoPeer(
+  script: string,
+  args: string[],
+  perms = ["--allow-read", "--allow-env"],
+): ReturnType<typeof runJson> {
+  return runJson(Deno.execPath(), [
+    "run",
+    ...perms,
+    `--lock=${here("./peers.lock")}`,
+    here(script),
+    ...args,
+  ]);
+}
+
+/**
+ * The conv layers the JavaScript peers time, in a temporary JSON file (the caller removes
+ * it): small only, and not in --quick.
+ */
+export async function layerSpecFile(
+  ctx: Context,
+  model: Model,
+  v: Variant,
+): Promise<string | undefined> {
+  if (ctx.quick || v.name !== "small") return undefined;
+  const file = await Deno.makeTempFile({ suffix: ".json" });
+  await Deno.writeTextFile(file, JSON.stringify(convLayerSpecs(model, v.name, v.batch)));
+  return file;
+}
+
 export function convLayerSpecs(model: Model, variant: string, batch: number) {
   const seen = new Map<string, {
     name: string;
@@ -172,28 +205,15 @@ export async function benchTfjs(ctx: Context, v: Variant, p: PeerInputs): Promis
   const model = variantModel(v, ctx.sets);
   const cfg = peerConfig(model, v.batch);
   const out: BenchRecord[] = [];
-  const layers = !ctx.quick && v.name === "small";
-  let layerFile: string | undefined;
-  if (layers) {
-    layerFile = await Deno.makeTempFile({ suffix: ".json" });
-    await Deno.writeTextFile(layerFile, JSON.stringify(convLayerSpecs(model, v.name, v.batch)));
-  }
+  const layerFile = await layerSpecFile(ctx, model, v);
   const run = (backend: string) =>
-    runJson(Deno.execPath(), [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      // the peers' own lock: TensorFlow.js stays out of the project's, so the demo and the
-      // tests never fetch it
-      `--lock=${here("./peers.lock")}`,
-      here("./tfjs_drgan.ts"),
+    runDenoPeer("./tfjs_drgan.ts", [
       ...configArgs(cfg),
       "--backend",
       backend,
       ...(ctx.quick ? ["--quick"] : []),
       ...(layerFile ? ["--layers", layerFile] : []),
-    ]);
+    ], ["--allow-read", "--allow-write", "--allow-env"]);
   let backend = p.tfjsBackend ?? "webgpu";
   ctx.log(`peer tfjs-${backend} ${v.name} (batch ${v.batch})...`);
   let r = await run(backend);
