@@ -1,5 +1,19 @@
 // The DR-GAN conv stacks the JavaScript peers build (tfjs_drgan.ts, jax_model.ts), as
-// torch_drgan.py lists them: [channels at width 1, stride] of each 3x3 layer.
+// torch_drgan.py lists them: [channels at width 1, stride] of each 3x3 layer; and the
+// flags both take from run.ts (configArgs, --layers, --quick).
+
+/** node:util parseArgs options of the flags every JavaScript DR-GAN peer takes */
+export const PEER_FLAGS = {
+  size: { type: "string", default: "32" },
+  width: { type: "string", default: "0.25" },
+  nd: { type: "string", default: "40" },
+  np: { type: "string", default: "13" },
+  nz: { type: "string", default: "50" },
+  batch: { type: "string", default: "16" },
+  layers: { type: "string" },
+  "skip-train": { type: "boolean", default: false },
+  quick: { type: "boolean", default: false },
+} as const;
 
 /** the encoder (and the discriminator's trunk): conv, batch norm, ELU */
 export const ENC: [number, number][] = [

@@ -18,23 +18,14 @@ import * as jax from "npm:@jax-js/jax@0.1.25";
 import { refConv, refConvAdjoint, refConvWeightGrad } from "../../src/ops/conv/reference.ts";
 import type { ConvGeom } from "../../src/ops/conv/geometry.ts";
 import { drgan } from "./jax_model.ts";
+import { PEER_FLAGS } from "./drgan_layers.ts";
 
 const { lax, numpy: np } = jax;
 const VERSION = "0.1.25";
 
 const { values: opt } = parseArgs({
   args: Deno.args,
-  options: {
-    size: { type: "string", default: "32" },
-    width: { type: "string", default: "0.25" },
-    nd: { type: "string", default: "40" },
-    np: { type: "string", default: "13" },
-    nz: { type: "string", default: "50" },
-    batch: { type: "string", default: "16" },
-    layers: { type: "string" },
-    "skip-train": { type: "boolean", default: false },
-    quick: { type: "boolean", default: false },
-  },
+  options: PEER_FLAGS,
 });
 
 /** as tfjs_drgan.ts times them: the iteration, and each layer (shorter: there are dozens) */

@@ -20,22 +20,11 @@ import { parseArgs } from "node:util";
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 // deno-lint-ignore no-import-prefix
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
-import { channels, DEC, ENC } from "./drgan_layers.ts";
+import { channels, DEC, ENC, PEER_FLAGS } from "./drgan_layers.ts";
 
 const { values: opt } = parseArgs({
   args: Deno.args,
-  options: {
-    size: { type: "string", default: "32" },
-    width: { type: "string", default: "0.25" },
-    nd: { type: "string", default: "40" },
-    np: { type: "string", default: "13" },
-    nz: { type: "string", default: "50" },
-    batch: { type: "string", default: "16" },
-    backend: { type: "string", default: "webgpu" },
-    layers: { type: "string" },
-    "skip-train": { type: "boolean", default: false },
-    quick: { type: "boolean", default: false },
-  },
+  options: { ...PEER_FLAGS, backend: { type: "string", default: "webgpu" } },
 });
 
 const SIZE = Number(opt.size), WIDTH = Number(opt.width), B = Number(opt.batch);
