@@ -120,10 +120,11 @@ Deno.test("onnx: the multi-image encoder matches the float64 reference, any batc
   assert.ok(strictRelErr(one.feature, want.feature.slice(0, 80)) < 1e-4);
 });
 
-Deno.test("onnx: the decoder (transposed convolutions, concat, linear, reshape, tanh)", async () => {
+Deno.test("onnx: the decoder (transposed convolutions, concat, linear, reshape, scene background, tanh)", async () => {
   const dec = net("decoder");
   const w = randomWeights(buildProgram(dec, { batch: 1, training: false }), 3);
-  const B = 2, inputs = { feature: B * 80, pose: B * 13, noise: B * 50 };
+  // noise: Nz = 50 and the 6-value scene code (the multi graph extends the aux variant)
+  const B = 2, inputs = { feature: B * 80, pose: B * 13, noise: B * 56 };
   const data = Object.fromEntries(
     Object.entries(inputs).map(([k, n], i) => [k, randomInput(n, 10 + i)]),
   );
@@ -225,6 +226,6 @@ Deno.test("onnx: clear errors for an unsupported op, missing weights, an unknown
   );
   assert.throws(
     () => exportOnnx(enc, w, { outputs: ["pose"] }),
-    /encoder has no output pose \(it has feature, confidence\)/,
+    /encoder has no output pose \(it has feature, confidence, scene\)/,
   );
 });
