@@ -11,16 +11,18 @@ import { targetFor } from "../tune/target.ts";
 
 const USAGE = `usage: deno task eval --model DIR [--out OUT_DIR] [--identities N]
   [--checkpoint C.safetensors] [--graph G.yaml] [--set NAME=VALUE ...] [--folds K]
-  [--max-images N] [--batch N] [--debug]
+  [--max-images N] [--batch N] [--seed S] [--debug]
   writes OUT_DIR/eval.json and eval.html (default runs/eval-NAME, NAME the model folder's);
-  --out DIR (the model folder itself) also recalibrates its verification threshold`;
+  --out DIR (the model folder itself) also recalibrates its verification threshold;
+  --seed S draws the held-out faces under another seed than training's: other identities,
+  a validation set for choosing settings without looking at the test identities`;
 
 runMain(USAGE, main);
 
 async function main(argv: string[]) {
   const args = parseArgs(argv, {
     strings: ["model", "graph", "checkpoint", "out"],
-    numbers: ["identities", "folds", "max-images", "batch"],
+    numbers: ["identities", "folds", "max-images", "batch", "seed"],
     bools: ["debug"],
     multi: ["set"],
   });
@@ -45,6 +47,7 @@ async function main(argv: string[]) {
     checkpoint: args.strings.checkpoint,
     set: args.multi.set,
     identities: int("identities", 2, 100000),
+    seed: int("seed", 0, 2 ** 31 - 1),
     folds: int("folds", 2, 100),
     maxImages: int("max-images", 0, 64),
     batch: int("batch", 1, 4096),

@@ -27,6 +27,11 @@ export interface EvalRunOptions {
   set?: string[];
   /** held-out identities (default: the graph's training.eval.identities) */
   identities?: number;
+  /**
+   * draw the held-out faces under this seed instead of the training seed: other
+   * identities, a validation set for choosing settings without the test identities
+   */
+  seed?: number;
   folds?: number;
   maxImages?: number;
   batch?: number;
@@ -54,6 +59,7 @@ export async function evaluateRun(
     // a graph without a training section: the defaults
   }
   const N = opts.identities ?? Math.max(2, defaultIds);
+  seed = opts.seed ?? seed;
   const model = await FaceModel.fromResolved(r, {
     batch: opts.batch ?? 13,
     gpu: opts.gpu,

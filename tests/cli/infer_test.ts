@@ -111,6 +111,15 @@ Deno.test("eval: eval.json (rank1 as training writes it, plus verification, fron
   assert.deepEqual(listing(run), before, "the model folder is untouched");
   assert.match(elsewhere.stderr, /wrote .*ev\/eval\.json and .*ev\/eval\.html/);
   assert.ok(Deno.statSync(join(other, "eval.html")).isFile);
+  // --seed: a validation set of other identities (their input L1 differs too), recorded.
+  const val = join(await Deno.makeTempDir(), "val");
+  const v7 = await evaluate("--model", run, "--identities", "3", "--seed", "7", "--out", val);
+  assert.equal(v7.code, 0, v7.stderr);
+  const [test, valid] = [other, val].map((d) =>
+    JSON.parse(Deno.readTextFileSync(join(d, "eval.json")))
+  );
+  assert.deepEqual([test.seed, valid.seed], [1, 7]);
+  assert.notEqual(valid.frontalization.mean.inputL1, test.frontalization.mean.inputL1);
   // Named as --out, the run folder itself is recalibrated.
   const r = await evaluate("--model", run, "--identities", "3", "--out", run);
   assert.equal(r.code, 0, r.stderr);
@@ -214,6 +223,7 @@ Deno.test("bad input: one message each, exit 1, no stack trace, nothing written"
     const [args, re] of [
       [["--model", join(dir, "nope")], /cannot open the run folder/],
       [["--model", run, "--identities", "1"], /--identities expects an integer from 2/],
+      [["--model", run, "--seed", "-1"], /--seed expects an integer from 0/],
       [[], /give the run folder/],
     ] as [string[], RegExp][]
   ) {
