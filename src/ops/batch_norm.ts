@@ -3,7 +3,16 @@
 import { z } from "../deps.ts";
 import { type Binding, defineOp, type Dispatch, ShapeError, type T64 } from "./types.ts";
 import { f32, numel, perElement, store } from "./wgsl.ts";
-import { channelDims, channelTotals, forChannel, perChannel } from "./per_channel.ts";
+import {
+  accumulator,
+  applyEach,
+  channelDims,
+  channelTotals,
+  forChannel,
+  perChannel,
+  rowBindings,
+  vec4Rows,
+} from "./per_channel.ts";
 
 const attrs = z.object({
   eps: z.number().positive().default(1e-5).describe("added to the variance before the sqrt"),
@@ -142,25 +151,27 @@ export const batchNorm = defineOp<Attrs>({
     if (ctx.training && ctx.fuse !== false) {
       // Statistics and normalisation in one kernel: one workgroup per channel.
       const d = { B, C, S }, m = f32(a.momentum);
+      const { zero, total } = accumulator(d);
+      const ep = ctx.epilogue;
       dispatches.push(perChannel(
         "batch_norm.train",
         d,
         [
-          { role: "x0" },
+          ...rowBindings(d, [{ role: "x0" }]),
           { role: "t.mean", write: true },
           { role: "t.invstd", write: true },
           { role: "p.running_mean", write: true },
           { role: "p.running_var", write: true },
           ...affine,
-          { role: "y", write: true },
+          ...rowBindings(d, [{ role: "y", write: true }]),
         ],
-        `  var s = 0.0;
+        `  var s = ${zero};
 ${forChannel(d, "    s = s + x0[e];")}
-${channelTotals([["sum", "s", 0]])}
+${channelTotals([["sum", total("s"), 0]])}
   let mean = sum / N;
-  var v = 0.0;
+  var v = ${zero};
 ${forChannel(d, "    let dv = x0[e] - mean;\n    v = v + dv * dv;")}
-${channelTotals([["sumsq", "v", 1]])}
+${channelTotals([["sumsq", total("v"), 1]])}
   let varB = sumsq / N;
   let invstd = inverseSqrt(varB + ${f32(a.eps)});
   if (l == 0u) {
@@ -173,10 +184,11 @@ ${
           forChannel(
             d,
             `    let x = ${scale("(x0[e] - mean) * invstd")};\n    y[e] = ${
-              ctx.epilogue?.expr ?? "x"
+              ep ? applyEach(d, "ep", "x") : "x"
             };`,
           )
         }`,
+        ep ? `fn ep(x: f32) -> f32 { return ${ep.expr}; }` : "",
       ));
       return { dispatches, scratch: { mean: C, invstd: C }, consts: { dims: channelDims(d) } };
     }
@@ -252,30 +264,38 @@ ${loadStats(a, ctx.training)}
     if (sums && ctx.fuse !== false) {
       // Channel sums and dx in one kernel: one workgroup per channel.
       const d = { B, C, S };
+      const { zero, total } = accumulator(d);
       const w = a.affine ? "p_weight[c]" : "1.0";
       const dpStores = dp
         ? `  if (l == 0u) {\n    ${store(acc("dp.weight"), "dp_weight[c]", "sdyx")}\n    ${
           store(acc("dp.bias"), "dp_bias[c]", "sdy")
         }\n  }`
         : "";
+      const T = vec4Rows(d) ? "vec4f" : "f32";
+      const dyvRow = ep
+        ? `fn epg(y: f32) -> f32 { return ${ep.grad}; }
+fn dyv(i: u32) -> ${T} {
+  let y = ey[i];
+  return dy[i] * ${applyEach(d, "epg", "y")};
+}`
+        : `fn dyv(i: u32) -> ${T} { return dy[i]; }`;
       dispatches.push(perChannel(
         "batch_norm.train.grad",
         d,
         [
-          { role: "x0" },
-          ...dyRoles,
+          ...rowBindings(d, [{ role: "x0" }, ...dyRoles]),
           { role: "t.mean" },
           { role: "t.invstd" },
           ...(a.affine ? [{ role: "p.weight" }] : []),
           ...(dp ? [{ role: "dp.weight", write: true }, { role: "dp.bias", write: true }] : []),
-          { role: "dx0", write: true },
+          ...rowBindings(d, [{ role: "dx0", write: true }]),
         ],
         `  let mean = t_mean[c];
   let invstd = t_invstd[c];
-  var a = 0.0;
-  var b = 0.0;
+  var a = ${zero};
+  var b = ${zero};
 ${forChannel(d, "    let g = dyv(e);\n    a = a + g;\n    b = b + g * (x0[e] - mean) * invstd;")}
-${channelTotals([["sdy", "a", 0], ["sdyx", "b", 1]])}
+${channelTotals([["sdy", total("a"), 0], ["sdyx", total("b"), 1]])}
 ${dpStores}
   let k = ${w} * invstd / N;
 ${
@@ -290,7 +310,7 @@ ${
             }`,
           )
         }`,
-        dyv,
+        dyvRow,
       ));
       return {
         dispatches,

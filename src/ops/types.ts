@@ -54,6 +54,8 @@ export type Role = string;
 export interface Binding {
   role: Role;
   write?: boolean;
+  /** declared array<vec4f>: index k holds elements 4k..4k+3 (the tensor's size divides by 4) */
+  vec4?: boolean;
 }
 
 /** One compute dispatch: a complete WGSL module whose bindings are @group(0) in order. */

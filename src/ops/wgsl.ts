@@ -10,7 +10,7 @@ export function declare(bindings: Binding[]): string {
   return bindings.map((b, i) =>
     `@group(0) @binding(${i}) var<storage, ${b.write ? "read_write" : "read"}> ${
       ident(b.role)
-    }: array<f32>;`
+    }: array<${b.vec4 ? "vec4f" : "f32"}>;`
   ).join("\n");
 }
 

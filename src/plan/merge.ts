@@ -57,6 +57,8 @@ interface Member {
   /** arena -> written? (WebGPU forbids read-only and read-write bindings of one buffer) */
   arenas: Map<string, boolean>;
   shared: number;
+  /** buffer -> its WGSL element type here (f32, or vec4f for vec4 bindings) */
+  types: Map<string, string>;
 }
 
 interface Group {
@@ -67,6 +69,7 @@ interface Group {
   buffers: Map<string, boolean>;
   arenas: Map<string, boolean>;
   shared: number;
+  types: Map<string, string>;
   /** characters of its members' code */
   code: number;
   /** false when its first member cannot be merged */
@@ -126,6 +129,7 @@ function newGroup(m: Member): Group {
     buffers: new Map(),
     arenas: new Map(),
     shared: 0,
+    types: new Map(),
     code: 0,
     open: m.shared >= 0,
   };
@@ -138,6 +142,7 @@ function add(g: Group, m: Member): void {
   for (const b of m.reads) if (!g.buffers.has(b)) g.buffers.set(b, false);
   for (const b of m.writes) g.buffers.set(b, true);
   for (const [a, w] of m.arenas) g.arenas.set(a, w);
+  for (const [b, t] of m.types) g.types.set(b, t);
   g.shared += Math.max(0, m.shared);
   g.code += m.d.code.length;
 }
@@ -149,16 +154,17 @@ function member(
   arenaOf: (t: string) => string | undefined,
 ): Member {
   const reads = new Set<string>(), writes = new Set<string>();
-  const arenas = new Map<string, boolean>();
+  const arenas = new Map<string, boolean>(), types = new Map<string, string>();
   for (const b of d.bindings) {
     const t = step.roles[b.role];
     (b.write ? writes : reads).add(where(t));
+    types.set(where(t), b.vec4 ? "vec4f" : "f32");
     const a = arenaOf(t);
     if (a !== undefined) arenas.set(a, (arenas.get(a) ?? false) || !!b.write);
   }
   for (const b of writes) reads.delete(b);
   const shared = mergeable(d.code) ? workgroupBytes(d.code) : -1;
-  return { d, step, reads, writes, arenas, shared };
+  return { d, step, reads, writes, arenas, shared, types };
 }
 
 function fits(g: Group, m: Member, opts: MergeOptions): boolean {
@@ -169,6 +175,8 @@ function fits(g: Group, m: Member, opts: MergeOptions): boolean {
   if (threads(g.members[0].d.code) !== threads(m.d.code)) return false;
   if (g.code + m.d.code.length > (opts.maxCode ?? Infinity)) return false;
   for (const [a, w] of m.arenas) if (g.arenas.has(a) && g.arenas.get(a) !== w) return false;
+  // one binding per buffer: both must see it as the same element type
+  for (const [b, t] of m.types) if (g.types.has(b) && g.types.get(b) !== t) return false;
   const extra = [...m.reads, ...m.writes].filter((b) => !g.buffers.has(b)).length;
   return g.buffers.size + extra <= opts.maxBindings &&
     g.shared + m.shared <= opts.maxWorkgroupBytes;
@@ -180,12 +188,13 @@ function single(m: Member): Step {
 
 // ------------------------------------------------------------------ WGSL merge
 
-const DECL = /^@group\(0\) @binding\((\d+)\) var<storage, (read|read_write)> (\w+): array<f32>;$/gm;
+const DECL =
+  /^@group\(0\) @binding\((\d+)\) var<storage, (read|read_write)> (\w+): array<(?:f32|vec4f)>;$/gm;
 const ENTRY = /@compute @workgroup_size\((\d+)\)\s*fn main\(([\s\S]*?)\)\s*\{/;
 const SCOPE = /^(?:var<workgroup>|fn|const|override|struct|alias)\s+(\w+)/gm;
 const PREFIX = /\bH\d+_|\bHb\d+\b/;
 
-/** Kernels the merge understands: 1-D workgroups, entry `main`, f32 arrays. */
+/** Kernels the merge understands: 1-D workgroups, entry `main`, f32 or vec4f arrays. */
 function mergeable(code: string): boolean {
   return ENTRY.test(code) && !PREFIX.test(code);
 }
@@ -221,14 +230,16 @@ function merged(g: Group, where: (t: string) => string): Step {
       if (!index.has(buf)) {
         index.set(buf, bindings.length);
         roles[`m.${bindings.length}`] = t;
-        bindings.push({ role: `m.${bindings.length}` });
+        bindings.push({ role: `m.${bindings.length}`, vec4: b.vec4 });
       }
       if (b.write) bindings[index.get(buf)!].write = true;
     }
   }
   const size = threads(g.members[0].d.code);
   const decls = bindings.map((b, i) =>
-    `@group(0) @binding(${i}) var<storage, ${b.write ? "read_write" : "read"}> Hb${i}: array<f32>;`
+    `@group(0) @binding(${i}) var<storage, ${b.write ? "read_write" : "read"}> Hb${i}: array<${
+      b.vec4 ? "vec4f" : "f32"
+    }>;`
   );
   const bodies: string[] = [];
   const calls: string[] = [];

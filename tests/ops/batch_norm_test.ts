@@ -22,6 +22,15 @@ Deno.test("batch_norm training matches float64 reference and finite differences"
   await checkOp(batchNorm, { inputs: [[5, 2, 3, 2]], training: true, seed: 3 });
   // rows of 64 elements and more: sizes read at run time
   await checkOp(batchNorm, { inputs: [[2, 3, 8, 8]], training: true, seed: 5 });
+  // rows of a multiple of 4 walk vec4s: one, three and sixteen per row
+  await checkOp(batchNorm, { inputs: [[3, 2, 2, 2]], training: true, seed: 11 });
+  await checkOp(batchNorm, { inputs: [[5, 2, 4, 3]], training: true, seed: 12 });
+  await checkOp(batchNorm, {
+    inputs: [[2, 5, 8, 8]],
+    training: true,
+    seed: 13,
+    attrs: { affine: false },
+  });
 });
 
 Deno.test("batch_norm training kernels read their sizes: one pipeline for many layers", () => {
@@ -47,8 +56,10 @@ Deno.test("batch_norm training kernels read their sizes: one pipeline for many l
   assert.deepEqual(small.code, big.code);
   assert.deepEqual(big.consts, { dims: [16, 64, 32] });
   assert.notDeepEqual(kernels([2, 3, 4, 4]).code, small.code);
-  // rows of 64 and more: one pipeline for all
+  // rows of 64 and more: one pipeline for all whose rows divide by 4 (read as vec4s)
   assert.deepEqual(kernels([2, 3, 8, 8]).code, kernels([16, 64, 32, 32]).code);
+  assert.match(kernels([2, 3, 8, 8]).code[0], /x0: array<vec4f>/);
+  assert.doesNotMatch(kernels([2, 3, 11, 9]).code[0], /vec4f/);
 });
 
 Deno.test("batch_norm inference matches float64 reference and finite differences", async () => {

@@ -5,7 +5,14 @@ import { mergeSteps } from "../../src/plan/merge.ts";
 import type { Step } from "../../src/plan/program.ts";
 import { perElement } from "../../src/ops/wgsl.ts";
 import { tiledGather } from "../../src/ops/conv/mod.ts";
-import { channelDims, channelTotals, forChannel, perChannel } from "../../src/ops/per_channel.ts";
+import {
+  accumulator,
+  channelDims,
+  channelTotals,
+  forChannel,
+  perChannel,
+  rowBindings,
+} from "../../src/ops/per_channel.ts";
 import { sumTerms } from "../../src/ops/loss_common.ts";
 import type { Dispatch } from "../../src/ops/types.ts";
 import { createStorage, readBack, upload } from "../../src/engine/buffers.ts";
@@ -31,18 +38,19 @@ function affine(label: string, n: number, k: number, from: string, to: string): 
 
 /**
  * y[c] = sum over channel c of x (B=2, C, S), broadcast to every element of c; the sizes
- * are read from tensor "d" (channelDims).
+ * are read from tensor "d" (channelDims). Rows of a multiple of 4 bind x and y as vec4s.
  */
 function channelSum(label: string, C: number, S: number, from: string, to: string): Step {
   const d = { B: 2, C, S };
+  const { zero, total } = accumulator(d);
   const k = perChannel(
     label,
     d,
-    [{ role: "x0" }, { role: "y", write: true }],
-    `  var s = 0.0;
+    rowBindings(d, [{ role: "x0" }, { role: "y", write: true }]),
+    `  var s = ${zero};
 ${forChannel(d, "    s = s + x0[e];")}
-${channelTotals([["tot", "s", 0]])}
-${forChannel(d, "    y[e] = tot;")}`,
+${channelTotals([["tot", total("s"), 0]])}
+${forChannel(d, "    y[e] = x0[e] * 0.0 + tot;")}`,
   );
   return step(label, k, { x0: from, y: to, "c.dims": "d" });
 }
@@ -105,9 +113,26 @@ Deno.test("merge: by default only copies of one kernel merge; arenas are not mix
   assert.equal(mergeSteps(copies, id, { ...LIMITS, maxCode: 2 * n }).length, 1);
 });
 
-Deno.test("merge: a merged dispatch computes what its members compute", async () => {
+Deno.test("merge: a buffer is bound as one element type (f32 or vec4f) in a merged kernel", () => {
+  const label = (l: Step[]) => l.map((s) => s.label);
+  // x read as vec4s by the channel sums (rows of 36), as f32 by the affine kernel
+  const steps = [channelSum("s", 3, 36, "x", "q"), affine("a", 216, 2, "x", "p")];
+  assert.deepEqual(label(mergeSteps(steps, id, LIMITS)), ["s", "a"]);
+  const copies = [channelSum("s", 3, 36, "x", "q"), channelSum("s", 3, 36, "x", "r")];
+  const [m] = mergeSteps(copies, id, LIMITS);
+  assert.equal(m.label, "s | s");
+  assert.match(m.dispatches[0].code, /Hb0: array<vec4f>/);
+});
+
+for (const S of [37, 36]) {
+  Deno.test(`merge: a merged dispatch computes what its members compute (rows of ${S})`, async () => {
+    await mergedComputesTheSame(S);
+  });
+}
+
+async function mergedComputesTheSame(S: number) {
   const { device, pipelines } = await testGpu();
-  const C = 3, S = 37, n = 2 * C * S;
+  const C = 3, n = 2 * C * S;
   const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3);
   // A one-workgroup sum (64 threads, a barrier) next to barrier-free kernels.
   const total = sumTerms(
@@ -150,7 +175,7 @@ Deno.test("merge: a merged dispatch computes what its members compute", async ()
   assert.equal(merged.length, 2); // the sum with barrier-free kernels; the channel sums
   const [want, got] = [await run(steps), await run(merged)];
   want.forEach((w, k) => assert.deepEqual(got[k], w, `output ${k}`));
-});
+}
 
 Deno.test("merge: workgroup-memory tiles (barriers, workgroup ids) merge and compute the same", async () => {
   const { device, pipelines } = await testGpu();
