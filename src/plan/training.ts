@@ -27,11 +27,13 @@ export interface PlayerSpec {
   optimizer: "adam" | "sgd";
 }
 
+// Both walk vec4s (each span is a multiple of 16 bytes: arenaLayout): on llvmpipe a
+// thread's load costs far more than its width.
 const ADAM = `
-@group(0) @binding(0) var<storage, read_write> p: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read_write> m: array<f32>;
-@group(0) @binding(3) var<storage, read_write> v: array<f32>;
+@group(0) @binding(0) var<storage, read_write> p: array<vec4f>;
+@group(0) @binding(1) var<storage, read> g: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> m: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> v: array<vec4f>;
 // [lr * sqrt(1 - beta2^t) / (1 - beta1^t), beta1, beta2, eps * sqrt(1 - beta2^t)]
 @group(0) @binding(4) var<storage, read> h: array<f32>;
 @compute @workgroup_size(${WG})
@@ -47,9 +49,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: 
 }`;
 
 const SGD = `
-@group(0) @binding(0) var<storage, read_write> p: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read_write> m: array<f32>;
+@group(0) @binding(0) var<storage, read_write> p: array<vec4f>;
+@group(0) @binding(1) var<storage, read> g: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> m: array<vec4f>;
 @group(0) @binding(3) var<storage, read> h: array<f32>;  // [lr, momentum]
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
@@ -59,6 +61,25 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: 
   m[i] = mi;
   p[i] = p[i] - h[0] * mi;
 }`;
+
+/**
+ * A player's optimiser step over n parameters (a multiple of 4), bound as p, g, its
+ * state (optimizerState order) and h, the scalars Optimizer.next() writes.
+ */
+export function optimizerDispatch(type: "adam" | "sgd", player: string, n: number): Dispatch {
+  return {
+    label: `${type} ${player}`,
+    code: type === "adam" ? ADAM : SGD,
+    entry: "main",
+    workgroups: grid(n / 4, WG),
+    bindings: [
+      { role: "p", write: true, vec4: true },
+      { role: "g", vec4: true },
+      ...optimizerState(type, player).map((s) => ({ role: s, write: true, vec4: true })),
+      { role: "h" },
+    ],
+  };
+}
 
 /** The optimiser's state tensors of a player: "adam.m.d", "adam.v.d" or "sgd.m.d". */
 export function optimizerState(type: "adam" | "sgd", player: string): string[] {
@@ -154,19 +175,8 @@ export function compileTraining(
       add({ name, shape: [n], kind: "optimizer" })
     );
     const h = add({ name: hyperName(spec.name), shape: [4], kind: "hyper" });
-    const d: Dispatch = {
-      label: `${spec.optimizer} ${spec.name}`,
-      code: spec.optimizer === "adam" ? ADAM : SGD,
-      entry: "main",
-      // The range includes padding between tensors: its gradients stay zero, so it stays.
-      workgroups: grid(n, WG),
-      bindings: [
-        { role: "p", write: true },
-        { role: "g" },
-        ...st.map((s) => ({ role: s, write: true })),
-        { role: "h" },
-      ],
-    };
+    // The range includes padding between tensors: its gradients stay zero, so it stays.
+    const d = optimizerDispatch(spec.optimizer, spec.name, n);
     prog.phases.optimizer.push(kernels.launch(d, d.label, [p, g, ...st, h]));
   });
   return plan;
