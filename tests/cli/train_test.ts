@@ -137,7 +137,7 @@ Deno.test("train: bad flags and graphs give one message and exit 1", async () =>
     [["graphs/drgan-small.yaml", "--stepz", "3"], /unknown flag --stepz/],
     [["graphs/drgan-small.yaml", "--set", "training.batch=-1"], /drgan-small|batch/],
     [["graphs/encoder.yaml"], /no .training:. section/],
-    [["graphs/drgan-small-multi.yaml", "--set", "training.batch=6"], /multiple of the group size/],
+    [["graphs/drgan-small-multi.yaml", "--set", "training.batch=7"], /multiple of the group size/],
     [["graphs/missing.yaml"], /cannot read graphs\/missing\.yaml/],
     [
       ["--resume", "/nonexistent/run"],

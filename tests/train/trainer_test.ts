@@ -79,7 +79,8 @@ Deno.test("a checkpoint round-trips bit-exactly", async () => {
 });
 
 Deno.test("multi-image: the fused feature is the confidence-weighted mean", async () => {
-  const model = loadModel("graphs/drgan-small-multi.yaml", TINY);
+  // groups of 4 (the graph's default is 2): each fused feature weighs four images
+  const model = loadModel("graphs/drgan-small-multi.yaml", [...TINY, parseOverride("n=4")]);
   const program = buildProgram(model.step!, {
     batch: 8,
     training: false,
