@@ -10,7 +10,8 @@
 // kernels up to 20% slower on llvmpipe).
 // Rows whose length divides by 4 are walked four elements at a time (the tensors
 // bound as array<vec4f>): on llvmpipe each load of a thread costs far more than its
-// width, and vec4 made the batch-norm kernels 1.2x to 1.5x faster.
+// width, and vec4 made the batch-norm training kernels 1.35x (backward) to 1.7x
+// (forward) faster (docs/performance.md).
 import type { Binding, Dispatch } from "./types.ts";
 import { declare } from "./wgsl.ts";
 
