@@ -184,7 +184,7 @@ ${
           forChannel(
             d,
             `    let x = ${scale("(x0[e] - mean) * invstd")};\n    y[e] = ${
-              ep ? applyEach(d, "ep", "x") : "x"
+              ep ? applyEach(vec4Rows(d), "ep", "x") : "x"
             };`,
           )
         }`,
@@ -252,9 +252,18 @@ ${loadStats(a, ctx.training)}
     // through the activation on the fly, from the stored output "ey".
     const ep = ctx.epilogue;
     const dyRoles: Binding[] = [{ role: "dy" }, ...(ep ? [{ role: "ey" }] : [])];
-    const dyv = ep
-      ? `fn dyv(i: u32) -> f32 {\n  let y = ey[i];\n  return dy[i] * (${ep.grad});\n}`
-      : `fn dyv(i: u32) -> f32 { return dy[i]; }`;
+    // dyv(i): the gradient at index i, an element or (vec4 rows) four of a row.
+    const dyvOf = (vec4: boolean) => {
+      const T = vec4 ? "vec4f" : "f32";
+      return ep
+        ? `fn epg(y: f32) -> f32 { return ${ep.grad}; }
+fn dyv(i: u32) -> ${T} {
+  let y = ey[i];
+  return dy[i] * ${applyEach(vec4, "epg", "y")};
+}`
+        : `fn dyv(i: u32) -> ${T} { return dy[i]; }`;
+    };
+    const dyv = dyvOf(false);
     const statRoles: Binding[] = ctx.training
       ? [{ role: "t.mean" }, { role: "t.invstd" }]
       : [{ role: "p.running_mean" }, { role: "p.running_var" }];
@@ -271,14 +280,6 @@ ${loadStats(a, ctx.training)}
           store(acc("dp.bias"), "dp_bias[c]", "sdy")
         }\n  }`
         : "";
-      const T = vec4Rows(d) ? "vec4f" : "f32";
-      const dyvRow = ep
-        ? `fn epg(y: f32) -> f32 { return ${ep.grad}; }
-fn dyv(i: u32) -> ${T} {
-  let y = ey[i];
-  return dy[i] * ${applyEach(d, "epg", "y")};
-}`
-        : `fn dyv(i: u32) -> ${T} { return dy[i]; }`;
       dispatches.push(perChannel(
         "batch_norm.train.grad",
         d,
@@ -310,7 +311,7 @@ ${
             }`,
           )
         }`,
-        dyvRow,
+        dyvOf(vec4Rows(d)),
       ));
       return {
         dispatches,

@@ -96,11 +96,11 @@ ${body}
 }
 
 /**
- * WGSL applying `fn NAME(x: f32) -> f32` to `v`: per component with vec4 rows, since
+ * WGSL applying `fn NAME(x: f32) -> f32` to `v`: per component when `v` is a vec4, since
  * the pointwise expressions an op fuses (select(.., x > 0.0)) are written for scalars.
  */
-export const applyEach = (d: ChannelDims, name: string, v: string): string =>
-  vec4Rows(d)
+export const applyEach = (vec4: boolean, name: string, v: string): string =>
+  vec4
     ? `vec4f(${name}(${v}.x), ${name}(${v}.y), ${name}(${v}.z), ${name}(${v}.w))`
     : `${name}(${v})`;
 
