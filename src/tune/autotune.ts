@@ -22,7 +22,7 @@ import {
   type TileBlock,
   type WeightBlock,
 } from "../ops/conv/mod.ts";
-import type { Dispatch } from "../ops/types.ts";
+import type { Kernels } from "../ops/types.ts";
 import { rng } from "../util/rng.ts";
 import { relErr } from "../util/compare.ts";
 import { createStorage, readBack, upload } from "../engine/buffers.ts";
@@ -75,16 +75,11 @@ export interface TuneResult {
 const TOLERANCE = 1e-3;
 
 /** The kernel's dispatches with role names the tuner binds ("out" is the result). */
-function generate(kind: ConvKernel, g: ConvGeom, b: ConvBlock): {
-  dispatches: Dispatch[];
-  scratch: Record<string, number>;
-  consts?: Record<string, number[]>;
-} {
+function generate(kind: ConvKernel, g: ConvGeom, b: ConvBlock): Kernels {
   if (kind === "gather") {
     const io = { from: "src", to: "out", weight: "w", accumulate: false };
     return {
       dispatches: [convGather("tune.gather", g, io, b as Block | TileBlock)],
-      scratch: {},
       consts: convConsts(g),
     };
   }
@@ -92,13 +87,11 @@ function generate(kind: ConvKernel, g: ConvGeom, b: ConvBlock): {
     const io = { from: "dst", to: "out", weight: "w", accumulate: false };
     return {
       dispatches: [convScatter("tune.scatter", g, io, b as Block | TileBlock)],
-      scratch: {},
       consts: convConsts(g),
     };
   }
   const roles = { src: "src", dst: "dst", dw: "out" };
-  const k = convWeightGrad("tune.wgrad", g, roles, false, b as WeightBlock | TileBlock);
-  return { dispatches: k.dispatches, scratch: k.scratch ?? {}, consts: k.consts };
+  return convWeightGrad("tune.wgrad", g, roles, false, b as WeightBlock | TileBlock);
 }
 
 const median = (v: number[]) => {
@@ -160,11 +153,11 @@ export async function tuneKernel(
   try {
     const inputs = new Map(Object.entries(sizes).map(([r, n]) => [r, buffer(n, r, true)]));
     // Scratch is only written and read within one run: one buffer serves every candidate.
-    const scratch = Math.max(0, ...kernels.map((k) => k.scratch.dw_part ?? 0));
+    const scratch = Math.max(0, ...kernels.map((k) => k.scratch?.dw_part ?? 0));
     if (scratch) inputs.set("t.dw_part", buffer(scratch, "t.dw_part", false));
     const outs = kernels.map((_, i) => buffer(outSize, `out${i}`, false));
     // A candidate's constant tensors (sizes its kernels read): its own buffers.
-    const consts = kernels.map((k: { consts?: Record<string, number[]> }) =>
+    const consts = kernels.map((k) =>
       new Map(
         Object.entries(k.consts ?? {}).map(([c, v]) => {
           const b = buffer(v.length, `c.${c}`, false);
@@ -174,7 +167,7 @@ export async function tuneKernel(
       )
     );
     const steps = await Promise.all(
-      kernels.map((k: { dispatches: Dispatch[] }, i) =>
+      kernels.map((k, i) =>
         prepare(device, k.dispatches, (role) => {
           const b = role === "out" ? outs[i] : consts[i].get(role) ?? inputs.get(role);
           if (!b) throw new Error(`tuner: kernel binds unknown role ${role}`);
