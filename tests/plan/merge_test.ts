@@ -12,6 +12,7 @@ import {
   forChannel,
   perChannel,
   rowBindings,
+  vec4Rows,
 } from "../../src/ops/per_channel.ts";
 import { sumTerms } from "../../src/ops/loss_common.ts";
 import type { Dispatch } from "../../src/ops/types.ts";
@@ -50,7 +51,7 @@ function channelSum(label: string, C: number, S: number, from: string, to: strin
     `  var s = ${zero};
 ${forChannel(d, "    s = s + x0[e];")}
 ${channelTotals([["tot", total("s"), 0]])}
-${forChannel(d, "    y[e] = x0[e] * 0.0 + tot;")}`,
+${forChannel(d, `    y[e] = ${vec4Rows(d) ? "vec4f(tot)" : "tot"};`)}`,
   );
   return step(label, k, { x0: from, y: to, "c.dims": "d" });
 }
