@@ -20,6 +20,7 @@ import { parseArgs } from "node:util";
 import { openGpu } from "../src/engine/device.ts";
 import { Executor } from "../src/engine/executor.ts";
 import { Trainer } from "../src/train/trainer.ts";
+import { type Aside, compileAside } from "../src/engine/compile_aside.ts";
 import { trainingConfig } from "../src/train/config.ts";
 import { trainingPlan } from "../src/train/plan.ts";
 import { openTrainData } from "../src/train/data.ts";
@@ -88,8 +89,11 @@ async function child(variant: Variant, plan: Plan, sets: string[]): Promise<Chil
     const batch = await (await openTrainData(model, cfg, {})).batch(0);
     let trainer!: Trainer;
     let compiled!: CompiledPlan;
+    let aside: Aside | undefined;
     const create = async () => {
       compiled = trainingPlan(model, cfg, { target });
+      // as `deno task train` does: a worker compiles from the other end (software adapters)
+      aside = compileAside(gpu, compiled.kernels) ?? aside;
       trainer = await Trainer.create(gpu, compiled, model, cfg);
     };
     const compileMs = await timed(() => trainingPlan(model, cfg, { target }));
@@ -99,6 +103,7 @@ async function child(variant: Variant, plan: Plan, sets: string[]): Promise<Chil
     const steadyMs = await run();
     const warmCreateMs = await timed(create);
     const warmFirstMs = await run();
+    aside?.stop();
     return {
       createMs,
       compileMs,
@@ -191,7 +196,8 @@ export async function benchCompile(ctx: Context, v: Variant, plan: Plan): Promis
     const cold = await spawn(v, plan, ctx.sets, mesa);
     const disk = await spawn(v, plan, ctx.sets, mesa);
     const rec = recorder(ctx, cold.adapter);
-    // compile = create + what the first run takes beyond a steady one (lazy compilation)
+    // compile = create + what the first run takes beyond a steady one (lazy compilation);
+    // for the training plan, with a worker compiling from the other end as `deno task train` does
     const total = (create: number, first: number, steady: number) =>
       create + Math.max(0, first - steady);
     const lazy = (r: ChildResult, warm: boolean) =>

@@ -4,6 +4,7 @@ import { basename, join } from "node:path";
 import { loadModel } from "../lang/model.ts";
 import { parseOverride } from "../lang/files.ts";
 import { openGpu } from "../engine/device.ts";
+import { compileAside } from "../engine/compile_aside.ts";
 import { targetFor } from "../tune/target.ts";
 import { trainingPlan } from "../train/plan.ts";
 import { Trainer } from "../train/trainer.ts";
@@ -133,25 +134,21 @@ runMain(USAGE, async (argv) => {
       : `conv kernels: the cost model's picks (\`deno task tune ${graph} --train\` ` +
         `measures the candidates on this adapter)`,
   );
-  const trainer = await Trainer.create(
-    gpu,
-    trainingPlan(model, cfg, { target, batch: shard && shard.to - shard.from }),
-    model,
-    cfg,
-    { comm },
-  );
+  const plan = trainingPlan(model, cfg, { target, batch: shard && shard.to - shard.from });
   // Sample grids need a decoder; an encoder-only graph (a baseline) has none.
   const hasDecoder = lead && model.networks.some((n) => n.name === "decoder");
-  const sampler = hasDecoder
-    ? await Sampler.create(
-      gpu,
-      samplesPlan(model, Math.min(4, cfg.batch), target),
-      trainer.shared,
-    )
-    : undefined;
+  const samples = hasDecoder ? samplesPlan(model, Math.min(4, cfg.batch), target) : undefined;
+  const features = lead ? featurePlan(model, 13, target) : undefined;
+  const aside = compileAside(
+    gpu,
+    plan.kernels,
+    [samples, features].flatMap((p) => p?.kernels ?? []),
+  );
+  const trainer = await Trainer.create(gpu, plan, model, cfg, { comm });
+  const sampler = samples ? await Sampler.create(gpu, samples, trainer.shared) : undefined;
   const faces = data.sampleFaces(sampler?.faces ?? 0);
-  const extractor = lead
-    ? await FeatureExtractor.create(gpu, featurePlan(model, 13, target), trainer.shared)
+  const extractor = features
+    ? await FeatureExtractor.create(gpu, features, trainer.shared)
     : undefined;
   const size = Number(model.step!.inputs.find((i) => i.name === "image")!.shape[2]);
   const heldOut = heldOutFaces(cfg.seed, cfg.eval.identities, size);
@@ -298,6 +295,7 @@ runMain(USAGE, async (argv) => {
   }
   Deno.removeSignalListener("SIGINT", onInt);
   pool?.close();
+  aside?.stop();
   if (!lead || !metricsFile) {
     // Rank 0 says why the job stopped and writes the rest.
     comm?.finalize();

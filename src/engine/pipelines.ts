@@ -23,13 +23,18 @@ export function compile(
   cache?: PipelineCache,
 ): Promise<Compiled> {
   if (!cache) return build(device, d);
-  const key = `${d.entry}|${d.writes.map((w) => (w ? "w" : "r")).join("")}|${d.code}`;
+  const key = pipelineKey(d);
   let hit = cache.get(key);
   if (!hit) {
     hit = build(device, d);
     cache.set(key, hit);
   }
   return hit;
+}
+
+/** A kernel's key in a PipelineCache: identical keys compile to one pipeline. */
+export function pipelineKey(d: KernelSource): string {
+  return `${d.entry}|${d.writes.map((w) => (w ? "w" : "r")).join("")}|${d.code}`;
 }
 
 async function build(device: GPUDevice, d: KernelSource): Promise<Compiled> {

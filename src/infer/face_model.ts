@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { exists } from "../util/fs.ts";
 import type { Region } from "../engine/buffers.ts";
 import { type Gpu, openGpu } from "../engine/device.ts";
+import { type Aside, compileAside } from "../engine/compile_aside.ts";
 import { allocate, destroyBuffers, Executor, type PlanBuffers } from "../engine/executor.ts";
 import { modelPlan, PLAN_FILE } from "./plan.ts";
 import { cosine, type Recognizer, weightedMean } from "../eval/evaluate.ts";
@@ -58,6 +59,8 @@ export interface RenderOptions {
 }
 
 export class FaceModel implements Recognizer {
+  private aside?: Aside;
+
   private constructor(
     readonly gpu: Gpu,
     readonly resolved: Resolved,
@@ -112,6 +115,7 @@ export class FaceModel implements Recognizer {
         `the plan does not fit ${r.graph}: not its encoder at ${r.size}x${r.size}`,
       );
     }
+    const aside = opts.compileAside ? compileAside(gpu, plan.kernels) : undefined;
     const buffers = allocate(gpu.device, plan);
     const shared = new Map<string, Region>();
     const program = (name: string) =>
@@ -140,7 +144,9 @@ export class FaceModel implements Recognizer {
     }
     const rng = new Rng(opts.noiseSeed ?? 12345);
     const noise = Float32Array.from({ length: r.noise }, () => 2 * rng.next() - 1);
-    return new FaceModel(gpu, r, batch, buffers, enc!, dec, noise, plan, plan === shipped, disc);
+    const m = new FaceModel(gpu, r, batch, buffers, enc!, dec, noise, plan, plan === shipped, disc);
+    m.aside = aside;
+    return m;
   }
 
   /** Image side in pixels: images are Float32Array [3, size, size] in [-1, 1]. */
@@ -473,6 +479,7 @@ export class FaceModel implements Recognizer {
 
   /** Frees the GPU buffers of this model (the device stays open). */
   destroy(): void {
+    this.aside?.stop();
     this.enc.destroy();
     this.dec?.destroy();
     this.disc?.destroy();

@@ -36,6 +36,12 @@ export interface LoadOptions {
   /** load the discriminator too, for estimatePose (its weights must be in the checkpoint) */
   discriminator?: boolean;
   gpu?: Gpu;
+  /**
+   * compile the plan's kernels on a second core as well (software adapters, see
+   * src/engine/compile_aside.ts): for a command that runs all of the model once, cold;
+   * `destroy` stops it
+   */
+  compileAside?: boolean;
 }
 
 /** A model resolved on the CPU: graph compiled, parameters read and checked. */
