@@ -93,7 +93,7 @@ async function child(variant: Variant, plan: Plan, sets: string[]): Promise<Chil
     const create = async () => {
       compiled = trainingPlan(model, cfg, { target });
       // as `deno task train` does: a worker compiles from the other end (software adapters)
-      aside = compileAside(gpu, compiled.kernels) ?? aside;
+      aside ??= compileAside(gpu, compiled.kernels);
       trainer = await Trainer.create(gpu, compiled, model, cfg);
     };
     const compileMs = await timed(() => trainingPlan(model, cfg, { target }));

@@ -22,7 +22,7 @@ scope.onmessage = async (e) => {
     try {
       await runOnce(device, k, slot);
     } catch {
-      failed++; // WGSL that does not compile: the main device reports it
+      failed++; // the main device compiles it itself, and reports any error
     }
   }
   device.destroy();

@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import { evaluateModel, frontalTruth, heldOutFaces, type ModelEvalResult } from "./evaluate.ts";
 import { renderEvalPage, SAMPLE_POSES } from "./page.ts";
-import { FaceModel, imagesToPNG, type Resolved, resolveModel } from "../infer/mod.ts";
+import { FaceModel, imagesToPNG, resolveModel } from "../infer/mod.ts";
 import type { Gpu } from "../engine/device.ts";
 import type { Target } from "../plan/target.ts";
 import { writeFileAtomic } from "../formats/atomic.ts";
@@ -47,12 +47,9 @@ export interface EvalRunOptions {
 export async function evaluateRun(
   opts: EvalRunOptions,
 ): Promise<{ result: ModelEvalResult; seconds: number }> {
-  const r = resolveModel({
-    run: opts.run,
-    graph: opts.graph,
-    checkpoint: opts.checkpoint,
-    set: opts.set,
-  });
+  const log = opts.log ?? (() => {});
+  const { run } = opts;
+  const r = resolveModel({ run, graph: opts.graph, checkpoint: opts.checkpoint, set: opts.set });
   let seed = 1, defaultIds = 40;
   try {
     const cfg = trainingConfig(r.model);
@@ -69,22 +66,6 @@ export async function evaluateRun(
     target: opts.target,
     compileAside: true,
   });
-  try {
-    return await evaluateLoaded(model, r, N, seed, opts);
-  } finally {
-    model.destroy();
-  }
-}
-
-async function evaluateLoaded(
-  model: FaceModel,
-  r: Resolved,
-  N: number,
-  seed: number,
-  opts: EvalRunOptions,
-): Promise<{ result: ModelEvalResult; seconds: number }> {
-  const log = opts.log ?? (() => {});
-  const { run } = opts;
   log(
     `evaluating ${r.checkpoint} (step ${r.step ?? "?"}) on ${N} held-out identities, ` +
       `${model.gpu.description}`,
@@ -137,6 +118,7 @@ async function evaluateLoaded(
       log(`note: report.html not refreshed (${(e as Error).message})`);
     }
   }
+  model.destroy();
   return { result, seconds };
 }
 
