@@ -174,15 +174,3 @@ Deno.test("the paired variant: target_image is the input's scene at the target p
   assert.ok(last.g_pair < 0.9 * first.g_pair, `g_pair ${first.g_pair} -> ${last.g_pair}`);
   trainer.destroy();
 });
-
-Deno.test("multi-image with paired views: one target pose per group, each input's scene at it", async () => {
-  const { trainer, data } = await tiny("graphs/drgan-small-multi-pair.yaml");
-  const batch = await data.batch(0);
-  trainer.iterate(batch);
-  const got = await trainer.g.exec.read(["target_pose", "target_image"]);
-  const poses = got.get("target_pose")!;
-  for (let i = 0; i < poses.length; i += 2) assert.equal(poses[i], poses[i + 1], `group ${i / 2}`);
-  assert.deepEqual(got.get("target_image"), batch.sceneAt!(poses));
-  assert.ok(Number.isFinite((await trainer.metrics()).g_pair));
-  trainer.destroy();
-});
