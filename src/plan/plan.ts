@@ -20,6 +20,7 @@ import { buildProgram, type Program, type ProgramOptions, type TensorInfo } from
 import { type MemoryPlan, planMemory, poolSlots } from "./memory.ts";
 import { launchSteps, mergeOptions } from "./merge.ts";
 import type { Target } from "./target.ts";
+import { pipelineKey } from "../engine/pipelines.ts";
 
 export const PLAN_VERSION = 1;
 
@@ -103,15 +104,11 @@ export class KernelTable {
 
   /** `kernels`: a plan's table to extend (kept in place) */
   constructor(readonly kernels: PlanKernel[] = []) {
-    kernels.forEach((k, i) => this.index.set(KernelTable.key(k), i));
-  }
-
-  private static key(k: { code: string; entry: string; writes: boolean[] }): string {
-    return `${k.entry}|${k.writes.map((w) => (w ? "w" : "r")).join("")}|${k.code}`;
+    kernels.forEach((k, i) => this.index.set(pipelineKey(k), i));
   }
 
   add(d: { label: string; code: string; entry: string; writes: boolean[] }): number {
-    const key = KernelTable.key(d);
+    const key = pipelineKey(d);
     let k = this.index.get(key);
     if (k === undefined) {
       k = this.kernels.length;
