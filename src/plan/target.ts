@@ -88,6 +88,8 @@ export function parseTarget(data: unknown, source: string): Target {
   const l = t.limits as unknown as Record<string, unknown> | undefined;
   for (const k of Object.keys(DEFAULT_LIMITS)) if (!l || !num(l[k])) throw bad(`limits.${k}`);
   const c = t.conv as unknown as Record<string, unknown> | undefined;
+  // Files written before the kernels loaded vec4s: price those as the software model does.
+  if (c && typeof c === "object" && !("vec4" in c)) c.vec4 = SOFTWARE_COSTS.vec4;
   for (const k of Object.keys(SOFTWARE_COSTS)) if (!c || !num(c[k])) throw bad(`conv.${k}`);
   if (!t.blocks || typeof t.blocks !== "object") throw bad("no blocks");
   if (typeof t.mixed !== "boolean") throw bad("no merge policy (mixed)");

@@ -79,8 +79,9 @@ Deno.test("infer: --features (with --fuse) writes JSON; --verify prints similari
     v.stdout,
     /^similarity -?\d\.\d{4}: (same person|different people) \(threshold 0\.5000, default 0\.5/,
   );
-  const t = await infer("--model", run, "--verify", a, b, "--threshold", "1");
-  assert.match(t.stdout, /different people \(threshold 1\.0000, given\)/);
+  // A given threshold wins (-1: every pair is the same person; cosines only reach -1).
+  const t = await infer("--model", run, "--verify", a, b, "--threshold", "-1");
+  assert.match(t.stdout, /same person \(threshold -1\.0000, given\)/);
 });
 
 Deno.test("infer --estimate-pose: the discriminator's pose and realness per image", async () => {

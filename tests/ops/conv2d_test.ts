@@ -103,6 +103,9 @@ Deno.test("conv2d kernels are exact for every register block and tile", async ()
         inputs: [[1, 4, 6, 7]],
         target,
       });
+      // rows of whole vec4s (vec4 loads): several column tiles, a tail tile, stride 1 and 2
+      await checkOp(conv2d, { attrs: { out: 3 }, inputs: [[1, 3, 5, 20]], target });
+      await checkOp(conv2d, { attrs: { out: 3, stride: 2 }, inputs: [[2, 2, 5, 24]], target });
     });
   }
 });
@@ -192,22 +195,22 @@ Deno.test("conv2d gather and scatter code does not depend on the channel counts"
   }
   assert.deepEqual(convConsts(geom(6, 8)), { conv: [6, 8] });
   // Layers of one image size that differ in channels get one block where it costs
-  // little by the model (PLAN_CHANNELS), as in the small encoder's 16x16 layers.
+  // little by the model (PLAN_CHANNELS), as in the small encoder's 8x8 layers.
   const layer = (srcC: number, dstC: number) => ({
     ...smallGeom(16),
     srcC,
     dstC,
-    srcH: 16,
-    srcW: 16,
-    dstH: 16,
-    dstW: 16,
+    srcH: 8,
+    srcW: 8,
+    dstH: 8,
+    dstW: 8,
   });
   for (const kind of ["gather", "scatter"] as const) {
-    assert.deepEqual(chooseBlock(kind, layer(16, 16)), chooseBlock(kind, layer(16, 32)));
+    assert.deepEqual(chooseBlock(kind, layer(32, 32)), chooseBlock(kind, layer(32, 64)));
   }
   assert.notDeepEqual(
-    planGather(layer(16, 16), DEFAULT_TARGET),
-    planGather(layer(16, 32), DEFAULT_TARGET),
+    planGather(layer(32, 32), DEFAULT_TARGET),
+    planGather(layer(32, 64), DEFAULT_TARGET),
   );
 });
 

@@ -149,6 +149,12 @@ Deno.test("conv_transpose2d is the adjoint of conv2d (reference)", () => {
 Deno.test("conv_transpose2d kernels are exact for every register block and tile", async () => {
   for (const v of VARIANTS) {
     await withBlocks(v, async (target) => {
+      // rows of whole vec4s (vec4 loads), stride 2
+      await checkOp(convTranspose2d, {
+        attrs: { out: 3, stride: 2 },
+        inputs: [[1, 2, 3, 8]],
+        target,
+      });
       // stride 2 "same": crop before; odd sizes, channels not divisible by the blocks
       await checkOp(convTranspose2d, {
         attrs: { out: 5, stride: 2 },

@@ -15,10 +15,11 @@ export const VARIANTS: {
     scatter: { ch: 1, py: 1, px: 1 },
     wgrad: { co: 1, ci: 1, px: 1, rows: 1 },
   },
-  // blocks dividing nothing: channel, row and column tails, chunks with a tail
+  // blocks dividing nothing: channel, row and column tails, chunks with a tail; vec4
+  // loads where a test's rows are whole vec4s (px 4)
   {
     gather: { ch: 4, nb: 1, py: 2, px: 4 },
-    scatter: { ch: 4, nb: 1, py: 2, px: 2 },
+    scatter: { ch: 4, nb: 1, py: 2, px: 4 },
     wgrad: { co: 4, ci: 2, px: 4, rows: 3 },
   },
   {

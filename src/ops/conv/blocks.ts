@@ -125,3 +125,22 @@ export function scatterAxis(
 export function weightAxis(g: ConvGeom, px: number) {
   return gatherAxis(g.dstW, px, g.s, g.kw, g.pl, g.srcW);
 }
+
+/**
+ * Whether a kernel reads rows of the tensors of these widths as vec4s: a load costs
+ * llvmpipe about as much for a vec4 as for 2 floats (a loop over the SIMD lanes either
+ * way), so where rows are whole vec4s and a thread's columns (px of them, or px times
+ * the stride) start on one, it loads the aligned vec4s covering the columns it reads.
+ */
+export const vec4Rows = (px: number, ...widths: number[]): boolean =>
+  px % 4 === 0 && widths.every((w) => w % 4 === 0);
+
+/**
+ * The vec4s covering src reads q of a thread whose first column is a multiple of 4 minus
+ * `pad`: read q is lane (q - pad) - 4 j(q) of vec4 j(q); js lists the vec4s j - j0 loaded.
+ */
+export function vec4Reads(reads: number[], pad: number) {
+  const j = (q: number) => Math.floor((q - pad) / 4);
+  const j0 = j(reads[0]);
+  return { j, j0, js: [...new Set(reads.map((q) => j(q) - j0))] };
+}

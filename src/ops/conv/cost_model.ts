@@ -4,7 +4,15 @@
 // each kernel. What it aims for comes from the KernelCtx's target (src/plan's
 // Target): cost constants and blocks chosen outside the model, never module state.
 import { cdiv, type ConvGeom } from "./geometry.ts";
-import { type Block, gatherAxis, scatterAxis, weightAxis, type WeightBlock } from "./blocks.ts";
+import {
+  type Block,
+  gatherAxis,
+  scatterAxis,
+  vec4Reads,
+  vec4Rows,
+  weightAxis,
+  type WeightBlock,
+} from "./blocks.ts";
 import type { TileBlock } from "./tiled.ts";
 import { WG } from "../wgsl.ts";
 
@@ -20,6 +28,8 @@ export interface ConvTarget {
   maxBody: number;
   /** cost of one multiply-add relative to one load from a storage buffer */
   fma: number;
+  /** cost of one vec4 load, in loads of one float */
+  vec4: number;
   /** cost of one loop iteration, in loads */
   iteration: number;
   /** cost of one extra dispatch, in loads */
@@ -46,6 +56,7 @@ export const DEFAULT_TARGET: ConvTarget = {
   maxAcc: 128,
   maxBody: 1536,
   fma: 1 / 12,
+  vec4: 2,
   iteration: 1,
   dispatch: 30000,
   compile: 240000,
@@ -65,6 +76,7 @@ export const GPU_TARGET: ConvTarget = {
   maxAcc: 32,
   maxBody: 512,
   fma: 1 / 4,
+  vec4: 1,
   iteration: 1,
   dispatch: 30000,
   compile: 0,
@@ -147,36 +159,46 @@ const scatterAxes = (g: ConvGeom): Axes<ReturnType<typeof scatterAxis>> => ({
   x: memo((p) => scatterAxis(g.srcW, p, g.s, g.kw, g.pl, g.dstW)),
 });
 
-function gatherShape(g: ConvGeom, b: Block, ax = gatherAxes(g)): BlockShape {
+/** Cost of the loads of one row segment of a thread (see kernels.ts's columns). */
+function rowLoads(t: ConvTarget, vec: boolean, reads: number[], pad: number): number {
+  return vec ? t.vec4 * vec4Reads(reads, pad).js.length : reads.length;
+}
+
+function gatherShape(g: ConvGeom, b: Block, t: ConvTarget, ax = gatherAxes(g)): BlockShape {
   const nb = b.nb ?? 1;
   const [y, x] = [ax.y(b.py), ax.x(b.px)];
+  const row = rowLoads(t, vec4Rows(b.px, g.srcW), x.reads, g.pl);
   return {
     threads: cdiv(g.b, nb) * cdiv(g.dstC, b.ch) * y.tiles * x.tiles,
-    loads: b.ch * g.kh * g.kw + nb * y.reads.length * x.reads.length,
+    loads: b.ch * g.kh * g.kw + nb * y.reads.length * row,
     macs: b.ch * nb * y.pairs.length * x.pairs.length,
     acc: b.ch * nb * y.outs.length * x.outs.length,
     steps: g.srcC,
   };
 }
 
-function scatterShape(g: ConvGeom, b: Block, ax = scatterAxes(g)): BlockShape {
+function scatterShape(g: ConvGeom, b: Block, t: ConvTarget, ax = scatterAxes(g)): BlockShape {
   const nb = b.nb ?? 1;
   const [y, x] = [ax.y(b.py), ax.x(b.px)];
+  const row = rowLoads(t, vec4Rows(b.px, g.dstW), x.reads, x.mMax - x.origin);
   return {
     threads: cdiv(g.b, nb) * cdiv(g.srcC, b.ch) * y.tiles * x.tiles,
-    loads: b.ch * g.kh * g.kw + nb * y.reads.length * x.reads.length,
+    loads: b.ch * g.kh * g.kw + nb * y.reads.length * row,
     macs: b.ch * nb * y.pairs.length * x.pairs.length,
     acc: b.ch * nb * y.pixels.length * x.pixels.length,
     steps: g.dstC,
   };
 }
 
-function weightShape(g: ConvGeom, b: WeightBlock): BlockShape {
+function weightShape(g: ConvGeom, b: WeightBlock, t: ConvTarget): BlockShape {
   const rows = g.b * g.dstH;
   const x = weightAxis(g, b.px);
+  const vec = vec4Rows(b.px, g.srcW, g.dstW);
+  const dst = vec ? t.vec4 * cdiv(x.outs.length, 4) : x.outs.length;
+  const loads = b.co * dst + b.ci * g.kh * rowLoads(t, vec, x.reads, g.pl);
   return {
     threads: cdiv(g.dstC, b.co) * cdiv(g.srcC, b.ci) * cdiv(rows, b.rows),
-    loads: b.co * x.outs.length + b.ci * g.kh * x.reads.length,
+    loads,
     macs: b.co * b.ci * g.kh * x.pairs.length,
     acc: b.co * b.ci * g.kh * g.kw,
     steps: Math.min(b.rows, rows) * x.tiles,
@@ -190,15 +212,15 @@ function cost(t: ConvTarget, s: BlockShape): number {
 }
 
 export function gatherCost(g: ConvGeom, b: Block, t: ConvTarget, ax = gatherAxes(g)): number {
-  return cost(t, gatherShape(g, b, ax));
+  return cost(t, gatherShape(g, b, t, ax));
 }
 
 export function scatterCost(g: ConvGeom, b: Block, t: ConvTarget, ax = scatterAxes(g)): number {
-  return cost(t, scatterShape(g, b, ax));
+  return cost(t, scatterShape(g, b, t, ax));
 }
 
 export function weightGradCost(g: ConvGeom, b: WeightBlock, t: ConvTarget): number {
-  const s = weightShape(g, b);
+  const s = weightShape(g, b, t);
   let c = cost(t, s);
   const chunks = cdiv(g.b * g.dstH, b.rows);
   if (chunks > 1) {
@@ -243,7 +265,7 @@ function blockCandidates(
 }
 
 const gatherCandidates = (g: ConvGeom, t: ConvTarget, ax = gatherAxes(g)) =>
-  blockCandidates(g, t, g.dstC, g.dstH, g.dstW, (b) => gatherShape(g, b, ax));
+  blockCandidates(g, t, g.dstC, g.dstH, g.dstW, (b) => gatherShape(g, b, t, ax));
 
 const scatterCandidates = (g: ConvGeom, t: ConvTarget, ax = scatterAxes(g)) =>
   blockCandidates(
@@ -252,7 +274,7 @@ const scatterCandidates = (g: ConvGeom, t: ConvTarget, ax = scatterAxes(g)) =>
     g.srcC,
     cdiv(g.srcH, g.s),
     cdiv(g.srcW, g.s),
-    (b) => scatterShape(g, b, ax),
+    (b) => scatterShape(g, b, t, ax),
   );
 
 const ONE: Block = { ch: 1, nb: 1, py: 1, px: 1 };
@@ -284,7 +306,7 @@ function weightCandidates(g: ConvGeom, t: ConvTarget): WeightBlock[] {
   for (const co of sizes(g.dstC, 8)) {
     for (const ci of sizes(g.srcC, 8)) {
       for (const px of sizes(g.dstW, 16)) {
-        const s = weightShape(g, { co, ci, px, rows });
+        const s = weightShape(g, { co, ci, px, rows }, t);
         // Half as many accumulators again as the other kernels: no loaded value stays
         // live across taps here, and 8 x 2 x 3 x 3 measured best for 3 x 3 kernels.
         if (s.acc > Math.max(t.maxAcc * 1.5, g.kh * g.kw) || s.macs > t.maxBody) continue;

@@ -16,7 +16,15 @@
 import type { Binding, Dispatch, Kernels } from "../types.ts";
 import { grid, ident, numel, perElement, store, WG } from "../wgsl.ts";
 import { cdiv, type ConvGeom, range } from "./geometry.ts";
-import { type Block, gatherAxis, scatterAxis, weightAxis, type WeightBlock } from "./blocks.ts";
+import {
+  type Block,
+  gatherAxis,
+  scatterAxis,
+  vec4Reads,
+  vec4Rows,
+  weightAxis,
+  type WeightBlock,
+} from "./blocks.ts";
 import { isTile, type TileBlock, tiledGather, tiledScatter, tiledWeightGrad } from "./tiled.ts";
 import {
   bindingsOf,
@@ -33,7 +41,7 @@ import {
  * Version of the kernel generators: bump it whenever the code generated for a block
  * changes, so that block choices measured (and cached) for older kernels are ignored.
  */
-export const CONV_GENERATOR_VERSION = 4;
+export const CONV_GENERATOR_VERSION = 5;
 
 /**
  * Run-time position variables of an axis of a tile: for each offset o, the
@@ -63,6 +71,9 @@ function positions(
   };
 }
 
+/** `e + k` for a signed constant k, without `+ -`. */
+const plus = (e: string, k: number) => k < 0 ? `${e} - ${-k}` : `${e} + ${k}`;
+
 /** `a + b + ...` of the non-empty terms, "0u" if none. */
 const sum = (...t: (string | number)[]) => {
   const parts = t.map(String).filter((x) => x !== "" && x !== "0u" && x !== "0");
@@ -77,8 +88,60 @@ function both(a: string | boolean, b: string | boolean): string | boolean {
 }
 
 /** A load that reads 0 where `ok` is false (its index is clamped, so always in bounds). */
-function guarded(expr: string, ok: string | boolean): string {
-  return ok === true ? expr : `select(0.0, ${expr}, ${ok})`;
+function guarded(expr: string, ok: string | boolean, zero = "0.0"): string {
+  return ok === true ? expr : `select(${zero}, ${expr}, ${ok})`;
+}
+
+const LANE = ["x", "y", "z", "w"];
+
+/** The loads of a thread's row segment and where each read's value is in them. */
+interface Columns {
+  /** `id` names the loaded variable; `ix` its index in the row; `ok` whether in range */
+  loads: { id: number; ix: string; ok: string | boolean }[];
+  /** the value of read q, loaded into variables named `${prefix}_${id}` */
+  at(prefix: string, q: number): string;
+}
+
+/**
+ * Column loads of the reads q of a row, read q at column `start + q - pad` of `width`.
+ * `start` is "0" for a single tile (columns known while generating, `known` says which
+ * are in range) and a multiple of 4 with `vec` (indices then count vec4s).
+ */
+function columns(
+  L: string[],
+  name: string,
+  start: string,
+  pad: number,
+  reads: number[],
+  width: number,
+  known: (q: number) => boolean | undefined,
+  vec: boolean,
+  indent = "  ",
+): Columns {
+  const single = start === "0";
+  if (!vec) {
+    const p = positions(L, name, plus(start, -pad), reads, width, 1, known, indent);
+    return {
+      loads: reads.map((q) => ({ id: q, ix: p.off(q) || `${q - pad}u`, ok: p.ok(q) })),
+      at: (prefix, q) => `${prefix}_${q}`,
+    };
+  }
+  const { j, j0, js } = vec4Reads(reads, pad);
+  const n = width / 4;
+  const p = positions(
+    L,
+    name,
+    single ? `${j0}` : plus(`${start} / 4`, j0),
+    js,
+    n,
+    1,
+    (o) => single ? j0 + o >= 0 && j0 + o < n : undefined,
+    indent,
+  );
+  return {
+    loads: js.map((o) => ({ id: o, ix: p.off(o) || `${j0 + o}u`, ok: p.ok(o) })),
+    at: (prefix, q) => `${prefix}_${j(q) - j0}.${LANE[q - pad - 4 * j(q)]}`,
+  };
 }
 
 /** Thread index decomposition, fastest first: `let name = ...` for each [name, extent]. */
@@ -187,8 +250,20 @@ export function convGather(
   const L = decompose([["tx", X.tiles], ["ty", Y.tiles], ["og", nog]]);
   L.push(`  let bg = gid.z;`);
   L.push(`  let oy0 = i32(ty) * ${py};`, `  let ox0 = i32(tx) * ${px};`);
-  const ry = positions(L, "r", `oy0 * ${g.s} - ${g.pt}`, Y.reads, g.srcH, g.srcW, Y.ok);
-  const rx = positions(L, "q", `ox0 * ${g.s} - ${g.pl}`, X.reads, g.srcW, 1, X.ok);
+  // With vec4 rows, src offsets count vec4s.
+  const vec = vec4Rows(px, g.srcW);
+  const u = vec ? 4 : 1;
+  const ry = positions(L, "r", `oy0 * ${g.s} - ${g.pt}`, Y.reads, g.srcH, g.srcW / u, Y.ok);
+  const cx = columns(
+    L,
+    "q",
+    X.tiles > 1 ? `ox0 * ${g.s}` : "0",
+    g.pl,
+    X.reads,
+    g.srcW,
+    X.ok,
+    vec,
+  );
   const KK = g.kh * g.kw;
   L.push(...blockIndices("oc", "og", ch, g.dstC, "dstC"), ...blockIndices("bi", "bg", nb, g.b));
   const acc = (k: number, n: number, y: number, x: number) => `a${k}_${n}_${y}_${x}`;
@@ -201,24 +276,19 @@ export function convGather(
   const used = new Set<string>();
   const body: string[] = [];
   for (const n of range(nb)) {
-    body.push(`    let sb${n} = (bi${n} * srcC + c) * ${g.srcH * g.srcW}u;`);
+    body.push(`    let sb${n} = (bi${n} * srcC + c) * ${g.srcH * g.srcW / u}u;`);
     for (const r of Y.reads) {
-      for (const q of X.reads) {
-        const ix = sum(
-          `sb${n}`,
-          ry.off(r) || `${Math.max(r - g.pt, 0) * g.srcW}u`,
-          rx.off(q) || `${q - g.pl}u`,
-        );
-        body.push(
-          `    let v${n}_${r}_${q} = ${guarded(`${src}[${ix}]`, both(ry.ok(r), rx.ok(q)))};`,
-        );
+      for (const { id, ix, ok } of cx.loads) {
+        const at = sum(`sb${n}`, ry.off(r) || `${Math.max(r - g.pt, 0) * g.srcW / u}u`, ix);
+        const v = guarded(`${src}[${at}]`, both(ry.ok(r), ok), vec ? "vec4f(0.0)" : "0.0");
+        body.push(`    let v${n}_${r}_${id} = ${v};`);
       }
     }
     for (const [y, ky, r] of Y.pairs) {
       for (const [x, kx, q] of X.pairs) {
         for (const k of range(ch)) {
           used.add(`${k}_${ky}_${kx}`);
-          body.push(`    ${acc(k, n, y, x)} += v${n}_${r}_${q} * w${k}_${ky}_${kx};`);
+          body.push(`    ${acc(k, n, y, x)} += ${cx.at(`v${n}_${r}`, q)} * w${k}_${ky}_${kx};`);
         }
       }
     }
@@ -259,7 +329,7 @@ export function convGather(
   return kernel(
     label,
     nog * Y.tiles * X.tiles,
-    [...bindingsOf(io), CONV_SIZES],
+    [...bindingsOf(io, vec), CONV_SIZES],
     L.join("\n"),
     nbg,
     readSizes,
@@ -295,8 +365,20 @@ export function convScatter(
     `  let ty0 = i32(ty) * ${py} + ${Y.origin};`,
     `  let tx0 = i32(tx) * ${px} + ${X.origin};`,
   );
-  const ey = positions(L, "e", `ty0 - ${Y.mMax}`, Y.reads, g.dstH, g.dstW, Y.ok);
-  const ex = positions(L, "f", `tx0 - ${X.mMax}`, X.reads, g.dstW, 1, X.ok);
+  // With vec4 rows, dst offsets count vec4s; read f is at column tx * px + origin - mMax + f.
+  const vec = vec4Rows(px, g.dstW);
+  const u = vec ? 4 : 1;
+  const ey = positions(L, "e", `ty0 - ${Y.mMax}`, Y.reads, g.dstH, g.dstW / u, Y.ok);
+  const cx = columns(
+    L,
+    "f",
+    X.tiles > 1 ? `i32(tx) * ${px}` : "0",
+    X.mMax - X.origin,
+    X.reads,
+    g.dstW,
+    X.ok,
+    vec,
+  );
   const KK = g.kh * g.kw;
   L.push(...blockIndices("cc", "cg", ch, g.srcC, "srcC"), ...blockIndices("bi", "bg", nb, g.b));
   const acc = (k: number, n: number, iy: number, ix: number) => `a${k}_${n}_${iy}_${ix}`;
@@ -311,25 +393,23 @@ export function convScatter(
   const used = new Set<string>();
   const body: string[] = [];
   for (const n of range(nb)) {
-    body.push(`    let db${n} = (bi${n} * dstC + o) * ${g.dstH * g.dstW}u;`);
+    body.push(`    let db${n} = (bi${n} * dstC + o) * ${g.dstH * g.dstW / u}u;`);
     for (const e of Y.reads) {
-      for (const f of X.reads) {
-        const d = (ok: boolean | undefined, a: number, scale: number) => ok ? `${a * scale}u` : "";
-        const ix = sum(
-          `db${n}`,
-          ey.off(e) || d(Y.ok(e), Y.origin - Y.mMax + e, g.dstW),
-          ex.off(f) || d(X.ok(f), X.origin - X.mMax + f, 1),
+      const row = ey.off(e) || (Y.ok(e) ? `${(Y.origin - Y.mMax + e) * g.dstW / u}u` : "");
+      for (const { id, ix, ok } of cx.loads) {
+        const v = guarded(
+          `${dst}[${sum(`db${n}`, row, ix)}]`,
+          both(ey.ok(e), ok),
+          vec ? "vec4f(0.0)" : "0.0",
         );
-        body.push(
-          `    let d${n}_${e}_${f} = ${guarded(`${dst}[${ix}]`, both(ey.ok(e), ex.ok(f)))};`,
-        );
+        body.push(`    let d${n}_${e}_${id} = ${v};`);
       }
     }
     for (const [iy, ky, e] of Y.pairs) {
       for (const [ix, kx, f] of X.pairs) {
         for (const k of range(ch)) {
           used.add(`${k}_${ky}_${kx}`);
-          body.push(`    ${acc(k, n, iy, ix)} += d${n}_${e}_${f} * w${k}_${ky}_${kx};`);
+          body.push(`    ${acc(k, n, iy, ix)} += ${cx.at(`d${n}_${e}`, f)} * w${k}_${ky}_${kx};`);
         }
       }
     }
@@ -373,7 +453,7 @@ export function convScatter(
   return kernel(
     label,
     ncg * Y.tiles * X.tiles,
-    [...bindingsOf(io), CONV_SIZES],
+    [...bindingsOf(io, vec), CONV_SIZES],
     L.join("\n"),
     nbg,
     readSizes,
@@ -433,11 +513,16 @@ export function convWeightGrad(
   );
   L.push(`  for (var n = n0; n < n1; n++) {`);
   L.push(`    let b = n / ${g.dstH}u;`, `    let oy = i32(n % ${g.dstH}u);`);
+  // With vec4 rows, offsets and row sizes count vec4s.
+  const vec = vec4Rows(px, g.srcW, g.dstW);
+  const u = vec ? 4 : 1;
   for (const k of range(co)) {
-    L.push(`    let db${k} = ((b * ${g.dstC}u + oc${k}) * ${g.dstH}u + u32(oy)) * ${g.dstW}u;`);
+    L.push(
+      `    let db${k} = ((b * ${g.dstC}u + oc${k}) * ${g.dstH}u + u32(oy)) * ${g.dstW / u}u;`,
+    );
   }
   for (const k of range(ci)) {
-    L.push(`    let sb${k} = (b * ${g.srcC}u + cc${k}) * ${g.srcH * g.srcW}u;`);
+    L.push(`    let sb${k} = (b * ${g.srcC}u + cc${k}) * ${g.srcH * g.srcW / u}u;`);
   }
   const ry = positions(
     L,
@@ -445,34 +530,43 @@ export function convWeightGrad(
     `oy * ${g.s} - ${g.pt}`,
     range(g.kh),
     g.srcH,
-    g.srcW,
+    g.srcW / u,
     () => undefined,
     "    ",
   );
   const multi = X.tiles > 1;
   const I = multi ? "      " : "    ";
   if (multi) L.push(`    for (var ox0 = 0; ox0 < ${g.dstW}; ox0 += ${px}) {`);
-  const base = multi ? "ox0" : "0";
-  const rx = positions(L, "q", `${base} * ${g.s} - ${g.pl}`, X.reads, g.srcW, 1, X.ok, I);
   const colOk = (x: number): string | boolean =>
     !multi || g.dstW % px === 0 ? true : `ox0 + ${x} < ${g.dstW}`;
+  const cx = columns(L, "q", multi ? `ox0 * ${g.s}` : "0", g.pl, X.reads, g.srcW, X.ok, vec, I);
+  // dst columns x of the step: vec4s x / 4 (whole ones: the row and ox0 are)
+  const dcols = vec ? range(cdiv(X.outs.length, 4)).map((e) => 4 * e) : X.outs;
   for (const k of range(co)) {
-    for (const x of X.outs) {
+    for (const x of dcols) {
       const col = multi ? `u32(ox0 + ${x})` : `${x}u`;
-      L.push(`${I}let d${k}_${x} = ${guarded(`${dst}[db${k} + ${col}]`, colOk(x))};`);
+      const at = `db${k} + ${vec ? `${multi ? `u32(ox0) / 4u + ${x / 4}u` : `${x / 4}u`}` : col}`;
+      L.push(
+        `${I}let d${k}_${x / u} = ${
+          guarded(`${dst}[${at}]`, colOk(x), vec ? "vec4f(0.0)" : "0.0")
+        };`,
+      );
     }
   }
+  const d = (k: number, x: number) => vec ? `d${k}_${x >> 2}.${LANE[x & 3]}` : `d${k}_${x}`;
   for (const kk of range(ci)) {
     for (const ky of range(g.kh)) {
-      for (const q of X.reads) {
-        const ix = sum(`sb${kk}`, ry.off(ky), rx.off(q) || `${q - g.pl}u`);
-        L.push(
-          `${I}let v${kk}_${ky}_${q} = ${guarded(`${src}[${ix}]`, both(ry.ok(ky), rx.ok(q)))};`,
+      for (const { id, ix, ok } of cx.loads) {
+        const v = guarded(
+          `${src}[${sum(`sb${kk}`, ry.off(ky), ix)}]`,
+          both(ry.ok(ky), ok),
+          vec ? "vec4f(0.0)" : "0.0",
         );
+        L.push(`${I}let v${kk}_${ky}_${id} = ${v};`);
       }
       for (const [x, kx, q] of X.pairs) {
         for (const k of range(co)) {
-          L.push(`${I}${acc(k, kk, ky, kx)} += d${k}_${x} * v${kk}_${ky}_${q};`);
+          L.push(`${I}${acc(k, kk, ky, kx)} += ${d(k, x)} * ${cx.at(`v${kk}_${ky}`, q)};`);
         }
       }
     }
@@ -498,8 +592,8 @@ export function convWeightGrad(
     label,
     ncg * nog * per,
     [
-      [src, { role: roles.src }],
-      [dst, { role: roles.dst }],
+      [src, { role: roles.src, vec4: vec }],
+      [dst, { role: roles.dst, vec4: vec }],
       chunks > 1 ? [PART, { role: part, write: true }] : [dw, { role: roles.dw, write: true }],
     ],
     L.join("\n"),

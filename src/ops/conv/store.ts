@@ -32,11 +32,14 @@ const MEAN = "bnm", VAR = "bnv", SCALE = "bnw", SHIFT = "bnb";
 /** Storage declarations of bindings named by what they are to the kernel, in order. */
 export function declareNamed(bindings: [name: string, b: Binding][]): string {
   return bindings.map(([name, b], i) =>
-    `@group(0) @binding(${i}) var<storage, ${b.write ? "read_write" : "read"}> ${name}: array<f32>;`
+    `@group(0) @binding(${i}) var<storage, ${b.write ? "read_write" : "read"}> ${name}: array<${
+      b.vec4 ? "vec4f" : "f32"
+    }>;`
   ).join("\n");
 }
 
-export function bindingsOf(io: KernelIO): [string, Binding][] {
+/** The bindings of a kernel's tensors; `vecFrom`: its input declared as vec4s. */
+export function bindingsOf(io: KernelIO, vecFrom = false): [string, Binding][] {
   const norm: [string, Binding][] = io.norm
     ? [
       [MEAN, { role: "n.running_mean" }],
@@ -47,7 +50,7 @@ export function bindingsOf(io: KernelIO): [string, Binding][] {
     ]
     : [];
   return [
-    [SRC, { role: io.from }],
+    [SRC, { role: io.from, vec4: vecFrom }],
     [WGT, { role: io.weight }],
     ...(io.bias ? [[BIAS, { role: io.bias }] as [string, Binding]] : []),
     ...norm,
