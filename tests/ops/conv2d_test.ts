@@ -110,6 +110,18 @@ Deno.test("conv2d kernels are exact for every register block and tile", async ()
   }
 });
 
+Deno.test("conv2d input gradient with vec4 weights: a block of 8 of 12 channels (a tail)", async () => {
+  const blocks = {
+    gather: { ch: 4, nb: 1, py: 2, px: 4 },
+    scatter: { ch: 8, nb: 1, py: 2, px: 4 },
+    wgrad: { co: 4, ci: 4, px: 4, rows: 2 },
+  };
+  await withBlocks(blocks, async (target) => {
+    await checkOp(conv2d, { attrs: { out: 4 }, inputs: [[1, 12, 4, 8]], target });
+    await checkOp(conv2d, { attrs: { out: 4, stride: 2 }, inputs: [[2, 12, 5, 8]], target });
+  });
+});
+
 Deno.test("conv2d default blocks: large reductions, wide images, few weights", async () => {
   // many input channels: long sums in forward and input gradient
   await checkOp(conv2d, { attrs: { out: 8 }, inputs: [[2, 64, 4, 4]] });

@@ -181,9 +181,11 @@ function scatterShape(g: ConvGeom, b: Block, t: ConvTarget, ax = scatterAxes(g))
   const nb = b.nb ?? 1;
   const [y, x] = [ax.y(b.py), ax.x(b.px)];
   const row = rowLoads(t, vec4Rows(b.px, g.dstW), x.reads, x.mMax - x.origin);
+  const weights = b.ch * g.kh * g.kw;
   return {
     threads: cdiv(g.b, nb) * cdiv(g.srcC, b.ch) * y.tiles * x.tiles,
-    loads: b.ch * g.kh * g.kw + nb * y.reads.length * row,
+    loads: (b.ch % 4 === 0 && g.srcC % 4 === 0 ? t.vec4 * weights / 4 : weights) +
+      nb * y.reads.length * row,
     macs: b.ch * nb * y.pairs.length * x.pairs.length,
     acc: b.ch * nb * y.pixels.length * x.pixels.length,
     steps: g.dstC,

@@ -414,13 +414,27 @@ export function convScatter(
       }
     }
   }
+  // The block's weights for dst channel o are ch * KK floats in a row; with ch and srcC
+  // multiples of 4 they are whole vec4s, loaded as such (a tail block's extra channels
+  // read other weights: their outputs are not stored).
+  const vecW = ch % 4 === 0 && g.srcC % 4 === 0;
+  const wv = new Set<number>();
   for (const k of range(ch)) {
     for (const ky of range(g.kh)) {
       for (const kx of range(g.kw)) {
         if (!used.has(`${k}_${ky}_${kx}`)) continue;
-        L.push(
-          `    let w${k}_${ky}_${kx} = ${w}[(o * srcC + cc${k}) * ${KK}u + ${ky * g.kw + kx}u];`,
-        );
+        const t = ky * g.kw + kx;
+        const f = k * KK + t;
+        if (!vecW) {
+          L.push(`    let w${k}_${ky}_${kx} = ${w}[(o * srcC + cc${k}) * ${KK}u + ${t}u];`);
+          continue;
+        }
+        if (!wv.has(f >> 2)) {
+          wv.add(f >> 2);
+          const at = `o * (srcC * ${KK}u / 4u) + cg * ${(ch * KK) / 4}u + ${f >> 2}u`;
+          L.push(`    let wq${f >> 2} = ${w}[${at}];`);
+        }
+        L.push(`    let w${k}_${ky}_${kx} = wq${f >> 2}.${LANE[f & 3]};`);
       }
     }
   }
@@ -453,7 +467,7 @@ export function convScatter(
   return kernel(
     label,
     ncg * Y.tiles * X.tiles,
-    [...bindingsOf(io, vec), CONV_SIZES],
+    [...bindingsOf(io, vec, vecW), CONV_SIZES],
     L.join("\n"),
     nbg,
     readSizes,

@@ -38,8 +38,8 @@ export function declareNamed(bindings: [name: string, b: Binding][]): string {
   ).join("\n");
 }
 
-/** The bindings of a kernel's tensors; `vecFrom`: its input declared as vec4s. */
-export function bindingsOf(io: KernelIO, vecFrom = false): [string, Binding][] {
+/** The bindings of a kernel's tensors; `vecFrom`, `vecWeight`: declared as vec4s. */
+export function bindingsOf(io: KernelIO, vecFrom = false, vecWeight = false): [string, Binding][] {
   const norm: [string, Binding][] = io.norm
     ? [
       [MEAN, { role: "n.running_mean" }],
@@ -51,7 +51,7 @@ export function bindingsOf(io: KernelIO, vecFrom = false): [string, Binding][] {
     : [];
   return [
     [SRC, { role: io.from, vec4: vecFrom }],
-    [WGT, { role: io.weight }],
+    [WGT, { role: io.weight, vec4: vecWeight }],
     ...(io.bias ? [[BIAS, { role: io.bias }] as [string, Binding]] : []),
     ...norm,
     [DST, { role: io.to, write: true }],
