@@ -34,6 +34,7 @@ import {
   normPrelude,
   SRC,
   storeOutput,
+  storeOutput4,
   WGT,
 } from "./store.ts";
 
@@ -250,9 +251,12 @@ export function convGather(
   const L = decompose([["tx", X.tiles], ["ty", Y.tiles], ["og", nog]]);
   L.push(`  let bg = gid.z;`);
   L.push(`  let oy0 = i32(ty) * ${py};`, `  let ox0 = i32(tx) * ${px};`);
-  // With vec4 rows, src offsets count vec4s.
+  // With vec4 rows, src offsets count vec4s; with vec4 dst rows, each row of the
+  // thread's tile is stored as vec4s too.
   const vec = vec4Rows(px, g.srcW);
   const u = vec ? 4 : 1;
+  const vecOut = vec4Rows(px, g.dstW);
+  const uo = vecOut ? 4 : 1;
   const ry = positions(L, "r", `oy0 * ${g.s} - ${g.pt}`, Y.reads, g.srcH, g.srcW / u, Y.ok);
   const cx = columns(
     L,
@@ -311,17 +315,31 @@ export function convGather(
       const b = `bg * ${nb}u + ${n}u`;
       for (const y of Y.outs) {
         for (const x of X.outs) {
+          if (vecOut && x % 4) continue;
           const conds: string[] = [];
           if (g.dstC % ch !== 0) conds.push(`${o} < dstC`);
           if (g.b % nb !== 0) conds.push(`${b} < ${g.b}u`);
           if (Y.tiles > 1 && g.dstH % py !== 0) conds.push(`oy0 + ${y} < ${g.dstH}`);
           if (X.tiles > 1 && g.dstW % px !== 0) conds.push(`ox0 + ${x} < ${g.dstW}`);
-          const di = `((${b}) * dstC + ${o}) * ${
-            g.dstH * g.dstW
-          }u + u32(oy0 + ${y}) * ${g.dstW}u + u32(ox0 + ${x})`;
-          L.push(
-            guard(conds, storeOutput(io, `${dst}[${di}]`, acc(k, n, y, x), `(${o})`, `n${k}`)),
-          );
+          const row = `((${b}) * dstC + ${o}) * ${g.dstH * g.dstW / uo}u + u32(oy0 + ${y}) * ${
+            g.dstW / uo
+          }u`;
+          const st = vecOut
+            ? storeOutput4(
+              io,
+              `${dst}[${row} + u32(ox0 + ${x}) / 4u]`,
+              range(4).map((e) => acc(k, n, y, x + e)),
+              `(${o})`,
+              `n${k}`,
+            )
+            : storeOutput(
+              io,
+              `${dst}[${row} + u32(ox0 + ${x})]`,
+              acc(k, n, y, x),
+              `(${o})`,
+              `n${k}`,
+            );
+          L.push(guard(conds, st));
         }
       }
     }
@@ -329,7 +347,7 @@ export function convGather(
   return kernel(
     label,
     nog * Y.tiles * X.tiles,
-    [...bindingsOf(io, vec), CONV_SIZES],
+    [...bindingsOf(io, vec, false, vecOut), CONV_SIZES],
     L.join("\n"),
     nbg,
     readSizes,

@@ -38,8 +38,13 @@ export function declareNamed(bindings: [name: string, b: Binding][]): string {
   ).join("\n");
 }
 
-/** The bindings of a kernel's tensors; `vecFrom`, `vecWeight`: declared as vec4s. */
-export function bindingsOf(io: KernelIO, vecFrom = false, vecWeight = false): [string, Binding][] {
+/** The bindings of a kernel's tensors; `vecFrom`, `vecWeight`, `vecTo`: declared as vec4s. */
+export function bindingsOf(
+  io: KernelIO,
+  vecFrom = false,
+  vecWeight = false,
+  vecTo = false,
+): [string, Binding][] {
   const norm: [string, Binding][] = io.norm
     ? [
       [MEAN, { role: "n.running_mean" }],
@@ -54,7 +59,7 @@ export function bindingsOf(io: KernelIO, vecFrom = false, vecWeight = false): [s
     [WGT, { role: io.weight, vec4: vecWeight }],
     ...(io.bias ? [[BIAS, { role: io.bias }] as [string, Binding]] : []),
     ...norm,
-    [DST, { role: io.to, write: true }],
+    [DST, { role: io.to, write: true, vec4: vecTo }],
   ];
 }
 
@@ -80,4 +85,24 @@ export function storeOutput(io: KernelIO, lhs: string, v: string, c: string, nam
   const n = io.norm;
   if (!n) return store(io.accumulate, lhs, io.bias ? `${v} + ${BIAS}[${c}]` : v);
   return `{ let x = fma(${v}, ${name}s, ${name}h); ${store(io.accumulate, lhs, n.expr ?? "x")} }`;
+}
+
+/**
+ * storeOutput for four accumulators of channel `c` stored as one vec4 at `lhs` (each
+ * through the folded batch norm and activation, written for scalars).
+ */
+export function storeOutput4(
+  io: KernelIO,
+  lhs: string,
+  v: string[],
+  c: string,
+  name = "",
+): string {
+  const n = io.norm;
+  const q = `vec4f(${v.join(", ")})`;
+  if (!n) return store(io.accumulate, lhs, io.bias ? `${q} + ${BIAS}[${c}]` : q);
+  const lanes = v.map((a, i) =>
+    `{ let x = fma(${a}, ${name}s, ${name}h); q.${"xyzw"[i]} = ${n.expr ?? "x"}; }`
+  );
+  return `{ var q: vec4f; ${lanes.join(" ")} ${store(io.accumulate, lhs, "q")} }`;
 }
