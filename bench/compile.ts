@@ -103,7 +103,7 @@ async function child(variant: Variant, plan: Plan, sets: string[]): Promise<Chil
     const steadyMs = await run();
     const warmCreateMs = await timed(create);
     const warmFirstMs = await run();
-    aside?.stop();
+    await aside?.stop();
     return {
       createMs,
       compileMs,

@@ -295,7 +295,7 @@ runMain(USAGE, async (argv) => {
   }
   Deno.removeSignalListener("SIGINT", onInt);
   pool?.close();
-  aside?.stop();
+  await aside?.stop();
   if (!lead || !metricsFile) {
     // Rank 0 says why the job stopped and writes the rest.
     comm?.finalize();

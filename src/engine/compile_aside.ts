@@ -9,12 +9,20 @@ import { type KernelSource, pipelineKey } from "./pipelines.ts";
 
 /**
  * A running aside compile: `done` is true once the worker ran every kernel, false if
- * any failed or it was stopped first; `stop` ends it now.
+ * any failed or it was stopped first; `stop` asks it to end after the kernel it is
+ * compiling and resolves when it has (await it before the process exits).
  */
 export interface Aside {
   done: Promise<boolean>;
-  stop(): void;
+  stop(): Promise<void>;
 }
+
+/**
+ * How long `stop` waits for the worker to finish its kernel before terminating it. A
+ * worker terminated inside a compile, followed by the process's exit, crashed the
+ * process (SIGSEGV in the driver, exit code 139) after it had written its results.
+ */
+const STOP_WAIT_MS = 20000;
 
 /** Fewer new kernels than this are not worth a worker and a second device. */
 const MIN_KERNELS = 8;
@@ -43,7 +51,12 @@ export function compileAside(
   });
   let end!: (ok: boolean) => void;
   const done = new Promise<boolean>((resolve) => (end = resolve));
+  let over = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const finish = (ok: boolean) => {
+    if (over) return;
+    over = true;
+    clearTimeout(timer);
     worker.terminate();
     end(ok);
   };
@@ -54,7 +67,14 @@ export function compileAside(
   };
   worker.onmessage = (e: MessageEvent<number>) => finish(e.data === 0);
   worker.postMessage(todo);
-  return { done, stop: () => finish(false) };
+  const stop = () => {
+    if (!over && timer === undefined) {
+      worker.postMessage("stop");
+      timer = setTimeout(() => finish(false), STOP_WAIT_MS);
+    }
+    return done.then(() => {});
+  };
+  return { done, stop };
 }
 
 function mesaCacheOff(): boolean {

@@ -6,11 +6,18 @@ import { openGpu } from "./device.ts";
 import { compile, type KernelSource } from "./pipelines.ts";
 
 const scope = self as unknown as {
-  onmessage: (e: MessageEvent<KernelSource[]>) => void;
+  onmessage: (e: MessageEvent<KernelSource[] | "stop">) => void;
   postMessage(message: unknown): void;
 };
 
+/** Set by a "stop" message: end after the kernel being compiled (see Aside.stop). */
+let stopping = false;
+
 scope.onmessage = async (e) => {
+  if (e.data === "stop") {
+    stopping = true;
+    return;
+  }
   const { device } = await openGpu();
   // One buffer per binding slot, so that no two bindings of a dispatch alias; every
   // binding is a runtime-sized array, and out-of-range accesses are clamped.
@@ -19,6 +26,10 @@ scope.onmessage = async (e) => {
     scratch[i] ??= device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
   let failed = 0;
   for (const k of e.data) {
+    if (stopping) {
+      failed++;
+      break;
+    }
     try {
       await runOnce(device, k, slot);
     } catch {

@@ -118,7 +118,7 @@ export async function evaluateRun(
       log(`note: report.html not refreshed (${(e as Error).message})`);
     }
   }
-  model.destroy();
+  await model.destroy();
   return { result, seconds };
 }
 

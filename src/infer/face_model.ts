@@ -477,12 +477,16 @@ export class FaceModel implements Recognizer {
     };
   }
 
-  /** Frees the GPU buffers of this model (the device stays open). */
-  destroy(): void {
-    this.aside?.stop();
+  /**
+   * Frees the GPU buffers of this model (the device stays open). With `compileAside`,
+   * resolves once the compiling worker has stopped: await it before the process exits.
+   */
+  destroy(): Promise<void> {
+    const stopped = this.aside?.stop() ?? Promise.resolve();
     this.enc.destroy();
     this.dec?.destroy();
     this.disc?.destroy();
     destroyBuffers(this.buffers);
+    return stopped;
   }
 }

@@ -26,9 +26,12 @@ Deno.test("compiling aside", async (t) => {
     assert.equal(await aside.done, true);
   });
   await t.step("stopped early, or failing on a kernel, it says so", async () => {
+    // stop() resolves once the worker has ended (after the kernel it was compiling):
+    // terminating it inside a compile crashed the process at its exit.
     const stopped = compileAside(gpu, plan.kernels)!;
-    stopped.stop();
+    await stopped.stop();
     assert.equal(await stopped.done, false);
+    await stopped.stop(); // again: already over
     const bad = { label: "bad", code: "fn broken(", entry: "main", writes: [true] };
     const failing = compileAside(gpu, plan.kernels, [bad])!;
     assert.equal(await failing.done, false);
