@@ -10,35 +10,38 @@ const scope = self as unknown as {
   postMessage(message: unknown): void;
 };
 
-/** Set by a "stop" message: end after the kernel being compiled (see Aside.stop). */
-let stopping = false;
-
-scope.onmessage = async (e) => {
-  if (e.data === "stop") {
-    stopping = true;
-    return;
-  }
-  const { device } = await openGpu();
-  // One buffer per binding slot, so that no two bindings of a dispatch alias; every
-  // binding is a runtime-sized array, and out-of-range accesses are clamped.
-  const scratch: GPUBuffer[] = [];
-  const slot = (i: number) =>
-    scratch[i] ??= device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
-  let failed = 0;
-  for (const k of e.data) {
-    if (stopping) {
-      failed++;
-      break;
+/** Serves the messages: a list of kernels, then perhaps "stop" (see Aside.stop). */
+function serve() {
+  // Set by "stop": end after the kernel being compiled.
+  let stopping = false;
+  scope.onmessage = async (e) => {
+    if (e.data === "stop") {
+      stopping = true;
+      return;
     }
-    try {
-      await runOnce(device, k, slot);
-    } catch {
-      failed++; // the main device compiles it itself, and reports any error
+    const { device } = await openGpu();
+    // One buffer per binding slot, so that no two bindings of a dispatch alias; every
+    // binding is a runtime-sized array, and out-of-range accesses are clamped.
+    const scratch: GPUBuffer[] = [];
+    const slot = (i: number) =>
+      scratch[i] ??= device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
+    let failed = 0;
+    for (const k of e.data) {
+      if (stopping) {
+        failed++;
+        break;
+      }
+      try {
+        await runOnce(device, k, slot);
+      } catch {
+        failed++; // the main device compiles it itself, and reports any error
+      }
     }
-  }
-  device.destroy();
-  scope.postMessage(failed);
-};
+    device.destroy();
+    scope.postMessage(failed);
+  };
+}
+serve();
 
 async function runOnce(device: GPUDevice, k: KernelSource, slot: (i: number) => GPUBuffer) {
   device.pushErrorScope("validation");
