@@ -144,3 +144,10 @@ export function vec4Reads(reads: number[], pad: number) {
   const j0 = j(reads[0]);
   return { j, j0, js: [...new Set(reads.map((q) => j(q) - j0))] };
 }
+
+/**
+ * Whether a scatter block of `ch` src channels loads its weights as vec4s: for one dst
+ * channel they are ch * kh * kw floats in a row of the [dst, src, kh, kw] weight, whole
+ * vec4s from a vec4 boundary when ch and srcC are multiples of 4.
+ */
+export const vec4Weights = (ch: number, srcC: number): boolean => ch % 4 === 0 && srcC % 4 === 0;

@@ -10,6 +10,7 @@ import {
   scatterAxis,
   vec4Reads,
   vec4Rows,
+  vec4Weights,
   weightAxis,
   type WeightBlock,
 } from "./blocks.ts";
@@ -184,7 +185,7 @@ function scatterShape(g: ConvGeom, b: Block, t: ConvTarget, ax = scatterAxes(g))
   const weights = b.ch * g.kh * g.kw;
   return {
     threads: cdiv(g.b, nb) * cdiv(g.srcC, b.ch) * y.tiles * x.tiles,
-    loads: (b.ch % 4 === 0 && g.srcC % 4 === 0 ? t.vec4 * weights / 4 : weights) +
+    loads: (vec4Weights(b.ch, g.srcC) ? t.vec4 * weights / 4 : weights) +
       nb * y.reads.length * row,
     macs: b.ch * nb * y.pairs.length * x.pairs.length,
     acc: b.ch * nb * y.pixels.length * x.pixels.length,

@@ -22,6 +22,7 @@ import {
   scatterAxis,
   vec4Reads,
   vec4Rows,
+  vec4Weights,
   weightAxis,
   type WeightBlock,
 } from "./blocks.ts";
@@ -88,9 +89,12 @@ function both(a: string | boolean, b: string | boolean): string | boolean {
   return `${a} && ${b}`;
 }
 
-/** A load that reads 0 where `ok` is false (its index is clamped, so always in bounds). */
-function guarded(expr: string, ok: string | boolean, zero = "0.0"): string {
-  return ok === true ? expr : `select(${zero}, ${expr}, ${ok})`;
+/**
+ * A load that reads 0 where `ok` is false (its index is clamped, so always in bounds);
+ * `vec`: a vec4 load.
+ */
+function guarded(expr: string, ok: string | boolean, vec = false): string {
+  return ok === true ? expr : `select(${vec ? "vec4f(0.0)" : "0.0"}, ${expr}, ${ok})`;
 }
 
 const LANE = ["x", "y", "z", "w"];
@@ -284,7 +288,7 @@ export function convGather(
     for (const r of Y.reads) {
       for (const { id, ix, ok } of cx.loads) {
         const at = sum(`sb${n}`, ry.off(r) || `${Math.max(r - g.pt, 0) * g.srcW / u}u`, ix);
-        const v = guarded(`${src}[${at}]`, both(ry.ok(r), ok), vec ? "vec4f(0.0)" : "0.0");
+        const v = guarded(`${src}[${at}]`, both(ry.ok(r), ok), vec);
         body.push(`    let v${n}_${r}_${id} = ${v};`);
       }
     }
@@ -324,21 +328,10 @@ export function convGather(
           const row = `((${b}) * dstC + ${o}) * ${g.dstH * g.dstW / uo}u + u32(oy0 + ${y}) * ${
             g.dstW / uo
           }u`;
+          const at = `${dst}[${row} + u32(ox0 + ${x})${vecOut ? " / 4u" : ""}]`;
           const st = vecOut
-            ? storeOutput4(
-              io,
-              `${dst}[${row} + u32(ox0 + ${x}) / 4u]`,
-              range(4).map((e) => acc(k, n, y, x + e)),
-              `(${o})`,
-              `n${k}`,
-            )
-            : storeOutput(
-              io,
-              `${dst}[${row} + u32(ox0 + ${x})]`,
-              acc(k, n, y, x),
-              `(${o})`,
-              `n${k}`,
-            );
+            ? storeOutput4(io, at, range(4).map((e) => acc(k, n, y, x + e)), `(${o})`, `n${k}`)
+            : storeOutput(io, at, acc(k, n, y, x), `(${o})`, `n${k}`);
           L.push(guard(conds, st));
         }
       }
@@ -418,7 +411,7 @@ export function convScatter(
         const v = guarded(
           `${dst}[${sum(`db${n}`, row, ix)}]`,
           both(ey.ok(e), ok),
-          vec ? "vec4f(0.0)" : "0.0",
+          vec,
         );
         body.push(`    let d${n}_${e}_${id} = ${v};`);
       }
@@ -432,10 +425,9 @@ export function convScatter(
       }
     }
   }
-  // The block's weights for dst channel o are ch * KK floats in a row; with ch and srcC
-  // multiples of 4 they are whole vec4s, loaded as such (a tail block's extra channels
-  // read other weights: their outputs are not stored).
-  const vecW = ch % 4 === 0 && g.srcC % 4 === 0;
+  // Weights as vec4s (vec4Weights): a tail block's extra channels read other weights,
+  // and their outputs are not stored.
+  const vecW = vec4Weights(ch, g.srcC);
   const wv = new Set<number>();
   for (const k of range(ch)) {
     for (const ky of range(g.kh)) {
@@ -576,12 +568,10 @@ export function convWeightGrad(
   const dcols = vec ? range(cdiv(X.outs.length, 4)).map((e) => 4 * e) : X.outs;
   for (const k of range(co)) {
     for (const x of dcols) {
-      const col = multi ? `u32(ox0 + ${x})` : `${x}u`;
-      const at = `db${k} + ${vec ? `${multi ? `u32(ox0) / 4u + ${x / 4}u` : `${x / 4}u`}` : col}`;
+      const col = !multi ? `${x / u}u` : vec ? `u32(ox0) / 4u + ${x / 4}u` : `u32(ox0 + ${x})`;
+      const at = `db${k} + ${col}`;
       L.push(
-        `${I}let d${k}_${x / u} = ${
-          guarded(`${dst}[${at}]`, colOk(x), vec ? "vec4f(0.0)" : "0.0")
-        };`,
+        `${I}let d${k}_${x / u} = ${guarded(`${dst}[${at}]`, colOk(x), vec)};`,
       );
     }
   }
@@ -592,7 +582,7 @@ export function convWeightGrad(
         const v = guarded(
           `${src}[${sum(`sb${kk}`, ry.off(ky), ix)}]`,
           both(ry.ok(ky), ok),
-          vec ? "vec4f(0.0)" : "0.0",
+          vec,
         );
         L.push(`${I}let v${kk}_${ky}_${id} = ${v};`);
       }
