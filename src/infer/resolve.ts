@@ -39,7 +39,7 @@ export interface LoadOptions {
   /**
    * compile the plan's kernels on a second core as well (software adapters, see
    * src/engine/compile_aside.ts): for a command that runs all of the model once, cold;
-   * `destroy` stops it
+   * `destroy` stops it (await it before the process exits)
    */
   compileAside?: boolean;
 }

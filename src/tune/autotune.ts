@@ -190,11 +190,9 @@ export async function tuneKernel(
     // a disk cache) over 4x the model pick's is a clear loser: on a software adapter, a
     // workgroup-memory tile can be 10x slower, and timing it for several rounds would
     // cost more than the whole rest of the tuning.
-    const second = new Map<number, number>();
-    for (const i of live) second.set(i, Math.max(await timed(device, steps[i], 1) - latency, 0));
-    for (const i of live) {
-      if (i && second.get(i)! > 4 * second.get(0)! + 5) times[i].push(second.get(i)!);
-    }
+    const second: number[] = [];
+    for (const i of live) second[i] = Math.max(await timed(device, steps[i], 1) - latency, 0);
+    for (const i of live) if (i && second[i] > 4 * second[0] + 5) times[i].push(second[i]);
     const screened = live.filter((i) => times[i].length);
     let running = live.filter((i) => !times[i].length);
     for (let r = 0; r < rounds; r++) {
