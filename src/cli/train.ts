@@ -10,6 +10,7 @@ import { trainingPlan } from "../train/plan.ts";
 import { Trainer } from "../train/trainer.ts";
 import { trainingConfig } from "../train/config.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
+import { initFrom, initSource } from "../train/init_from.ts";
 import { gridRgba, Sampler, samplesPlan } from "../train/samples.ts";
 import { openTrainData } from "../train/data.ts";
 import { removeStaleTemps, truncateMetrics } from "../train/run_log.ts";
@@ -33,10 +34,12 @@ import { formatDuration, Progress } from "./progress.ts";
 import { maxPixelsFlag, parseArgs, runMain, UsageError, UserError } from "./args.ts";
 
 const USAGE = `usage: deno task train GRAPH.yaml [--set NAME=VALUE ...] [--name NAME] [--runs DIR]
-  [--resume RUN_DIR] [--steps N] [--max-minutes M] [--manifest CSV] [--skip-bad]
+  [--resume RUN_DIR | --init RUN_OR_MODEL] [--steps N] [--max-minutes M] [--manifest CSV] [--skip-bad]
   [--allow-outside-paths] [--max-pixels N] [--data-workers N] [--debug]
   --data-workers N: threads that render batches and decode images (default: the cores
   left after the main thread; 0 = all on the main thread)
+  --init starts from another run's or model's parameters (fine-tuning): same-named
+  tensors are copied, the optimiser and step start afresh (docs/training.md)
   --manifest reads a folder of images (docs/data.md); their paths must stay inside the
   manifest's folder unless --allow-outside-paths
   mpirun -np N deno task train ... trains N data-parallel replicas (docs/scale-out.md)`;
@@ -51,13 +54,18 @@ runMain(USAGE, async (argv) => {
   const lead = (comm?.rank ?? 0) === 0;
   const say = lead ? (line: string) => console.error(line) : () => {};
   const args = parseArgs(argv, {
-    strings: ["name", "runs", "resume", "manifest"],
+    strings: ["name", "runs", "resume", "init", "manifest"],
     numbers: ["steps", "max-minutes", "max-pixels", "data-workers"],
     bools: ["debug", "skip-bad", "allow-outside-paths"],
     multi: ["set"],
   });
   let graph = args.positional[0];
   const resume = args.strings.resume;
+  if (resume && args.strings.init) {
+    throw new UsageError("--init starts a new run; --resume continues one: give one of them");
+  }
+  // Checked before anything is written or compiled.
+  const init = args.strings.init && initSource(args.strings.init);
   let overrides = args.multi.set;
   if (resume) {
     // A resumed run uses the graph and overrides it was started with.
@@ -167,6 +175,14 @@ runMain(USAGE, async (argv) => {
       );
     }
   } else if (lead) {
+    if (init) {
+      const s = initFrom(trainer, init);
+      say(
+        `started from ${init}: ${s.copied} tensors` +
+          (s.extended.length ? `; leading rows only: ${s.extended.join(", ")}` : "") +
+          (s.fresh.length ? `; fresh from the seed: ${s.fresh.join(", ")}` : ""),
+      );
+    }
     // The folder is made only now that set-up is done: interrupting the set-up (a minute
     // of pipeline compiles on a cold machine) leaves nothing behind to resume.
     Deno.mkdirSync(join(runDir, "samples"), { recursive: true });
@@ -177,6 +193,7 @@ runMain(USAGE, async (argv) => {
       adapter: gpu.description,
       started: new Date(started).toISOString(),
       overrides,
+      init,
       manifest: args.strings.manifest,
       skipBad: args.bools["skip-bad"],
       allowOutside: args.bools["allow-outside-paths"],

@@ -158,13 +158,21 @@ export class Trainer {
     this.g.updates = c.g_updates;
   }
 
-  /** Names and shapes of every tensor a checkpoint holds. */
-  stateTensors(): Map<string, { region: Region; shape: number[] }> {
+  /** Every parameter and running statistic, by name (a checkpoint less the optimiser state). */
+  paramTensors(): Map<string, { region: Region; shape: number[] }> {
     const out = new Map<string, { region: Region; shape: number[] }>();
     for (const p of this.players) {
       for (const name of p.program.params) {
         out.set(name, { region: this.shared.get(name)!, shape: p.program.tensors[name].shape });
       }
+    }
+    return out;
+  }
+
+  /** Names and shapes of every tensor a checkpoint holds. */
+  stateTensors(): Map<string, { region: Region; shape: number[] }> {
+    const out = this.paramTensors();
+    for (const p of this.players) {
       for (const k of optimizerState(p.optimizer.config.type, p.name)) {
         const t = p.program.tensors[k];
         if (t) out.set(`${p.name}.${k}`, { region: p.exec.regions.get(k)!, shape: t.shape });

@@ -140,6 +140,14 @@ Deno.test("train: bad flags and graphs give one message and exit 1", async () =>
     [["graphs/drgan-small-multi.yaml", "--set", "training.batch=7"], /multiple of the group size/],
     [["graphs/missing.yaml"], /cannot read graphs\/missing\.yaml/],
     [
+      ["graphs/drgan-small.yaml", "--init", "/nonexistent/run"],
+      /--init \/nonexistent\/run: no such/,
+    ],
+    [
+      ["graphs/drgan-small.yaml", "--init", "models/drgan-small", "--resume", "x"],
+      /--init starts a new run; --resume continues one/,
+    ],
+    [
       ["--resume", "/nonexistent/run"],
       /cannot open the run folder \/nonexistent\/run \(not found\)/,
     ],

@@ -10,6 +10,7 @@ import { type Batch, oneHot, Trainer } from "../../src/train/trainer.ts";
 import { trainingConfig } from "../../src/train/config.ts";
 import { openTrainData } from "../../src/train/data.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.ts";
+import { initFrom, initSource } from "../../src/train/init_from.ts";
 import { readSafetensors } from "../../src/formats/safetensors.ts";
 import { numel } from "../../src/ops/wgsl.ts";
 import { rng } from "../../src/util/rng.ts";
@@ -76,6 +77,58 @@ Deno.test("a checkpoint round-trips bit-exactly", async () => {
     () => loadCheckpoint(other.trainer, `${dir}/a.safetensors`),
     /does not fit .*shape/,
   );
+});
+
+Deno.test("--init: a multi-image run starts from a single-image checkpoint", async () => {
+  const dir = await Deno.makeTempDir();
+  const a = await tiny("graphs/drgan-small-aux.yaml");
+  for (let i = 0; i < 2; i++) a.trainer.iterate(await a.data.batch(i));
+  await a.trainer.metrics();
+  await saveCheckpoint(a.trainer, `${dir}/a.safetensors`);
+  const b = await tiny("graphs/drgan-small-multi.yaml");
+  await saveCheckpoint(b.trainer, `${dir}/fresh.safetensors`);
+  const s = initFrom(b.trainer, initSource(`${dir}/a.safetensors`));
+  await saveCheckpoint(b.trainer, `${dir}/b.safetensors`);
+  const [src, fresh, got] = ["a", "fresh", "b"].map((n) =>
+    readSafetensors(`${dir}/${n}.safetensors`)
+  );
+  // The confidence channel is the encoder's last convolution's extra row.
+  assert.deepEqual(s.extended.map((e) => e.split(" ")[0]), [
+    "encoder.conv53.conv.weight",
+    "encoder.conv53.bn.weight",
+    "encoder.conv53.bn.bias",
+    "encoder.conv53.bn.running_mean",
+    "encoder.conv53.bn.running_var",
+  ]);
+  assert.deepEqual(s.fresh, []);
+  let copied = 0;
+  for (const [name, t] of got.tensors) {
+    const from = src.tensors.get(name);
+    const optimiser = /\.(adam|sgd)\./.test(name);
+    if (!from || optimiser) {
+      // Not in the source, or optimiser state: as a fresh run has it.
+      assert.deepEqual(t.data, fresh.tensors.get(name)!.data, name);
+    } else if (from.data.length === t.data.length) {
+      assert.deepEqual(t.data, from.data, name);
+      copied++;
+    } else {
+      const n = from.data.length;
+      assert.deepEqual(t.data.slice(0, n), from.data, name);
+      assert.deepEqual(t.data.slice(n), fresh.tensors.get(name)!.data.slice(n), name);
+    }
+  }
+  assert.equal(copied + s.extended.length, s.copied);
+  assert.equal(got.metadata.step, "0");
+  // The paper's graph has no scene code, so its decoder's first layer takes fewer inputs.
+  const plain = await tiny();
+  await saveCheckpoint(plain.trainer, `${dir}/plain.safetensors`);
+  assert.throws(
+    () => initFrom(b.trainer, `${dir}/plain.safetensors`),
+    /cannot start .*"decoder\.fc\.weight" has shape \[\d+,\d+\], the graph needs/,
+  );
+  // A folder without checkpoints, or nothing at all, is refused too.
+  assert.throws(() => initSource(dir), /without checkpoints/);
+  assert.throws(() => initSource(`${dir}/none`), /no such file/);
 });
 
 Deno.test("multi-image: the fused feature is the confidence-weighted mean", async () => {
