@@ -56,6 +56,8 @@ export interface Binding {
   write?: boolean;
   /** declared array<vec4f>: index k holds elements 4k..4k+3 (the tensor's size divides by 4) */
   vec4?: boolean;
+  /** declared array<vec2f>: index k holds elements 2k, 2k + 1 */
+  vec2?: boolean;
 }
 
 /** One compute dispatch: a complete WGSL module whose bindings are @group(0) in order. */

@@ -6,11 +6,14 @@ export function ident(role: string): string {
   return role.replace(/[^A-Za-z0-9_]/g, "_");
 }
 
+/** The WGSL type of a binding's elements. */
+export const elementType = (b: Binding): string => b.vec4 ? "vec4f" : b.vec2 ? "vec2f" : "f32";
+
 export function declare(bindings: Binding[]): string {
   return bindings.map((b, i) =>
     `@group(0) @binding(${i}) var<storage, ${b.write ? "read_write" : "read"}> ${
       ident(b.role)
-    }: array<${b.vec4 ? "vec4f" : "f32"}>;`
+    }: array<${elementType(b)}>;`
   ).join("\n");
 }
 

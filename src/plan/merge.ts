@@ -4,6 +4,7 @@
 // of a step (an encoder and a discriminator reading the same image, a conv's
 // input and weight gradients) then costs one launch and runs side by side.
 import type { Binding, Dispatch } from "../ops/types.ts";
+import { elementType } from "../ops/wgsl.ts";
 import type { Program, Step } from "./program.ts";
 import type { Target } from "./target.ts";
 
@@ -57,7 +58,7 @@ interface Member {
   /** arena -> written? (WebGPU forbids read-only and read-write bindings of one buffer) */
   arenas: Map<string, boolean>;
   shared: number;
-  /** buffer -> its WGSL element type here (f32, or vec4f for vec4 bindings) */
+  /** buffer -> its WGSL element type here (f32, vec2f or vec4f) */
   types: Map<string, string>;
 }
 
@@ -158,7 +159,7 @@ function member(
   for (const b of d.bindings) {
     const t = step.roles[b.role];
     (b.write ? writes : reads).add(where(t));
-    types.set(where(t), b.vec4 ? "vec4f" : "f32");
+    types.set(where(t), elementType(b));
     const a = arenaOf(t);
     if (a !== undefined) arenas.set(a, (arenas.get(a) ?? false) || !!b.write);
   }
@@ -189,12 +190,12 @@ function single(m: Member): Step {
 // ------------------------------------------------------------------ WGSL merge
 
 const DECL =
-  /^@group\(0\) @binding\((\d+)\) var<storage, (read|read_write)> (\w+): array<(?:f32|vec4f)>;$/gm;
+  /^@group\(0\) @binding\((\d+)\) var<storage, (read|read_write)> (\w+): array<(?:f32|vec[24]f)>;$/gm;
 const ENTRY = /@compute @workgroup_size\((\d+)\)\s*fn main\(([\s\S]*?)\)\s*\{/;
 const SCOPE = /^(?:var<workgroup>|fn|const|override|struct|alias)\s+(\w+)/gm;
 const PREFIX = /\bH\d+_|\bHb\d+\b/;
 
-/** Kernels the merge understands: 1-D workgroups, entry `main`, f32 or vec4f arrays. */
+/** Kernels the merge understands: 1-D workgroups, entry `main`, f32, vec2f or vec4f arrays. */
 function mergeable(code: string): boolean {
   return ENTRY.test(code) && !PREFIX.test(code);
 }
@@ -230,7 +231,7 @@ function merged(g: Group, where: (t: string) => string): Step {
       if (!index.has(buf)) {
         index.set(buf, bindings.length);
         roles[`m.${bindings.length}`] = t;
-        bindings.push({ role: `m.${bindings.length}`, vec4: b.vec4 });
+        bindings.push({ role: `m.${bindings.length}`, vec4: b.vec4, vec2: b.vec2 });
       }
       if (b.write) bindings[index.get(buf)!].write = true;
     }
@@ -238,7 +239,7 @@ function merged(g: Group, where: (t: string) => string): Step {
   const size = threads(g.members[0].d.code);
   const decls = bindings.map((b, i) =>
     `@group(0) @binding(${i}) var<storage, ${b.write ? "read_write" : "read"}> Hb${i}: array<${
-      b.vec4 ? "vec4f" : "f32"
+      elementType(b)
     }>;`
   );
   const bodies: string[] = [];

@@ -106,6 +106,9 @@ Deno.test("conv2d kernels are exact for every register block and tile", async ()
       // rows of whole vec4s (vec4 loads): several column tiles, a tail tile, stride 1 and 2
       await checkOp(conv2d, { attrs: { out: 3 }, inputs: [[1, 3, 5, 20]], target });
       await checkOp(conv2d, { attrs: { out: 3, stride: 2 }, inputs: [[2, 2, 5, 24]], target });
+      // rows of whole vec2s (vec2 loads and stores): 6 wide; stride 2 from 12 (vec4) to 6
+      await checkOp(conv2d, { attrs: { out: 3 }, inputs: [[2, 2, 5, 6]], target });
+      await checkOp(conv2d, { attrs: { out: 3, stride: 2 }, inputs: [[1, 3, 4, 12]], target });
     });
   }
 });
@@ -244,4 +247,21 @@ Deno.test("conv2d weight-gradient code does not depend on the batch where its ch
   ]);
   // A chunk that does not divide the rows is clamped, so its code differs.
   assert.notEqual(make(4, 12)[0].code, make(8, 12)[0].code);
+});
+
+Deno.test("conv2d kernels read rows as vec4s, else vec2s, else floats", () => {
+  const io = { from: "x", to: "y", weight: "w", accumulate: false };
+  const block = { ch: 2, nb: 1, py: 2, px: 4 };
+  const wblock = { co: 2, ci: 2, px: 4, rows: 2 };
+  const types = (w: number) => {
+    const g = { ...smallGeom(2), srcW: w, dstW: w };
+    return [
+      convGather("k", g, io, block).code,
+      convScatter("k", g, io, block).code,
+      convWeightGrad("k", g, { src: "x", dst: "y", dw: "w" }, false, wblock).dispatches[0].code,
+    ].map((c) => c.match(/array<(vec4f|vec2f)>/)?.[1] ?? "f32");
+  };
+  assert.deepEqual(types(8), ["vec4f", "vec4f", "vec4f"]);
+  assert.deepEqual(types(6), ["vec2f", "vec2f", "vec2f"]);
+  assert.deepEqual(types(7), ["f32", "f32", "f32"]);
 });

@@ -155,6 +155,12 @@ Deno.test("conv_transpose2d kernels are exact for every register block and tile"
         inputs: [[1, 2, 3, 8]],
         target,
       });
+      // rows of whole vec2s (6 wide) into rows of 12, stride 2
+      await checkOp(convTranspose2d, {
+        attrs: { out: 3, stride: 2 },
+        inputs: [[1, 2, 3, 6]],
+        target,
+      });
       // stride 2 "same": crop before; odd sizes, channels not divisible by the blocks
       await checkOp(convTranspose2d, {
         attrs: { out: 5, stride: 2 },

@@ -16,7 +16,7 @@ export const VARIANTS: {
     wgrad: { co: 1, ci: 1, px: 1, rows: 1 },
   },
   // blocks dividing nothing: channel, row and column tails, chunks with a tail; vec4
-  // loads where a test's rows are whole vec4s (px 4)
+  // loads where a test's rows are whole vec4s (px 4), vec2 loads where whole vec2s
   {
     gather: { ch: 4, nb: 1, py: 2, px: 4 },
     scatter: { ch: 4, nb: 1, py: 2, px: 4 },

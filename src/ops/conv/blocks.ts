@@ -126,21 +126,25 @@ export function weightAxis(g: ConvGeom, px: number) {
   return gatherAxis(g.dstW, px, g.s, g.kw, g.pl, g.srcW);
 }
 
-/**
- * Whether a kernel reads rows of the tensors of these widths as vec4s: a load costs
- * llvmpipe about as much for a vec4 as for 2 floats (a loop over the SIMD lanes either
- * way), so where rows are whole vec4s and a thread's columns (px of them, or px times
- * the stride) start on one, it loads the aligned vec4s covering the columns it reads.
- */
-export const vec4Rows = (px: number, ...widths: number[]): boolean =>
-  px % 4 === 0 && widths.every((w) => w % 4 === 0);
+/** Elements per load of a row: a vec4, a vec2, or one float. */
+export type Lanes = 1 | 2 | 4;
 
 /**
- * The vec4s covering src reads q of a thread whose first column is a multiple of 4 minus
- * `pad`: read q is lane (q - pad) - 4 j(q) of vec4 j(q); js lists the vec4s j - j0 loaded.
+ * How a kernel reads rows of tensors of these widths: a load costs llvmpipe about as much
+ * for a vec4 as for 2 floats and for a vec2 as for 1.3 (a loop over the SIMD lanes either
+ * way), so where rows are whole vec4s (else vec2s) and a thread's columns (px of them, or
+ * px times the stride) start on one, it loads the aligned vectors covering its columns.
  */
-export function vec4Reads(reads: number[], pad: number) {
-  const j = (q: number) => Math.floor((q - pad) / 4);
+export const rowLanes = (px: number, ...widths: number[]): Lanes =>
+  ([4, 2] as const).find((v) => px % v === 0 && widths.every((w) => w % v === 0)) ?? 1;
+
+/**
+ * The vectors of `v` lanes covering src reads q of a thread whose first column is a
+ * multiple of v minus `pad`: read q is lane (q - pad) - v j(q) of vector j(q); js lists
+ * the vectors j - j0 loaded.
+ */
+export function vecReads(reads: number[], pad: number, v: Lanes) {
+  const j = (q: number) => Math.floor((q - pad) / v);
   const j0 = j(reads[0]);
   return { j, j0, js: [...new Set(reads.map((q) => j(q) - j0))] };
 }

@@ -19,10 +19,11 @@ import { cdiv, type ConvGeom, range } from "./geometry.ts";
 import {
   type Block,
   gatherAxis,
+  type Lanes,
+  rowLanes,
   scatterAxis,
-  vec4Reads,
-  vec4Rows,
   vec4Weights,
+  vecReads,
   weightAxis,
   type WeightBlock,
 } from "./blocks.ts";
@@ -35,15 +36,16 @@ import {
   normPrelude,
   SRC,
   storeOutput,
-  storeOutput4,
+  storeOutputVec,
   WGT,
+  withLanes,
 } from "./store.ts";
 
 /**
  * Version of the kernel generators: bump it whenever the code generated for a block
  * changes, so that block choices measured (and cached) for older kernels are ignored.
  */
-export const CONV_GENERATOR_VERSION = 5;
+export const CONV_GENERATOR_VERSION = 6;
 
 /**
  * Run-time position variables of an axis of a tile: for each offset o, the
@@ -91,10 +93,10 @@ function both(a: string | boolean, b: string | boolean): string | boolean {
 
 /**
  * A load that reads 0 where `ok` is false (its index is clamped, so always in bounds);
- * `vec`: a vec4 load.
+ * `v`: the lanes it loads.
  */
-function guarded(expr: string, ok: string | boolean, vec = false): string {
-  return ok === true ? expr : `select(${vec ? "vec4f(0.0)" : "0.0"}, ${expr}, ${ok})`;
+function guarded(expr: string, ok: string | boolean, v: Lanes = 1): string {
+  return ok === true ? expr : `select(${v === 1 ? "0.0" : `vec${v}f(0.0)`}, ${expr}, ${ok})`;
 }
 
 const LANE = ["x", "y", "z", "w"];
@@ -110,7 +112,7 @@ interface Columns {
 /**
  * Column loads of the reads q of a row, read q at column `start + q - pad` of `width`.
  * `start` is "0" for a single tile (columns known while generating, `known` says which
- * are in range) and a multiple of 4 with `vec` (indices then count vec4s).
+ * are in range) and a multiple of `vec` (indices then count vectors of that many lanes).
  */
 function columns(
   L: string[],
@@ -120,23 +122,23 @@ function columns(
   reads: number[],
   width: number,
   known: (q: number) => boolean | undefined,
-  vec: boolean,
+  vec: Lanes,
   indent = "  ",
 ): Columns {
   const single = start === "0";
-  if (!vec) {
+  if (vec === 1) {
     const p = positions(L, name, plus(start, -pad), reads, width, 1, known, indent);
     return {
       loads: reads.map((q) => ({ id: q, ix: p.off(q) || `${q - pad}u`, ok: p.ok(q) })),
       at: (prefix, q) => `${prefix}_${q}`,
     };
   }
-  const { j, j0, js } = vec4Reads(reads, pad);
-  const n = width / 4;
+  const { j, j0, js } = vecReads(reads, pad, vec);
+  const n = width / vec;
   const p = positions(
     L,
     name,
-    single ? `${j0}` : plus(`${start} / 4`, j0),
+    single ? `${j0}` : plus(`${start} / ${vec}`, j0),
     js,
     n,
     1,
@@ -145,7 +147,7 @@ function columns(
   );
   return {
     loads: js.map((o) => ({ id: o, ix: p.off(o) || `${j0 + o}u`, ok: p.ok(o) })),
-    at: (prefix, q) => `${prefix}_${j(q) - j0}.${LANE[q - pad - 4 * j(q)]}`,
+    at: (prefix, q) => `${prefix}_${j(q) - j0}.${LANE[q - pad - vec * j(q)]}`,
   };
 }
 
@@ -255,12 +257,11 @@ export function convGather(
   const L = decompose([["tx", X.tiles], ["ty", Y.tiles], ["og", nog]]);
   L.push(`  let bg = gid.z;`);
   L.push(`  let oy0 = i32(ty) * ${py};`, `  let ox0 = i32(tx) * ${px};`);
-  // With vec4 rows, src offsets count vec4s; with vec4 dst rows, each row of the
-  // thread's tile is stored as vec4s too.
-  const vec = vec4Rows(px, g.srcW);
-  const u = vec ? 4 : 1;
-  const vecOut = vec4Rows(px, g.dstW);
-  const uo = vecOut ? 4 : 1;
+  // With vector rows, src offsets count vectors; with vector dst rows, each row of the
+  // thread's tile is stored as vectors too.
+  const vec = rowLanes(px, g.srcW);
+  const u = vec;
+  const uo = rowLanes(px, g.dstW);
   const ry = positions(L, "r", `oy0 * ${g.s} - ${g.pt}`, Y.reads, g.srcH, g.srcW / u, Y.ok);
   const cx = columns(
     L,
@@ -319,7 +320,7 @@ export function convGather(
       const b = `bg * ${nb}u + ${n}u`;
       for (const y of Y.outs) {
         for (const x of X.outs) {
-          if (vecOut && x % 4) continue;
+          if (x % uo) continue;
           const conds: string[] = [];
           if (g.dstC % ch !== 0) conds.push(`${o} < dstC`);
           if (g.b % nb !== 0) conds.push(`${b} < ${g.b}u`);
@@ -328,9 +329,9 @@ export function convGather(
           const row = `((${b}) * dstC + ${o}) * ${g.dstH * g.dstW / uo}u + u32(oy0 + ${y}) * ${
             g.dstW / uo
           }u`;
-          const at = `${dst}[${row} + u32(ox0 + ${x})${vecOut ? " / 4u" : ""}]`;
-          const st = vecOut
-            ? storeOutput4(io, at, range(4).map((e) => acc(k, n, y, x + e)), `(${o})`, `n${k}`)
+          const at = `${dst}[${row} + u32(ox0 + ${x})${uo > 1 ? ` / ${uo}u` : ""}]`;
+          const st = uo > 1
+            ? storeOutputVec(io, at, range(uo).map((e) => acc(k, n, y, x + e)), `(${o})`, `n${k}`)
             : storeOutput(io, at, acc(k, n, y, x), `(${o})`, `n${k}`);
           L.push(guard(conds, st));
         }
@@ -340,7 +341,7 @@ export function convGather(
   return kernel(
     label,
     nog * Y.tiles * X.tiles,
-    [...bindingsOf(io, vec, false, vecOut), CONV_SIZES],
+    [...bindingsOf(io, vec, false, uo), CONV_SIZES],
     L.join("\n"),
     nbg,
     readSizes,
@@ -376,9 +377,9 @@ export function convScatter(
     `  let ty0 = i32(ty) * ${py} + ${Y.origin};`,
     `  let tx0 = i32(tx) * ${px} + ${X.origin};`,
   );
-  // With vec4 rows, dst offsets count vec4s; read f is at column tx * px + origin - mMax + f.
-  const vec = vec4Rows(px, g.dstW);
-  const u = vec ? 4 : 1;
+  // With vector rows, dst offsets count vectors; read f is at column tx * px + origin - mMax + f.
+  const vec = rowLanes(px, g.dstW);
+  const u = vec;
   const ey = positions(L, "e", `ty0 - ${Y.mMax}`, Y.reads, g.dstH, g.dstW / u, Y.ok);
   const cx = columns(
     L,
@@ -537,9 +538,9 @@ export function convWeightGrad(
   );
   L.push(`  for (var n = n0; n < n1; n++) {`);
   L.push(`    let b = n / ${g.dstH}u;`, `    let oy = i32(n % ${g.dstH}u);`);
-  // With vec4 rows, offsets and row sizes count vec4s.
-  const vec = vec4Rows(px, g.srcW, g.dstW);
-  const u = vec ? 4 : 1;
+  // With vector rows, offsets and row sizes count vectors.
+  const vec = rowLanes(px, g.srcW, g.dstW);
+  const u = vec;
   for (const k of range(co)) {
     L.push(
       `    let db${k} = ((b * ${g.dstC}u + oc${k}) * ${g.dstH}u + u32(oy)) * ${g.dstW / u}u;`,
@@ -564,18 +565,19 @@ export function convWeightGrad(
   const colOk = (x: number): string | boolean =>
     !multi || g.dstW % px === 0 ? true : `ox0 + ${x} < ${g.dstW}`;
   const cx = columns(L, "q", multi ? `ox0 * ${g.s}` : "0", g.pl, X.reads, g.srcW, X.ok, vec, I);
-  // dst columns x of the step: vec4s x / 4 (whole ones: the row and ox0 are)
-  const dcols = vec ? range(cdiv(X.outs.length, 4)).map((e) => 4 * e) : X.outs;
+  // dst columns x of the step: vectors x / u (whole ones: the row and ox0 are)
+  const dcols = range(cdiv(X.outs.length, u)).map((e) => u * e);
   for (const k of range(co)) {
     for (const x of dcols) {
-      const col = !multi ? `${x / u}u` : vec ? `u32(ox0) / 4u + ${x / 4}u` : `u32(ox0 + ${x})`;
+      const col = !multi ? `${x / u}u` : u > 1 ? `u32(ox0) / ${u}u + ${x / u}u` : `u32(ox0 + ${x})`;
       const at = `db${k} + ${col}`;
       L.push(
         `${I}let d${k}_${x / u} = ${guarded(`${dst}[${at}]`, colOk(x), vec)};`,
       );
     }
   }
-  const d = (k: number, x: number) => vec ? `d${k}_${x >> 2}.${LANE[x & 3]}` : `d${k}_${x}`;
+  const d = (k: number, x: number) =>
+    u > 1 ? `d${k}_${Math.floor(x / u)}.${LANE[x % u]}` : `d${k}_${x}`;
   for (const kk of range(ci)) {
     for (const ky of range(g.kh)) {
       for (const { id, ix, ok } of cx.loads) {
@@ -614,8 +616,8 @@ export function convWeightGrad(
     label,
     ncg * nog * per,
     [
-      [src, { role: roles.src, vec4: vec }],
-      [dst, { role: roles.dst, vec4: vec }],
+      [src, withLanes({ role: roles.src }, vec)],
+      [dst, withLanes({ role: roles.dst }, vec)],
       chunks > 1 ? [PART, { role: part, write: true }] : [dw, { role: roles.dw, write: true }],
     ],
     L.join("\n"),

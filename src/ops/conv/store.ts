@@ -2,7 +2,8 @@
 // stores an output: plain, plus bias, or, in inference, through a folded batch
 // norm with running statistics and the activation folded into that.
 import type { Binding } from "../types.ts";
-import { f32, store } from "../wgsl.ts";
+import { elementType, f32, store } from "../wgsl.ts";
+import type { Lanes } from "./blocks.ts";
 
 /** Inference batch norm folded into the store: y = act((v - mean) / sqrt(var + eps) * w + b). */
 export interface NormIO {
@@ -33,17 +34,23 @@ const MEAN = "bnm", VAR = "bnv", SCALE = "bnw", SHIFT = "bnb";
 export function declareNamed(bindings: [name: string, b: Binding][]): string {
   return bindings.map(([name, b], i) =>
     `@group(0) @binding(${i}) var<storage, ${b.write ? "read_write" : "read"}> ${name}: array<${
-      b.vec4 ? "vec4f" : "f32"
+      elementType(b)
     }>;`
   ).join("\n");
 }
 
-/** The bindings of a kernel's tensors; `vecFrom`, `vecWeight`, `vecTo`: declared as vec4s. */
+/** A binding read or written as vectors of `v` lanes. */
+export const withLanes = (b: Binding, v: Lanes): Binding => ({
+  ...b,
+  ...(v === 4 ? { vec4: true } : v === 2 ? { vec2: true } : {}),
+});
+
+/** The bindings of a kernel's tensors; `vecFrom`, `vecTo`: lanes; `vecWeight`: as vec4s. */
 export function bindingsOf(
   io: KernelIO,
-  vecFrom = false,
+  vecFrom: Lanes = 1,
   vecWeight = false,
-  vecTo = false,
+  vecTo: Lanes = 1,
 ): [string, Binding][] {
   const norm: [string, Binding][] = io.norm
     ? [
@@ -55,11 +62,11 @@ export function bindingsOf(
     ]
     : [];
   return [
-    [SRC, { role: io.from, vec4: vecFrom }],
-    [WGT, { role: io.weight, vec4: vecWeight }],
+    [SRC, withLanes({ role: io.from }, vecFrom)],
+    [WGT, withLanes({ role: io.weight }, vecWeight ? 4 : 1)],
     ...(io.bias ? [[BIAS, { role: io.bias }] as [string, Binding]] : []),
     ...norm,
-    [DST, { role: io.to, write: true, vec4: vecTo }],
+    [DST, withLanes({ role: io.to, write: true }, vecTo)],
   ];
 }
 
@@ -88,10 +95,10 @@ export function storeOutput(io: KernelIO, lhs: string, v: string, c: string, nam
 }
 
 /**
- * storeOutput for four accumulators of channel `c` stored as one vec4 at `lhs` (each
- * through the folded batch norm and activation, written for scalars).
+ * storeOutput for two or four accumulators of channel `c` stored as one vector at `lhs`
+ * (each through the folded batch norm and activation, written for scalars).
  */
-export function storeOutput4(
+export function storeOutputVec(
   io: KernelIO,
   lhs: string,
   v: string[],
@@ -99,10 +106,11 @@ export function storeOutput4(
   name = "",
 ): string {
   const n = io.norm;
-  const q = `vec4f(${v.join(", ")})`;
+  const type = `vec${v.length}f`;
+  const q = `${type}(${v.join(", ")})`;
   if (!n) return store(io.accumulate, lhs, io.bias ? `${q} + ${BIAS}[${c}]` : q);
   const lanes = v.map((a, i) =>
     `{ let x = fma(${a}, ${name}s, ${name}h); q.${"xyzw"[i]} = ${n.expr ?? "x"}; }`
   );
-  return `{ var q: vec4f; ${lanes.join(" ")} ${store(io.accumulate, lhs, "q")} }`;
+  return `{ var q: ${type}; ${lanes.join(" ")} ${store(io.accumulate, lhs, "q")} }`;
 }
