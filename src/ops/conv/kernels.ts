@@ -259,8 +259,7 @@ export function convGather(
   L.push(`  let oy0 = i32(ty) * ${py};`, `  let ox0 = i32(tx) * ${px};`);
   // With vector rows, src offsets count vectors; with vector dst rows, each row of the
   // thread's tile is stored as vectors too.
-  const vec = rowLanes(px, g.srcW);
-  const u = vec;
+  const u = rowLanes(px, g.srcW);
   const uo = rowLanes(px, g.dstW);
   const ry = positions(L, "r", `oy0 * ${g.s} - ${g.pt}`, Y.reads, g.srcH, g.srcW / u, Y.ok);
   const cx = columns(
@@ -271,7 +270,7 @@ export function convGather(
     X.reads,
     g.srcW,
     X.ok,
-    vec,
+    u,
   );
   const KK = g.kh * g.kw;
   L.push(...blockIndices("oc", "og", ch, g.dstC, "dstC"), ...blockIndices("bi", "bg", nb, g.b));
@@ -289,7 +288,7 @@ export function convGather(
     for (const r of Y.reads) {
       for (const { id, ix, ok } of cx.loads) {
         const at = sum(`sb${n}`, ry.off(r) || `${Math.max(r - g.pt, 0) * g.srcW / u}u`, ix);
-        const v = guarded(`${src}[${at}]`, both(ry.ok(r), ok), vec);
+        const v = guarded(`${src}[${at}]`, both(ry.ok(r), ok), u);
         body.push(`    let v${n}_${r}_${id} = ${v};`);
       }
     }
@@ -341,7 +340,7 @@ export function convGather(
   return kernel(
     label,
     nog * Y.tiles * X.tiles,
-    [...bindingsOf(io, vec, false, uo), CONV_SIZES],
+    [...bindingsOf(io, u, false, uo), CONV_SIZES],
     L.join("\n"),
     nbg,
     readSizes,
@@ -378,8 +377,7 @@ export function convScatter(
     `  let tx0 = i32(tx) * ${px} + ${X.origin};`,
   );
   // With vector rows, dst offsets count vectors; read f is at column tx * px + origin - mMax + f.
-  const vec = rowLanes(px, g.dstW);
-  const u = vec;
+  const u = rowLanes(px, g.dstW);
   const ey = positions(L, "e", `ty0 - ${Y.mMax}`, Y.reads, g.dstH, g.dstW / u, Y.ok);
   const cx = columns(
     L,
@@ -389,7 +387,7 @@ export function convScatter(
     X.reads,
     g.dstW,
     X.ok,
-    vec,
+    u,
   );
   const KK = g.kh * g.kw;
   L.push(...blockIndices("cc", "cg", ch, g.srcC, "srcC"), ...blockIndices("bi", "bg", nb, g.b));
@@ -412,7 +410,7 @@ export function convScatter(
         const v = guarded(
           `${dst}[${sum(`db${n}`, row, ix)}]`,
           both(ey.ok(e), ok),
-          vec,
+          u,
         );
         body.push(`    let d${n}_${e}_${id} = ${v};`);
       }
@@ -478,7 +476,7 @@ export function convScatter(
   return kernel(
     label,
     ncg * Y.tiles * X.tiles,
-    [...bindingsOf(io, vec, vecW), CONV_SIZES],
+    [...bindingsOf(io, u, vecW), CONV_SIZES],
     L.join("\n"),
     nbg,
     readSizes,
@@ -539,8 +537,7 @@ export function convWeightGrad(
   L.push(`  for (var n = n0; n < n1; n++) {`);
   L.push(`    let b = n / ${g.dstH}u;`, `    let oy = i32(n % ${g.dstH}u);`);
   // With vector rows, offsets and row sizes count vectors.
-  const vec = rowLanes(px, g.srcW, g.dstW);
-  const u = vec;
+  const u = rowLanes(px, g.srcW, g.dstW);
   for (const k of range(co)) {
     L.push(
       `    let db${k} = ((b * ${g.dstC}u + oc${k}) * ${g.dstH}u + u32(oy)) * ${g.dstW / u}u;`,
@@ -564,7 +561,7 @@ export function convWeightGrad(
   if (multi) L.push(`    for (var ox0 = 0; ox0 < ${g.dstW}; ox0 += ${px}) {`);
   const colOk = (x: number): string | boolean =>
     !multi || g.dstW % px === 0 ? true : `ox0 + ${x} < ${g.dstW}`;
-  const cx = columns(L, "q", multi ? `ox0 * ${g.s}` : "0", g.pl, X.reads, g.srcW, X.ok, vec, I);
+  const cx = columns(L, "q", multi ? `ox0 * ${g.s}` : "0", g.pl, X.reads, g.srcW, X.ok, u, I);
   // dst columns x of the step: vectors x / u (whole ones: the row and ox0 are)
   const dcols = range(cdiv(X.outs.length, u)).map((e) => u * e);
   for (const k of range(co)) {
@@ -572,7 +569,7 @@ export function convWeightGrad(
       const col = !multi ? `${x / u}u` : u > 1 ? `u32(ox0) / ${u}u + ${x / u}u` : `u32(ox0 + ${x})`;
       const at = `db${k} + ${col}`;
       L.push(
-        `${I}let d${k}_${x / u} = ${guarded(`${dst}[${at}]`, colOk(x), vec)};`,
+        `${I}let d${k}_${x / u} = ${guarded(`${dst}[${at}]`, colOk(x), u)};`,
       );
     }
   }
@@ -584,7 +581,7 @@ export function convWeightGrad(
         const v = guarded(
           `${src}[${sum(`sb${kk}`, ry.off(ky), ix)}]`,
           both(ry.ok(ky), ok),
-          vec,
+          u,
         );
         L.push(`${I}let v${kk}_${ky}_${id} = ${v};`);
       }
@@ -616,8 +613,8 @@ export function convWeightGrad(
     label,
     ncg * nog * per,
     [
-      [src, withLanes({ role: roles.src }, vec)],
-      [dst, withLanes({ role: roles.dst }, vec)],
+      [src, withLanes({ role: roles.src }, u)],
+      [dst, withLanes({ role: roles.dst }, u)],
       chunks > 1 ? [PART, { role: part, write: true }] : [dw, { role: roles.dw, write: true }],
     ],
     L.join("\n"),
