@@ -8,11 +8,12 @@ import { listCheckpoints } from "../infer/run_folder.ts";
 import { exists } from "../util/fs.ts";
 import { CheckpointError } from "./checkpoint.ts";
 import type { Trainer } from "./trainer.ts";
+import type { Region } from "../engine/buffers.ts";
 
 export interface InitSummary {
   source: string;
   copied: number;
-  /** tensors whose leading rows came from the source: name -> "rows of rows" */
+  /** tensors of which only the leading rows came from the source: "name (r of n rows)" */
   extended: string[];
   /** networks none of whose tensors the source had (they start from the seed) */
   fresh: string[];
@@ -39,7 +40,7 @@ export function initFrom(trainer: Trainer, path: string): InitSummary {
     throw new CheckpointError(`${path}: not a checkpoint or model of this project`);
   }
   const problems: string[] = [];
-  const writes: { name: string; data: Float32Array }[] = [];
+  const writes: { region: Region; data: Float32Array }[] = [];
   const extended: string[] = [];
   const networks = new Map<string, boolean>(); // network -> any tensor found
   for (const [name, t] of trainer.paramTensors()) {
@@ -60,7 +61,7 @@ export function initFrom(trainer: Trainer, path: string): InitSummary {
       continue;
     }
     if (rows) extended.push(`${name} (${got.shape[0]} of ${t.shape[0]} rows)`);
-    writes.push({ name, data });
+    writes.push({ region: t.region, data });
   }
   if (!writes.length && !problems.length) {
     problems.push(`no tensor of ${trainer.model.file} is in it`);
@@ -72,11 +73,13 @@ export function initFrom(trainer: Trainer, path: string): InitSummary {
         `${problems.slice(0, 5).join("; ")}${more}`,
     );
   }
-  const regions = trainer.paramTensors();
-  for (const { name, data } of writes) {
-    // Leading rows are the first elements in row-major order.
-    const r = regions.get(name)!.region;
-    trainer.gpu.device.queue.writeBuffer(r.buffer, r.offset, data as Float32Array<ArrayBuffer>);
+  // Leading rows are the first elements in row-major order.
+  for (const { region, data } of writes) {
+    trainer.gpu.device.queue.writeBuffer(
+      region.buffer,
+      region.offset,
+      data as Float32Array<ArrayBuffer>,
+    );
   }
   const fresh = [...networks].filter(([, found]) => !found).map(([n]) => n);
   return { source: path, copied: writes.length, extended, fresh };
