@@ -10,6 +10,12 @@ import { COUNTERS, type Counters, type Trainer } from "./trainer.ts";
 
 export class CheckpointError extends UserError {}
 
+/** The first five problems on one line, then how many more. */
+export function firstProblems(problems: string[]): string {
+  const more = problems.length > 5 ? ` (and ${problems.length - 5} more)` : "";
+  return `${problems.slice(0, 5).join("; ")}${more}`;
+}
+
 export async function saveCheckpoint(trainer: Trainer, path: string): Promise<void> {
   const tensors = trainer.stateTensors();
   const names = [...tensors.keys()];
@@ -50,9 +56,8 @@ export function loadCheckpoint(trainer: Trainer, path: string): void {
     if (!want.has(name)) problems.push(`tensor "${name}" is not in this graph`);
   }
   if (problems.length) {
-    const more = problems.length > 5 ? ` (and ${problems.length - 5} more)` : "";
     throw new CheckpointError(
-      `${path}: does not fit ${trainer.model.file}: ${problems.slice(0, 5).join("; ")}${more}`,
+      `${path}: does not fit ${trainer.model.file}: ${firstProblems(problems)}`,
     );
   }
   for (const [name, t] of want) {

@@ -6,7 +6,7 @@ import { readSafetensors, toFloat32 } from "../formats/safetensors.ts";
 import { CHECKPOINT_FORMAT, WEIGHTS_FORMAT } from "../infer/weights.ts";
 import { listCheckpoints } from "../infer/run_folder.ts";
 import { exists } from "../util/fs.ts";
-import { CheckpointError } from "./checkpoint.ts";
+import { CheckpointError, firstProblems } from "./checkpoint.ts";
 import type { Trainer } from "./trainer.ts";
 import type { Region } from "../engine/buffers.ts";
 
@@ -67,10 +67,8 @@ export function initFrom(trainer: Trainer, path: string): InitSummary {
     problems.push(`no tensor of ${trainer.model.file} is in it`);
   }
   if (problems.length) {
-    const more = problems.length > 5 ? ` (and ${problems.length - 5} more)` : "";
     throw new CheckpointError(
-      `${path}: cannot start ${trainer.model.file} from it: ` +
-        `${problems.slice(0, 5).join("; ")}${more}`,
+      `${path}: cannot start ${trainer.model.file} from it: ${firstProblems(problems)}`,
     );
   }
   // Leading rows are the first elements in row-major order.
