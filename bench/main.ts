@@ -442,6 +442,11 @@ ${opt.note ? `\n**Note:** ${opt.note}\n` : ""}${
   measured separately): a D update and a G update, each one command buffer (forward,
   backward, Adam). After warm-up, each sample submits several iterations and awaits
   \`device.queue.onSubmittedWorkDone()\` once; the figure is the median ms per iteration.
+- **Kernel figures** (conv layers, matmul ceiling): each sample is many copies of the
+  kernel in one command buffer and one wait, less an empty wait measured just before it
+  (src/engine/timing.ts): awaiting the queue costs Deno a fixed ~11 ms on llvmpipe, which
+  training pays once per log interval, not per kernel. The peers' per-layer figures take
+  off a sync with nothing queued the same way; the iteration figures keep their wait.
 - **GFLOP/s is an estimate**: 2 x 3 x the MACs (the ops' \`macs\`) over both players'
   forward steps, i.e. backward taken as twice the forward everywhere. D's backward pass
   stops at the generated image, so this overstates the work; the notes give the figure

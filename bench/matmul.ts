@@ -6,7 +6,8 @@
 // Every variant is first checked against a float64 CPU reference on random inputs
 // (max |C - ref| / max |ref| < 1e-4); one that fails (or does not compile) is
 // reported as failing and not timed. Timing: after a warm-up, each sample is many
-// dispatches in one command buffer, one submit and one onSubmittedWorkDone wait;
+// dispatches in one command buffer, one submit and one onSubmittedWorkDone wait,
+// less an empty wait measured just before (src/engine/timing.ts, as bench/ops.ts);
 // the figure is the median over samples, GFLOP/s = 2 M N K / time.
 // Sweep: every family's blocks at 512^3, then the best of each family over
 // workgroup sizes and thread orders, then the leaders at 1024^3 and as the GEMM
@@ -14,6 +15,7 @@
 import { parseArgs } from "node:util";
 import type { Gpu } from "../src/engine/device.ts";
 import { Rng } from "../src/util/rng.ts";
+import { netMs } from "../src/engine/timing.ts";
 import {
   describe,
   type Family,
@@ -57,7 +59,7 @@ export function randomMatrix(rng: Rng, n: number): Float32Array {
   return Float32Array.from({ length: n }, () => 2 * rng.next() - 1);
 }
 
-/** A compiled variant bound to its operands: `run(copies)` = seconds per dispatch. */
+/** A compiled variant bound to its operands: `run(copies)` = seconds per dispatch, net of the wait. */
 export interface Bound {
   /** row stride of C as read() returns it */
   ldc: number;
@@ -136,16 +138,12 @@ export async function bind(
   return {
     ldc: kern.ldc,
     async run(copies) {
-      const enc = device.createCommandEncoder();
-      const pass = enc.beginComputePass();
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, group);
-      for (let i = 0; i < copies; i++) pass.dispatchWorkgroups(gx, gy, gz);
-      pass.end();
-      const t0 = performance.now();
-      device.queue.submit([enc.finish()]);
-      await device.queue.onSubmittedWorkDone();
-      return (performance.now() - t0) / 1000 / copies;
+      const record = (pass: GPUComputePassEncoder) => {
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, group);
+        pass.dispatchWorkgroups(gx, gy, gz);
+      };
+      return await netMs(device, record, copies) / 1000;
     },
     async read() {
       const st = device.createBuffer({

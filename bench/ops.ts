@@ -6,8 +6,10 @@
 //                       [--out FILE] [--compare FILE]
 //
 // Timing: after a warm-up, each sample is many copies of the kernel's dispatches
-// in one command buffer, one submit and one onSubmittedWorkDone wait; the figure
-// is the median over samples. Dispatch overhead is included, as in training.
+// in one command buffer, one submit and one onSubmittedWorkDone wait, less an empty
+// wait measured just before it (a fixed ~11 ms in Deno on llvmpipe, which training
+// pays once per log interval, not per kernel); the figure is the median over
+// samples. Dispatch overhead is included, as in training.
 import { parseArgs } from "node:util";
 import { loadModel } from "../src/lang/model.ts";
 import { parseOverride } from "../src/lang/files.ts";
@@ -18,6 +20,7 @@ import { openGpu } from "../src/engine/device.ts";
 import { targetFor } from "../src/tune/target.ts";
 import { createStorage, upload } from "../src/engine/buffers.ts";
 import { encode, prepare, type Prepared } from "../src/engine/launch.ts";
+import { netMs } from "../src/engine/timing.ts";
 import { Rng } from "../src/util/rng.ts";
 
 const { values: opt } = parseArgs({
@@ -125,15 +128,9 @@ function buffers(
   };
 }
 
+/** Seconds per copy of `steps`, less the queue wait's fixed latency (engine/timing.ts). */
 async function run(steps: Prepared[], copies: number): Promise<number> {
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  for (let i = 0; i < copies; i++) encode(pass, steps);
-  pass.end();
-  const t0 = performance.now();
-  device.queue.submit([enc.finish()]);
-  await device.queue.onSubmittedWorkDone();
-  return (performance.now() - t0) / 1000 / copies;
+  return await netMs(device, (pass) => encode(pass, steps), copies) / 1000;
 }
 
 /**
@@ -142,12 +139,13 @@ async function run(steps: Prepared[], copies: number): Promise<number> {
  * pipeline at its first dispatch.
  */
 async function time(steps: Prepared[]): Promise<{ median: number; firstExtra: number }> {
-  const first = await run(steps, 1); // warm-up, and a first estimate
+  const first = await run(steps, 1); // warm-up (compiles)
   const left = budget - (performance.now() - started);
-  const target = left > 60_000 ? 0.25 : 0.05; // seconds per sample
-  const samples = first > 2 || left < 30_000 ? 1 : first > 0.5 ? 2 : 5;
   if (first > 2 || left < 10_000) return { median: first, firstExtra: 0 };
-  const copies = Math.max(1, Math.min(200, Math.round(target / Math.max(first, 1e-4))));
+  const one = Math.max(await run(steps, 4), 1e-5); // an estimate, compiled
+  const target = left > 60_000 ? 0.25 : 0.05; // seconds per sample
+  const samples = one > 2 || left < 30_000 ? 1 : one > 0.5 ? 2 : 5;
+  const copies = Math.max(1, Math.min(1000, Math.round(target / one)));
   const t: number[] = [];
   for (let s = 0; s < samples; s++) t.push(await run(steps, copies));
   t.sort((a, b) => a - b);

@@ -29,10 +29,15 @@ const { values: opt } = parseArgs({
 });
 
 /** as tfjs_drgan.ts times them: the iteration, and each layer (shorter: there are dozens) */
-const TIMING = opt.quick
+type Timing = { warmup: number; samples: number; sampleSeconds: number; net?: boolean };
+const TIMING: Timing = opt.quick
   ? { warmup: 1, samples: 1, sampleSeconds: 0 }
   : { warmup: 2, samples: 5, sampleSeconds: 3 };
-const LAYER_TIMING = opt.quick ? TIMING : { warmup: 1, samples: 3, sampleSeconds: 0.3 };
+/** less one sync with nothing queued, as tfjs_drgan.ts and our bench/ops.ts */
+const LAYER_TIMING = {
+  ...(opt.quick ? TIMING : { warmup: 1, samples: 3, sampleSeconds: 0.3 }),
+  net: true,
+};
 
 interface LayerSpec {
   name: string;
@@ -98,18 +103,27 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** Median ms per call; each sample queues several calls and syncs once, as tfjs_drgan.ts. */
+/**
+ * Median ms per call; each sample queues several calls and syncs once, as tfjs_drgan.ts
+ * (with `net`, less a sync with nothing queued, measured just before).
+ */
 async function time(
   fn: () => jax.Array[],
-  o = TIMING,
+  o: Timing = TIMING,
   keep: () => jax.JsTree<jax.Array> = () => [],
 ) {
   const run = async (n: number) => {
+    let idle = 0;
+    if (o.net) {
+      const i0 = performance.now();
+      await sync([np.zeros([1])]);
+      idle = performance.now() - i0;
+    }
     const t0 = performance.now();
     const outs: jax.Array[] = [];
     for (let i = 0; i < n; i++) outs.push(...fn());
     await sync(outs, keep());
-    return (performance.now() - t0) / n;
+    return Math.max(performance.now() - t0 - idle, 0) / n;
   };
   for (let i = 0; i < o.warmup; i++) await run(1);
   const one = await run(1);

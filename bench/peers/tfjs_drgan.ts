@@ -29,11 +29,18 @@ const { values: opt } = parseArgs({
 
 const SIZE = Number(opt.size), WIDTH = Number(opt.width), B = Number(opt.batch);
 const Nd = Number(opt.nd), Np = Number(opt.np), Nz = Number(opt.nz);
-const TIMING = opt.quick
+type Timing = { warmup: number; samples: number; sampleSeconds: number; net?: boolean };
+const TIMING: Timing = opt.quick
   ? { warmup: 1, samples: 1, sampleSeconds: 0 }
   : { warmup: 2, samples: 5, sampleSeconds: 3 };
-/** per layer: shorter, there are dozens of them */
-const LAYER_TIMING = opt.quick ? TIMING : { warmup: 1, samples: 3, sampleSeconds: 0.3 };
+/**
+ * per layer: shorter, there are dozens of them; less one sync with nothing queued, as
+ * our bench/ops.ts takes the queue wait's fixed latency off its per-layer figures
+ */
+const LAYER_TIMING = {
+  ...(opt.quick ? TIMING : { warmup: 1, samples: 3, sampleSeconds: 0.3 }),
+  net: true,
+};
 
 const ch = (c: number) => channels(WIDTH, c);
 
@@ -169,10 +176,20 @@ async function sync(t: tf.Tensor | tf.Tensor[]): Promise<void> {
   one.dispose();
 }
 
-/** Median ms per call; one sync per timed batch of calls, as our harness does. */
-async function time(fn: () => tf.Tensor | tf.Tensor[], o = TIMING) {
+/**
+ * Median ms per call; one sync per timed batch of calls, as our harness does. With
+ * `net`, less a sync with nothing queued, measured just before.
+ */
+async function time(fn: () => tf.Tensor | tf.Tensor[], o: Timing = TIMING) {
+  const probe = tf.zeros([1]);
   const run = async (n: number) => {
     let last: tf.Tensor | tf.Tensor[] | undefined;
+    let idle = 0;
+    if (o.net) {
+      const i0 = performance.now();
+      await sync(probe);
+      idle = performance.now() - i0;
+    }
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {
       if (last) tf.dispose(last);
@@ -180,13 +197,14 @@ async function time(fn: () => tf.Tensor | tf.Tensor[], o = TIMING) {
     }
     await sync(last!);
     tf.dispose(last!);
-    return (performance.now() - t0) / n;
+    return Math.max(performance.now() - t0 - idle, 0) / n;
   };
   for (let i = 0; i < o.warmup; i++) await run(1);
   const one = await run(1);
   const per = Math.max(1, Math.min(100, Math.round(o.sampleSeconds * 1000 / one)));
   const samples: number[] = [];
   for (let s = 0; s < o.samples; s++) samples.push(await run(per));
+  probe.dispose();
   return { ms: median(samples), samples, per, warmup: o.warmup };
 }
 

@@ -28,6 +28,7 @@ import { relErr } from "../util/compare.ts";
 import { createStorage, readBack, upload } from "../engine/buffers.ts";
 import { encode, prepare, type Prepared } from "../engine/launch.ts";
 import type { PipelineCache } from "../engine/pipelines.ts";
+import { submitMs } from "../engine/timing.ts";
 
 export interface TuneOptions {
   /** the adapter's cost-model constants, which rank the candidates (default: software's) */
@@ -99,21 +100,11 @@ const median = (v: number[]) => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/**
- * Wall time of `n` back-to-back runs in one submit, until the queue is idle. That
- * includes a fixed latency per submit (~11 ms on llvmpipe, more than a small conv
- * kernel takes), which callers measure with n = 0 and subtract.
- */
-async function timed(device: GPUDevice, steps: Prepared[], n: number): Promise<number> {
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  for (let i = 0; i < n; i++) encode(pass, steps);
-  pass.end();
-  const buf = enc.finish();
-  const t0 = performance.now();
-  device.queue.submit([buf]);
-  await device.queue.onSubmittedWorkDone();
-  return performance.now() - t0;
+/** Wall time of `n` back-to-back runs in one submit, the wait's latency included. */
+function timed(device: GPUDevice, steps: Prepared[], n: number): Promise<number> {
+  return submitMs(device, (pass) => {
+    for (let i = 0; i < n; i++) encode(pass, steps);
+  });
 }
 
 /**
@@ -256,8 +247,9 @@ export function describeGeom(kind: ConvKernel, g: ConvGeom): string {
 }
 
 /**
- * Milliseconds per run of `n` runs that took `total`, less an empty submit's `idle`;
- * on a loaded machine the empty submit can take longer than a short kernel's runs.
+ * Milliseconds per run of `n` runs that took `total`, less an empty submit's `idle`
+ * (engine/timing.ts); on a loaded machine the empty submit can take longer than a
+ * short kernel's runs.
  */
 function net(total: number, idle: number, n: number): number {
   return Math.max(total - idle, 0) / n;
