@@ -486,7 +486,8 @@ ${opt.note ? `\n**Note:** ${opt.note}\n` : ""}${
   (\`deno cache bench/peers/tfjs_drgan.ts\` ahead of time on an offline machine);
 - PyTorch: \`apt-get update && apt-get install -y python3-torch libopenblas0-pthread\` (Debian's
   torch calls the system BLAS; without OpenBLAS it is the reference BLAS, about 3x slower
-  here), run with /usr/bin/python3 and OMP_NUM_THREADS=2 (or the harness's environment).
+  here), run with /usr/bin/python3, OMP_NUM_THREADS=2 (or the harness's environment)
+  and OPENBLAS_NUM_THREADS=1 (OpenBLAS's own pool beside torch's threads oversubscribes the cores).
   Without it the PyTorch rows say "skipped".
 
 ${

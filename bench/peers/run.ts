@@ -119,8 +119,9 @@ export function skipped(ctx: Context, name: string, why: string): BenchRecord {
 
 /**
  * PyTorch on the CPU: the same iteration and encoder pass, with OMP_NUM_THREADS=2 (or
- * the environment's) and with 1 thread: OpenMP's spinning threads suffer badly when
- * other processes share the cores, so the 1-thread figure shows what contention costs.
+ * the environment's) and with 1 thread. OpenBLAS runs single-threaded inside it
+ * (OPENBLAS_NUM_THREADS=1): its own pool beside torch's threads oversubscribed the
+ * cores and made the 2-thread iteration 2-7x slower than this.
  */
 export async function benchTorch(ctx: Context, v: Variant, p: PeerInputs): Promise<BenchRecord[]> {
   const model = variantModel(v, ctx.sets);
@@ -138,7 +139,7 @@ export async function benchTorch(ctx: Context, v: Variant, p: PeerInputs): Promi
     const r = await runJson(
       "/usr/bin/python3",
       [here("./torch_drgan.py"), ...configArgs(peerConfig(model, v.batch)), ...timing],
-      { OMP_NUM_THREADS: threads },
+      { OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: "1" },
     );
     if (r.error || r.json?.skipped) {
       const why = String(r.json?.skipped ?? r.error);
@@ -162,8 +163,8 @@ export async function benchTorch(ctx: Context, v: Variant, p: PeerInputs): Promi
     const blas = /openblas/i.test(j.blas)
       ? "OpenBLAS"
       : `reference BLAS (${j.blas}); apt-get install -y libopenblas0-pthread for a fair figure`;
-    const notes =
-      `/usr/bin/python3 bench/peers/torch_drgan.py, OMP_NUM_THREADS=${threads}, ${blas}; ` +
+    const notes = `/usr/bin/python3 bench/peers/torch_drgan.py, OMP_NUM_THREADS=${threads}, ` +
+      `OPENBLAS_NUM_THREADS=1, ${blas}; ` +
       `parameters ${JSON.stringify(j.params)}; samples ms ${
         j.train_samples_ms.map((x) => fmt(x)).join(", ")
       }`;

@@ -30,6 +30,11 @@ import statistics
 import sys
 import time
 
+# OpenBLAS's own thread pool beside torch's OpenMP threads puts 4 spinning threads on
+# 2 cores: the 2-thread iteration measured 130-590 ms, against 78 ms with OpenBLAS
+# single-threaded (torch's threads still parallelise it). Read when OpenBLAS loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 try:
     import torch
     import torch.nn as nn
