@@ -14,10 +14,13 @@ import {
   convGather,
   type ConvGeom,
   type ConvKernel,
+  convPackWeights,
   convScatter,
   type ConvTarget,
   convWeightGrad,
   DEFAULT_TARGET,
+  packedSize,
+  packsWeights,
   TILE_CANDIDATES,
   type TileBlock,
   type WeightBlock,
@@ -78,9 +81,22 @@ const TOLERANCE = 1e-3;
 /** The kernel's dispatches with role names the tuner binds ("out" is the result). */
 function generate(kind: ConvKernel, g: ConvGeom, b: ConvBlock): Kernels {
   if (kind === "gather") {
-    const io = { from: "src", to: "out", weight: "w", accumulate: false };
+    // as the plans run it: with its weights packed first where the block packs
+    const block = b as Block | TileBlock;
+    const packed = packsWeights(block);
+    const io = {
+      from: "src",
+      to: "out",
+      weight: packed ? "t.wpack" : "w",
+      packed,
+      accumulate: false,
+    };
     return {
-      dispatches: [convGather("tune.gather", g, io, b as Block | TileBlock)],
+      dispatches: [
+        ...(packed ? [convPackWeights("tune.wpack", g, "w", "t.wpack")] : []),
+        convGather("tune.gather", g, io, block),
+      ],
+      scratch: packed ? { wpack: packedSize(g) } : undefined,
       consts: convConsts(g),
     };
   }
@@ -144,8 +160,10 @@ export async function tuneKernel(
   try {
     const inputs = new Map(Object.entries(sizes).map(([r, n]) => [r, buffer(n, r, true)]));
     // Scratch is only written and read within one run: one buffer serves every candidate.
-    const scratch = Math.max(0, ...kernels.map((k) => k.scratch?.dw_part ?? 0));
-    if (scratch) inputs.set("t.dw_part", buffer(scratch, "t.dw_part", false));
+    for (const name of ["dw_part", "wpack"]) {
+      const n = Math.max(0, ...kernels.map((k) => k.scratch?.[name] ?? 0));
+      if (n) inputs.set(`t.${name}`, buffer(n, `t.${name}`, false));
+    }
     const outs = kernels.map((_, i) => buffer(outSize, `out${i}`, false));
     // A candidate's constant tensors (sizes its kernels read): its own buffers.
     const consts = kernels.map((k) =>

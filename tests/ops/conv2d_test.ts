@@ -7,6 +7,7 @@ import {
   chooseBlock,
   convConsts,
   convGather,
+  convPackWeights,
   convScatter,
   convWeightGrad,
   DEFAULT_TARGET,
@@ -264,4 +265,36 @@ Deno.test("conv2d kernels read rows as vec4s, else vec2s, else floats", () => {
   assert.deepEqual(types(8), ["vec4f", "vec4f", "vec4f"]);
   assert.deepEqual(types(6), ["vec2f", "vec2f", "vec2f"]);
   assert.deepEqual(types(7), ["f32", "f32", "f32"]);
+});
+
+Deno.test("conv2d gather blocks of 4k channels read packed weights, made by one more dispatch", () => {
+  const op = (ch: number) => {
+    const attrs = conv2d.attrs.parse({ out: 6 });
+    const input = [2, 8, 5, 8];
+    const params = { weight: [6, 8, 3, 3] };
+    const blocks = { gather: { ch, nb: 1, py: 2, px: 4 } };
+    const target = { blocks } as never;
+    return conv2d.forward(attrs, {
+      inputs: [input],
+      output: [2, 6, 5, 8],
+      params,
+      training: true,
+      target,
+    });
+  };
+  const packed = op(4), plain = op(2);
+  assert.deepEqual(packed.dispatches.map((d) => d.label), ["conv2d.wpack", "conv2d"]);
+  assert.deepEqual(plain.dispatches.map((d) => d.label), ["conv2d"]);
+  // 8 src channels x 9 taps x 2 vec4s of the 6 output channels (the last two lanes zero)
+  assert.deepEqual(packed.scratch, { wpack: 8 * 9 * 8 });
+  const gather = packed.dispatches[1];
+  assert.match(gather.code, /var<storage, read> wgt: array<vec4f>/);
+  assert.deepEqual(gather.bindings.find((b) => /wpack|weight/.test(b.role))?.role, "t.wpack");
+  assert.match(plain.dispatches[0].code, /var<storage, read> wgt: array<f32>/);
+  // the packing reads its channel counts at run time: one pipeline for every layer
+  const geom = (srcC: number, dstC: number) => ({ ...smallGeom(4), srcC, dstC });
+  assert.equal(
+    convPackWeights("p", geom(4, 4), "w", "t").code,
+    convPackWeights("p", geom(6, 10), "w", "t").code,
+  );
 });

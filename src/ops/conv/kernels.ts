@@ -45,7 +45,7 @@ import {
  * Version of the kernel generators: bump it whenever the code generated for a block
  * changes, so that block choices measured (and cached) for older kernels are ignored.
  */
-export const CONV_GENERATOR_VERSION = 6;
+export const CONV_GENERATOR_VERSION = 7;
 
 /**
  * Run-time position variables of an axis of a tile: for each offset o, the
@@ -235,6 +235,7 @@ ${body}
 }
 
 const PART = "part";
+const PACKED = "packed";
 
 /**
  * dst = conv(src). Thread: (block of `ch` dst channels, `nb` batch items, tile
@@ -280,6 +281,7 @@ export function convGather(
       for (const y of Y.outs) for (const x of X.outs) L.push(`  var ${acc(k, n, y, x)} = 0.0;`);
     }
   }
+  if (io.packed) L.push(`  let dstC4 = (dstC + 3u) / 4u;`);
   L.push(`  for (var c = 0u; c < srcC; c++) {`);
   const used = new Set<string>();
   const body: string[] = [];
@@ -301,13 +303,26 @@ export function convGather(
       }
     }
   }
+  // Packed weights (packsWeights): the four output channels of a vec4 in one load.
+  const packed = io.packed === true;
+  if (packed && ch % 4) throw new Error(`packed weights need a block of 4k channels, got ${ch}`);
+  const wq = new Set<string>();
   for (const k of range(ch)) {
     for (const ky of range(g.kh)) {
       for (const kx of range(g.kw)) {
         if (!used.has(`${k}_${ky}_${kx}`)) continue;
-        L.push(
-          `    let w${k}_${ky}_${kx} = ${w}[(oc${k} * srcC + c) * ${KK}u + ${ky * g.kw + kx}u];`,
-        );
+        const t = ky * g.kw + kx;
+        if (!packed) {
+          L.push(`    let w${k}_${ky}_${kx} = ${w}[(oc${k} * srcC + c) * ${KK}u + ${t}u];`);
+          continue;
+        }
+        const q = `${k >> 2}_${t}`;
+        if (!wq.has(q)) {
+          wq.add(q);
+          const at = `(c * ${KK}u + ${t}u) * dstC4 + og * ${ch / 4}u + ${k >> 2}u`;
+          L.push(`    let wp${q} = ${w}[${at}];`);
+        }
+        L.push(`    let w${k}_${ky}_${kx} = wp${q}.${LANE[k & 3]};`);
       }
     }
   }
@@ -340,11 +355,52 @@ export function convGather(
   return kernel(
     label,
     nog * Y.tiles * X.tiles,
-    [...bindingsOf(io, u, false, uo), CONV_SIZES],
+    [...bindingsOf(io, u, packed, uo), CONV_SIZES],
     L.join("\n"),
     nbg,
     readSizes,
     `(dstC + ${ch - 1}u) / ${ch}u * ${Y.tiles * X.tiles}u`,
+  );
+}
+
+/**
+ * Whether the gather reads its weights packed: blocks of a multiple of 4 output
+ * channels. In the [dst, src, kh, kw] layout a block's channels are srcC * kh * kw
+ * floats apart, one scalar load each; packed, four of them are one vec4 load. The
+ * packing costs one small dispatch per gather (convPackWeights); measured on
+ * llvmpipe the paper's ch-4 gathers ran 10-15% faster with it.
+ */
+export const packsWeights = (b: Block | TileBlock): boolean => !isTile(b) && b.ch % 4 === 0;
+
+/** Floats of the packed weights: srcC * kh * kw rows of whole vec4s of output channels. */
+export const packedSize = (g: ConvGeom): number => g.srcC * g.kh * g.kw * cdiv(g.dstC, 4) * 4;
+
+/**
+ * The gather's packed weights: vec4 (c * kh * kw + t) * ceil(dstC / 4) + o / 4, lane
+ * o % 4, holds w[o, c, t] of the [dst, src, kh, kw] weight (zero past dstC). The
+ * channel counts are read at run time, as the gather's: one pipeline for every layer.
+ */
+export function convPackWeights(label: string, g: ConvGeom, weight: string, out: string): Dispatch {
+  const KK = g.kh * g.kw;
+  const lanes = range(4).map((e) =>
+    `  let o${e} = o4 * 4u + ${e}u;\n  if (o${e} < dstC) { q.${
+      LANE[e]
+    } = ${WGT}[(o${e} * srcC + c) * ${KK}u + t]; }`
+  );
+  return kernel(
+    label,
+    packedSize(g) / 4,
+    [[WGT, { role: weight }], [PACKED, { role: out, write: true, vec4: true }], CONV_SIZES],
+    `  let dstC4 = (dstC + 3u) / 4u;
+  let o4 = i % dstC4;
+  let c = i / dstC4 / ${KK}u;
+  let t = i / dstC4 % ${KK}u;
+  var q = vec4f(0.0);
+${lanes.join("\n")}
+  ${PACKED}[i] = q;`,
+    1,
+    readSizes,
+    `srcC * ${KK}u * ((dstC + 3u) / 4u)`,
   );
 }
 

@@ -50,8 +50,11 @@ export {
   CONV_GENERATOR_VERSION,
   convConsts,
   convGather,
+  convPackWeights,
   convScatter,
   convWeightGrad,
+  packedSize,
+  packsWeights,
 } from "./kernels.ts";
 export {
   isTile,

@@ -8,8 +8,19 @@
 import type { z } from "../../deps.ts";
 import { defineOp, type Dim, type Dispatch, type OpDef } from "../types.ts";
 import type { ConvGeom } from "./geometry.ts";
-import { biasGrad, convConsts, convGather, convScatter, convWeightGrad } from "./kernels.ts";
+import {
+  biasGrad,
+  convConsts,
+  convGather,
+  convPackWeights,
+  convScatter,
+  convWeightGrad,
+  packedSize,
+  packsWeights,
+} from "./kernels.ts";
 import { chooseBlock } from "./cost_model.ts";
+import type { Block } from "./blocks.ts";
+import type { TileBlock } from "./tiled.ts";
 import {
   refAddBias,
   refBiasGrad,
@@ -56,6 +67,21 @@ function sizesOf(ds: Dispatch[], g: ConvGeom): Record<string, number[]> | undefi
   return ds.some((d) => d.bindings.some((b) => b.role === "c.conv")) ? convConsts(g) : undefined;
 }
 
+/**
+ * The weight a direction's kernel reads: the parameter, or for a gather block that
+ * packs (packsWeights) a packed copy made by one more dispatch into scratch t.wpack.
+ */
+function weightOf(dir: Direction, g: ConvGeom, block: Block | TileBlock, label: string) {
+  if (dir.kind !== "gather" || !packsWeights(block)) {
+    return { io: { weight: "p.weight" }, dispatches: [] as Dispatch[], scratch: undefined };
+  }
+  return {
+    io: { weight: "t.wpack", packed: true },
+    dispatches: [convPackWeights(`${label}.wpack`, g, "p.weight", "t.wpack")],
+    scratch: { wpack: packedSize(g) } as Record<string, number>,
+  };
+}
+
 /** The op of one direction of the pair; `bias` adds a learned bias per output channel. */
 export function defineConvOp<A extends { bias: boolean }>(spec: ConvOpSpec<A>): OpDef<A> {
   const { name, geom, transposed } = spec;
@@ -98,28 +124,37 @@ export function defineConvOp<A extends { bias: boolean }>(spec: ConvOpSpec<A>): 
     },
     forward: (a, ctx) => {
       const g = geom(a, ctx.inputs[0], ctx.inputs[0][0]);
+      const block = chooseBlock(fwd.kind, g, ctx.target);
+      const w = weightOf(fwd, g, block, name);
       const d = fwd.kernel(name, g, {
         from: "x0",
         to: "y",
-        weight: "p.weight",
+        ...w.io,
         bias: a.bias ? "p.bias" : undefined,
         accumulate: false,
         norm: ctx.norm && { ...ctx.norm, expr: ctx.epilogue?.expr },
-      }, chooseBlock(fwd.kind, g, ctx.target));
-      return { dispatches: [d], consts: sizesOf([d], g) };
+      }, block);
+      const ds = [...w.dispatches, d];
+      return { dispatches: ds, scratch: w.scratch, consts: sizesOf(ds, g) };
     },
     backward: (a, ctx) => {
       const g = geom(a, ctx.inputs[0], ctx.inputs[0][0]);
       const d: Dispatch[] = [];
-      if (ctx.needDx[0]) {
-        d.push(adj.kernel(`${name}.dx`, g, {
-          from: "dy",
-          to: "dx0",
-          weight: "p.weight",
-          accumulate: ctx.accumulate.has("dx0"),
-        }, chooseBlock(adj.kind, g, ctx.target)));
-      }
       let scratch: Record<string, number> | undefined;
+      if (ctx.needDx[0]) {
+        const block = chooseBlock(adj.kind, g, ctx.target);
+        const w = weightOf(adj, g, block, `${name}.dx`);
+        d.push(
+          ...w.dispatches,
+          adj.kernel(`${name}.dx`, g, {
+            from: "dy",
+            to: "dx0",
+            ...w.io,
+            accumulate: ctx.accumulate.has("dx0"),
+          }, block),
+        );
+        scratch = w.scratch;
+      }
       let consts: Record<string, number[]> | undefined;
       if (ctx.needDp.has("weight")) {
         const k = convWeightGrad(
@@ -130,7 +165,7 @@ export function defineConvOp<A extends { bias: boolean }>(spec: ConvOpSpec<A>): 
           chooseBlock("wgrad", g, ctx.target),
         );
         d.push(...k.dispatches);
-        scratch = k.scratch;
+        scratch = { ...scratch, ...k.scratch };
         consts = k.consts;
       }
       if (a.bias && ctx.needDp.has("bias")) {

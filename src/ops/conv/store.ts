@@ -20,6 +20,8 @@ export interface KernelIO {
   /** role written */
   to: string;
   weight: string;
+  /** the weight role holds the gather's packed layout (kernels.ts convPackWeights) */
+  packed?: boolean;
   /** optional per-output-channel bias role, added to every output */
   bias?: string;
   accumulate: boolean;
