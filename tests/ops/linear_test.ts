@@ -7,6 +7,9 @@ Deno.test("linear matches float64 reference and finite differences", async () =>
   await checkOp(linear, { attrs: { out: 7 }, inputs: [[3, 5]] });
   await checkOp(linear, { attrs: { out: 1, in_features: 13 }, inputs: [[1, 13]] });
   await checkOp(linear, { attrs: { out: 4, bias: false }, inputs: [[5, 9]] });
+  // more rows than a thread takes (8): two groups of rows, the second a tail of 3
+  await checkOp(linear, { attrs: { out: 5 }, inputs: [[11, 6]] });
+  await checkOp(linear, { attrs: { out: 3, bias: false }, inputs: [[16, 4]] });
 });
 
 Deno.test("linear shape rule and parameters", () => {
