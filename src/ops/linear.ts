@@ -25,14 +25,17 @@ type Attrs = z.infer<typeof attrs>;
 const NB = 8;
 
 /**
- * WGSL helpers for a thread's `nb` rows of group `i / n` (n threads a group): `decl` binds b0..,
- * clamped to the last row so a tail group loads in bounds; `store` writes each
- * row that exists.
+ * The threads of a kernel over `n` features x B rows, each taking up to NB rows of one
+ * feature, and WGSL for them: `decl` binds the thread's rows b0.. (clamped to the last
+ * row, so a tail group loads in bounds), `each` repeats a line per row, `store` writes
+ * each row that exists.
  */
-function batchRows(B: number, nb: number, n: number) {
+function batchRows(B: number, n: number) {
+  const nb = Math.min(B, NB);
   const ks = Array.from({ length: nb }, (_, k) => k);
   const tail = B % nb !== 0;
   return {
+    threads: Math.ceil(B / nb) * n,
     decl: [
       `  let g = i / ${n}u;`,
       ...ks.map((k) => `  let b${k} = min(g * ${nb}u + ${k}u, ${B - 1}u);`),
@@ -109,12 +112,11 @@ export const linear = defineOp<Attrs>({
 
   forward(a, ctx) {
     const [B, F] = ctx.inputs[0], O = a.out;
-    const nb = Math.min(B, NB);
-    const rows = batchRows(B, nb, O);
+    const rows = batchRows(B, O);
     return {
       dispatches: [perElement(
         "linear",
-        Math.ceil(B / nb) * O,
+        rows.threads,
         [
           { role: "x0" },
           { role: "p.weight" },
@@ -138,11 +140,10 @@ ${rows.store((k) => `y[b${k} * ${O}u + o] = s${k};`)}`,
     const acc = (r: string) => ctx.accumulate.has(r);
     const dispatches: Dispatch[] = [];
     if (ctx.needDx[0]) {
-      const nb = Math.min(B, NB);
-      const rows = batchRows(B, nb, F);
+      const rows = batchRows(B, F);
       dispatches.push(perElement(
         "linear.dx",
-        Math.ceil(B / nb) * F,
+        rows.threads,
         [{ role: "dy" }, { role: "p.weight" }, { role: "dx0", write: true }],
         `  let f = i % ${F}u;
 ${rows.decl}
