@@ -26,8 +26,17 @@ export function idleMs(device: GPUDevice): Promise<number> {
 }
 
 /**
+ * Milliseconds per copy of `copies` copies that took `total`, less an empty wait's
+ * `idle`; never below zero: on a loaded machine the empty wait can take longer than a
+ * short kernel's copies.
+ */
+export function net(total: number, idle: number, copies: number): number {
+  return Math.max(total - idle, 0) / copies;
+}
+
+/**
  * Milliseconds per copy of `record`'s work: `copies` copies in one pass, less an
- * empty wait measured just before (never below zero).
+ * empty wait measured just before.
  */
 export async function netMs(
   device: GPUDevice,
@@ -38,5 +47,5 @@ export async function netMs(
   const total = await submitMs(device, (pass) => {
     for (let i = 0; i < copies; i++) record(pass);
   });
-  return Math.max(total - idle, 0) / copies;
+  return net(total, idle, copies);
 }

@@ -31,7 +31,7 @@ import { relErr } from "../util/compare.ts";
 import { createStorage, readBack, upload } from "../engine/buffers.ts";
 import { encode, prepare, type Prepared } from "../engine/launch.ts";
 import type { PipelineCache } from "../engine/pipelines.ts";
-import { submitMs } from "../engine/timing.ts";
+import { idleMs, net, submitMs } from "../engine/timing.ts";
 
 export interface TuneOptions {
   /** the adapter's cost-model constants, which rank the candidates (default: software's) */
@@ -191,8 +191,8 @@ export async function tuneKernel(
     const err = got.map((o) => relErr(o, got[0]));
     const live = blocks.map((_, i) => i).filter((i) => err[i] < TOLERANCE);
     // Runs per submit so that the work, not the submit's latency, dominates.
-    const latency = await timed(device, [], 0);
-    const per = Math.max((await timed(device, steps[0], 8) - latency) / 8, 1e-3);
+    const latency = await idleMs(device);
+    const per = Math.max(net(await timed(device, steps[0], 8), latency, 8), 1e-3);
     const n = Math.max(2, Math.min(256, Math.ceil(targetMs / per)));
     const times: number[][] = blocks.map(() => []);
     // A second run (compiled now: the first may have compiled, or found the pipeline in
@@ -200,12 +200,12 @@ export async function tuneKernel(
     // workgroup-memory tile can be 10x slower, and timing it for several rounds would
     // cost more than the whole rest of the tuning.
     const second: number[] = [];
-    for (const i of live) second[i] = Math.max(await timed(device, steps[i], 1) - latency, 0);
+    for (const i of live) second[i] = net(await timed(device, steps[i], 1), latency, 1);
     for (const i of live) if (i && second[i] > 4 * second[0] + 5) times[i].push(second[i]);
     const screened = live.filter((i) => times[i].length);
     let running = live.filter((i) => !times[i].length);
     for (let r = 0; r < rounds; r++) {
-      const idle = await timed(device, [], 0);
+      const idle = await idleMs(device);
       // Interleaved, so that load from other processes hits every candidate alike.
       for (const i of running) times[i].push(net(await timed(device, steps[i], n), idle, n));
       if (r < 2) {
@@ -223,7 +223,7 @@ export async function tuneKernel(
       // against the model's pick decide, and give the times reported.
       const fresh: [number[], number[]] = [[], []];
       for (let r = 0; r < rounds; r++) {
-        const idle = await timed(device, [], 0);
+        const idle = await idleMs(device);
         fresh[0].push(net(await timed(device, steps[0], n), idle, n));
         fresh[1].push(net(await timed(device, steps[pick], n), idle, n));
       }
@@ -262,13 +262,4 @@ export function describeGeom(kind: ConvKernel, g: ConvGeom): string {
   const src = `${g.srcC}x${g.srcH}x${g.srcW}`, dst = `${g.dstC}x${g.dstH}x${g.dstW}`;
   const arrow = kind === "scatter" ? `${dst} -> ${src}` : `${src} -> ${dst}`;
   return `b${g.b} ${arrow} k${g.kh}x${g.kw} s${g.s}`;
-}
-
-/**
- * Milliseconds per run of `n` runs that took `total`, less an empty submit's `idle`
- * (engine/timing.ts); on a loaded machine the empty submit can take longer than a
- * short kernel's runs.
- */
-function net(total: number, idle: number, n: number): number {
-  return Math.max(total - idle, 0) / n;
 }

@@ -281,7 +281,10 @@ export function convGather(
       for (const y of Y.outs) for (const x of X.outs) L.push(`  var ${acc(k, n, y, x)} = 0.0;`);
     }
   }
-  if (io.packed) L.push(`  let dstC4 = (dstC + 3u) / 4u;`);
+  // Packed weights (packsWeights): the four output channels of a vec4 in one load.
+  const packed = io.packed === true;
+  if (packed && ch % 4) throw new Error(`packed weights need a block of 4k channels, got ${ch}`);
+  if (packed) L.push(`  let dstC4 = (dstC + 3u) / 4u;`);
   L.push(`  for (var c = 0u; c < srcC; c++) {`);
   const used = new Set<string>();
   const body: string[] = [];
@@ -303,9 +306,6 @@ export function convGather(
       }
     }
   }
-  // Packed weights (packsWeights): the four output channels of a vec4 in one load.
-  const packed = io.packed === true;
-  if (packed && ch % 4) throw new Error(`packed weights need a block of 4k channels, got ${ch}`);
   const wq = new Set<string>();
   for (const k of range(ch)) {
     for (const ky of range(g.kh)) {
