@@ -149,7 +149,10 @@ export const batchNorm = defineOp<Attrs>({
     const affine = a.affine ? [{ role: "p.weight" }, { role: "p.bias" }] : [];
     const scale = (x: string) => a.affine ? `${x} * p_weight[c] + p_bias[c]` : x;
     if (ctx.training && ctx.fuse !== false) {
-      // Statistics and normalisation in one kernel: one workgroup per channel.
+      // Statistics and normalisation in one kernel: one workgroup per channel. The
+      // statistics take one pass, of sums shifted by the channel's first element: a
+      // sample of the channel, so the shifted mean is of the order of the standard
+      // deviation and E[d^2] - E[d]^2 cancels little whatever the channel's offset.
       const d = { B, C, S }, m = f32(a.momentum);
       const { zero, total } = accumulator(d);
       const ep = ctx.epilogue;
@@ -165,14 +168,14 @@ export const batchNorm = defineOp<Attrs>({
           ...affine,
           ...rowBindings(d, [{ role: "y", write: true }]),
         ],
-        `  var s = ${zero};
-${forChannel(d, "    s = s + x0[e];")}
-${channelTotals([["sum", total("s"), 0]])}
-  let mean = sum / N;
+        `  let shift = x0[c * ${vec4Rows(d) ? "S / 4u" : "S"}]${vec4Rows(d) ? ".x" : ""};
+  var s = ${zero};
   var v = ${zero};
-${forChannel(d, "    let dv = x0[e] - mean;\n    v = v + dv * dv;")}
-${channelTotals([["sumsq", total("v"), 1]])}
-  let varB = sumsq / N;
+${forChannel(d, "    let dv = x0[e] - shift;\n    s = s + dv;\n    v = v + dv * dv;")}
+${channelTotals([["sum", total("s"), 0], ["sumsq", total("v"), 1]])}
+  let ds = sum / N;
+  let mean = shift + ds;
+  let varB = max(sumsq / N - ds * ds, 0.0);
   let invstd = inverseSqrt(varB + ${f32(a.eps)});
   if (l == 0u) {
     t_mean[c] = mean;

@@ -17,7 +17,7 @@ import {
 } from "../../mod.ts";
 import { buildProgram } from "../../src/plan/program.ts";
 import { runReference } from "../../src/plan/reference.ts";
-import { initParams } from "../../src/train/params.ts";
+import { INIT_STD, initParams } from "../../src/train/params.ts";
 import { readSafetensors, writeSafetensors } from "../../src/formats/safetensors.ts";
 import {
   backgroundMask,
@@ -119,7 +119,25 @@ Deno.test("features and rotations match the float64 reference (inference plans, 
 });
 
 Deno.test("the decoder's noise: the model's fixed draw, given per call, or drawn from a seed", async () => {
-  const m = await model();
+  // Random weights at unit gain per layer: the tiny run's decoder, two steps from its
+  // N(0, 0.02) start, moves its output by the noise only in the last bit or so.
+  const graph = "graphs/drgan-small.yaml";
+  const ckpt = await randomWeights(
+    graph,
+    (name, data, shape) =>
+      name.startsWith("decoder.") && shape.length > 1
+        ? data.map((v) => v / (INIT_STD * Math.sqrt(data.length / shape[0])))
+        : data,
+  );
+  const m = await FaceModel.load({ graph, checkpoint: ckpt, set: SMALL, batch: 4 });
+  try {
+    await noiseChecks(m);
+  } finally {
+    m.destroy();
+  }
+});
+
+async function noiseChecks(m: FaceModel) {
   const face = heldOutFaces(1, 2, m.size)[0][3];
   const [f] = await m.features([face]);
   const fixed = await m.render([f, f], 6);
@@ -138,7 +156,7 @@ Deno.test("the decoder's noise: the model's fixed draw, given per call, or drawn
   );
   await rejects(m.render([f, f, f], 6, { noise: [zero, zero] }), /2 noise vectors for 3 faces/);
   await rejects(m.render([f], 6, { noise: zero, seed: 1 }), /not both/);
-});
+}
 
 Deno.test("estimatePose: the discriminator's pose and realness, loaded on request", async () => {
   const m = await model();
@@ -364,7 +382,7 @@ const SMALL = ["size=16", "width=0.125", "Nd=5"];
 /** A weights file of the graph's encoder and decoder (at SMALL), randomly initialised. */
 async function randomWeights(
   graph: string,
-  edit = (_name: string, data: Float32Array) => data,
+  edit = (_name: string, data: Float32Array, _shape: number[]) => data,
 ): Promise<string> {
   const { loadModel } = await import("../../src/lang/model.ts");
   const { parseOverride } = await import("../../src/lang/files.ts");
@@ -373,7 +391,8 @@ async function randomWeights(
   for (const net of mm.networks.filter((n) => n.name === "encoder" || n.name === "decoder")) {
     const p = buildProgram(net, { batch: 1, training: false });
     for (const [name, data] of initParams(p, 5)) {
-      tensors[name] = { shape: p.tensors.get(name)!.shape, data: edit(name, data) };
+      const shape = p.tensors.get(name)!.shape;
+      tensors[name] = { shape, data: edit(name, data, shape) };
     }
   }
   const ckpt = join(await Deno.makeTempDir(), "w.safetensors");
