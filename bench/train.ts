@@ -3,7 +3,7 @@
 // fused and unfused plans.
 import type { Model } from "../src/lang/ir.ts";
 import { bindShape, type Program } from "../src/plan/program.ts";
-import type { Plan } from "../src/plan/plan.ts";
+import type { Plan, PlanProgram } from "../src/plan/plan.ts";
 import type { Target } from "../src/plan/target.ts";
 import { trainingPrograms } from "../src/plan/training.ts";
 import { OPS } from "../src/ops/registry.ts";
@@ -80,10 +80,20 @@ const stepNodes = (s: Program["forward"][number]) =>
  * MACs of the nodes that have a backward step (whose gradients cost about twice
  * their forward: the input gradient and the weight gradient).
  */
-export function programMacs(model: Model, p: Program): { forward: number; trained: number } {
+export function programMacs(
+  model: Model,
+  p: Program,
+  reused?: PlanProgram,
+): { forward: number; trained: number } {
   const sum = (steps: Program["forward"]) =>
     steps.flatMap(stepNodes).reduce((s, n) => s + nodeMacs(model, n, p.batch), 0);
-  return { forward: sum(p.forward), trained: sum(p.backward) };
+  // `reused`: the program as planned; forward steps it takes from another (its reuse) are
+  // not computed again
+  const skip = new Set(reused?.reuse?.skip);
+  const taken = new Set(
+    reused?.phases.forward.filter((_, i) => skip.has(i)).flatMap((l) => l.step.split(" | ")),
+  );
+  return { forward: sum(p.forward.filter((s) => !taken.has(s.label))), trained: sum(p.backward) };
 }
 
 /**
@@ -145,19 +155,21 @@ async function measureBoth(ctx: Context, model: Model, v: Variant): Promise<Plan
   const out: PlanFigures[] = [];
   for (const [i, trainer] of trainers.entries()) {
     const losses = await trainer.metrics();
-    const dispatches = trainer.players.reduce(
-      (s, p) =>
-        s + p.exec.dispatchCount.forward + p.exec.dispatchCount.backward +
-        p.exec.launches.optimizer.length,
-      0,
-    );
+    // as a normal iteration runs them: G's update after D's (its reuse)
+    const dispatches = trainer.players.reduce((s, p) => {
+      const l = p.exec.launches(true);
+      return s + l.forward.length + l.backward.length + l.optimizer.length;
+    }, 0);
     // MACs from the programs the plan was compiled from (the same for any target).
     const programs = trainingPrograms(model.step!, playerSpecs(model, cfg), {
       target,
       batch: cfg.batch,
       fuse: i !== 1,
     }).map((p) => p.program);
-    const macs = programs.map((p) => programMacs(model, p)).reduce((a, b) => ({
+    const macs = programs.map((p, k) => programMacs(model, p, plans[i].programs[k])).reduce((
+      a,
+      b,
+    ) => ({
       forward: a.forward + b.forward,
       trained: a.trained + b.trained,
     }));

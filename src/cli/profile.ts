@@ -53,7 +53,9 @@ runMain(USAGE, async (argv) => {
   );
   const all: Prepared[] = [];
   for (const p of trainer.players) {
-    const { forward, backward, optimizer } = p.exec.launches;
+    // As a normal iteration runs it: G's update after D's skips what D's computed.
+    const reused = p.program.reuse?.skip.length ?? 0;
+    const { forward, backward, optimizer } = p.exec.launches(reused > 0);
     const list = [...forward, ...backward, ...optimizer];
     const ns = await timeDispatches(gpu.device, list, repeats);
     const sum = (from: number, to: number) => ns.slice(from, to).reduce((s, x) => s + x, 0);
@@ -62,7 +64,8 @@ runMain(USAGE, async (argv) => {
       `  ${p.name} update: ${list.length} dispatches, ${ms(sum(0, list.length))} ms ` +
         `(forward ${ms(sum(0, f))}, backward ${ms(sum(f, b))}, optimiser ${
           ms(sum(b, list.length))
-        })`,
+        })` +
+        (reused ? `; ${reused} forward dispatches taken from ${p.program.reuse!.after}'s` : ""),
     );
     list.forEach((s, i) => all.push({ ...s, ns: ns[i] } as Prepared & { ns: number }));
   }

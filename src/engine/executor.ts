@@ -90,6 +90,8 @@ type Phases = Record<
 
 export class Executor {
   private owned = new Set<GPUBuffer>();
+  /** the forward launches less those program.reuse skips */
+  private reused?: Prepared[];
   private ownBuffers?: PlanBuffers;
   private tensorsByName: Map<string, PlanTensor>;
 
@@ -173,6 +175,10 @@ export class Executor {
     ]);
     const exec = new Executor(gpu, plan, program, regions, { forward, backward, optimizer });
     exec.owned = owned;
+    if (program.reuse) {
+      const skip = new Set(program.reuse.skip);
+      exec.reused = forward.filter((_, i) => !skip.has(i));
+    }
     if (!opts.buffers) exec.ownBuffers = buffers;
     return exec;
   }
@@ -208,22 +214,31 @@ export class Executor {
   /**
    * Forward (unless `forward: false`), then backward and the optimiser phase when
    * asked, in one command buffer. Data-parallel training runs the optimiser phase
-   * alone, after the gradients are summed across ranks.
+   * alone, after the gradients are summed across ranks. `reuse`: the program the plan
+   * names in `reuse.after` has just run on the same inputs, so the forward launches
+   * it computed for this one are skipped.
    */
-  run(opts: { forward?: boolean; backward?: boolean; optimizer?: boolean } = {}): void {
+  run(
+    opts: { forward?: boolean; backward?: boolean; optimizer?: boolean; reuse?: boolean } = {},
+  ): void {
     const { device } = this.gpu;
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    if (opts.forward ?? true) encode(pass, this.phases.forward);
+    if (opts.forward ?? true) {
+      encode(pass, opts.reuse && this.reused ? this.reused : this.phases.forward);
+    }
     if (opts.backward) encode(pass, this.phases.backward);
     if (opts.optimizer) encode(pass, this.phases.optimizer);
     pass.end();
     device.queue.submit([enc.finish()]);
   }
 
-  /** The prepared dispatches, in order (for the profiler). */
-  get launches(): Phases {
-    return this.phases;
+  /**
+   * The prepared dispatches, in order (for the profiler); with `reuse`, the forward
+   * phase as run with it (see run).
+   */
+  launches(reuse = false): Phases {
+    return reuse && this.reused ? { ...this.phases, forward: this.reused } : this.phases;
   }
 
   get dispatchCount(): { forward: number; backward: number } {

@@ -33,11 +33,12 @@ export function tensorBytes(t: TensorInfo): number {
 
 export function planMemory(
   program: Program,
-  opts: { backward: boolean; merge: MergeOptions },
+  opts: { backward: boolean; merge: MergeOptions; keep?: Set<string> },
 ): MemoryPlan {
   const launches = launchSteps(program, opts.merge);
   const steps: Step[] = [...launches.forward, ...(opts.backward ? launches.backward : [])];
   const keep = persistentSet(program);
+  for (const t of opts.keep ?? []) keep.add(t);
   const first = new Map<string, number>(), last = new Map<string, number>();
   steps.forEach((s, i) => {
     // Only what the kernels bind: a backward step's roles also name unused forward tensors.

@@ -76,6 +76,12 @@ export interface PlanProgram {
   params: string[];
   tensors: Record<string, PlanTensor>;
   phases: Record<Phase, PlanLaunch[]>;
+  /**
+   * forward launches (indices into phases.forward) that program `after` runs alike,
+   * from the same values, into the same buffers: skipped when it ran just before
+   * (a trainer's G update after its D update; src/plan/reuse.ts)
+   */
+  reuse?: { after: string; skip: number[] };
   /** memory planning, for reports: this program's slots and what it saves */
   memory: {
     slots: { slot: number; bytes: number; tensors: string[] }[];
@@ -133,6 +139,10 @@ export interface LowerOptions {
   shared?: PlanTensorKind[];
   /** where tensors of an arena live: name -> range */
   arenas?: Map<string, { name: string; offset: number; size: number }>;
+  /** more tensors with one buffer shared by name across programs (kept out of slots) */
+  sharedTensors?: Set<string>;
+  /** forward steps (merged, as run) that program `after` computes: PlanProgram.reuse */
+  reuse?: { after: string; steps: Set<number> };
 }
 
 /**
@@ -159,7 +169,7 @@ export function lowerProgram(
     const arena = opts.arenas?.get(t.name);
     if (slot !== undefined) p.slot = slotOf(slot);
     else if (arena) p.arena = arena;
-    else if (shared.has(t.kind)) p.shared = true;
+    else if (shared.has(t.kind) || opts.sharedTensors?.has(t.name)) p.shared = true;
     tensors[t.name] = p;
   }
   const lower = (steps: typeof runs.forward) =>
@@ -178,6 +188,20 @@ export function lowerProgram(
         )
       )
     );
+  const forward = lower(runs.forward);
+  let reuse: PlanProgram["reuse"];
+  if (opts.reuse?.steps.size) {
+    // a step may be several dispatches: its launches are consecutive
+    const skip: number[] = [];
+    let at = 0;
+    runs.forward.forEach((s, i) => {
+      for (const _ of s.dispatches) {
+        if (opts.reuse!.steps.has(i)) skip.push(at);
+        at++;
+      }
+    });
+    reuse = { after: opts.reuse.after, skip };
+  }
   return {
     name: opts.name ?? program.network,
     network: program.network,
@@ -188,7 +212,8 @@ export function lowerProgram(
     outputs: program.outputs,
     params: program.params,
     tensors,
-    phases: { forward: lower(runs.forward), backward: lower(runs.backward), optimizer: [] },
+    phases: { forward, backward: lower(runs.backward), optimizer: [] },
+    ...(reuse ? { reuse } : {}),
     memory: {
       slots: (memory?.slots ?? []).map((s) => ({
         slot: slotOf(s.id),
@@ -247,10 +272,12 @@ export function planPrograms(
 ): Plan {
   const kernels = new KernelTable();
   const merge = mergeOptions(opts.target);
-  const memories = programs.map(({ program }) =>
-    opts.memory === false
-      ? undefined
-      : planMemory(program, { backward: program.backward.length > 0, merge })
+  const memories = programs.map(({ program, lower }) =>
+    opts.memory === false ? undefined : planMemory(program, {
+      backward: program.backward.length > 0,
+      merge,
+      keep: lower?.sharedTensors,
+    })
   );
   const slots: number[] = [];
   let maps: ((id: number) => number)[];
@@ -358,6 +385,13 @@ export function parsePlan(data: unknown, source: string): Plan {
         }
       }
     }
+    const r = g.reuse;
+    if (r === undefined) continue;
+    const n = g.phases.forward?.length ?? 0;
+    if (
+      !p.programs.some((o) => o !== g && o?.name === r?.after) || !Array.isArray(r?.skip) ||
+      !r.skip.every((i) => Number.isInteger(i) && i >= 0 && i < n)
+    ) throw bad(`${g.name}: reuse names no other program or launches it does not have`);
   }
   return p as Plan;
 }

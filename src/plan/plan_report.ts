@@ -14,16 +14,19 @@ export function programReport(plan: Plan, program: PlanProgram, title: string): 
     `plan ${title}: batch ${program.batch}, ${program.training ? "training" : "inference"}`,
   ];
   let n = 0;
+  // launches the program takes from another's run (PlanProgram.reuse): marked, not counted
+  const reused = new Set(program.reuse?.skip);
   for (const phase of ["forward", "backward", "optimizer"] as const) {
     const launches = program.phases[phase];
     if (!launches.length) continue;
     lines.push(`  ${phase}:`);
-    for (const l of launches) {
+    for (const [i, l] of launches.entries()) {
       const binds = l.args.map((t, i) =>
         `${plan.kernels[l.kernel].writes[i] ? "w:" : ""}${where(t)}`
       );
+      const skip = phase === "forward" && reused.has(i);
       lines.push(
-        `    ${String(++n).padStart(4)} ${l.label.padEnd(24)} [${
+        `    ${skip ? "   =" : String(++n).padStart(4)} ${l.label.padEnd(24)} [${
           l.workgroups.join("x")
         }] ${l.step} <- ${binds.join(", ")}`,
       );
@@ -36,6 +39,12 @@ export function programReport(plan: Plan, program: PlanProgram, title: string): 
       `    slot${s.slot} ${mib(s.bytes)}: ${s.tensors.length} tensors (${
         s.tensors.slice(0, 3).join(", ")
       }${s.tensors.length > 3 ? ", ..." : ""})`,
+    );
+  }
+  if (program.reuse) {
+    lines.push(
+      `  = ${reused.size} forward launches that ${program.reuse.after}'s run computes just ` +
+        `before from the same inputs and parameters: skipped when that ran`,
     );
   }
   lines.push(

@@ -14,7 +14,10 @@ import {
   type PlanOptions,
   planPrograms,
   type PlanTensor,
+  type PlanTensorKind,
 } from "./plan.ts";
+import { launchSteps, type MergeOptions, mergeOptions } from "./merge.ts";
+import { reusableForward, type Reuse } from "./reuse.ts";
 
 export interface PlayerSpec {
   name: string;
@@ -114,6 +117,21 @@ export function trainingPrograms(
     });
 }
 
+/**
+ * What the last update (a GAN's G) may take from the first (D), which runs just before
+ * it in an iteration and changes only its own parameters (src/plan/reuse.ts).
+ */
+function reuseBetween(
+  programs: ReturnType<typeof trainingPrograms>,
+  merge: MergeOptions,
+): Reuse | undefined {
+  if (programs.length !== 2) return undefined;
+  const [first, last] = programs;
+  const runs = launchSteps(last.program, merge);
+  const r = reusableForward(first.program.forward, last.program, runs, first.owns);
+  return r.steps.size ? r : undefined;
+}
+
 export function compileTraining(
   step: TypedNetwork,
   players: PlayerSpec[],
@@ -137,11 +155,19 @@ export function compileTraining(
     arenas.set(gradName(n), { name: "gradients", ...o });
   }
   for (const [n, o] of state.offsets) arenas.set(n, { name: "running statistics", ...o });
+  const reuse = reuseBetween(programs, mergeOptions(opts.target));
   const plan = planPrograms(
-    programs.map(({ spec, program }) => ({
+    programs.map(({ spec, program }, i) => ({
       name: spec.name,
       program,
-      lower: { arenas, shared: ["param", "state", "input"] },
+      lower: {
+        arenas,
+        shared: ["param", "state", "input"] as PlanTensorKind[],
+        sharedTensors: reuse?.shared,
+        reuse: i === programs.length - 1 && reuse
+          ? { after: programs[0].spec.name, steps: reuse.steps }
+          : undefined,
+      },
     })),
     { ...opts, poolSlots: true },
   );

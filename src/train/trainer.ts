@@ -191,7 +191,7 @@ export class Trainer {
     const dUpdated = this.upload(batch);
     for (const p of dUpdated ? this.players : [this.g]) {
       this.writeHyper(p);
-      p.exec.run({ backward: true, optimizer: true });
+      p.exec.run({ backward: true, optimizer: true, reuse: this.reuses(p, dUpdated) });
       p.updates++;
     }
     this.step++;
@@ -210,7 +210,7 @@ export class Trainer {
     const dUpdated = this.upload(batch);
     for (const p of dUpdated ? this.players : [this.g]) {
       this.writeHyper(p);
-      p.exec.run({ backward: true });
+      p.exec.run({ backward: true, reuse: this.reuses(p, dUpdated) });
       const span = `span.gradients.${p.name}`;
       if (p.exec.has(span)) {
         // Timed from the end of the backward pass (the wait for a slower rank counts).
@@ -226,6 +226,14 @@ export class Trainer {
     }
     this.step++;
     return { dUpdated };
+  }
+
+  /**
+   * Whether G's update skips the forward launches D's update just ran (the plan's
+   * `reuse`): only right after D's update in the same iteration, on the same batch.
+   */
+  private reuses(p: Player, dUpdated: boolean): boolean {
+    return dUpdated && p.program.reuse?.after === "d";
   }
 
   /** Advances a player's optimiser and writes its step's scalars. */

@@ -99,7 +99,18 @@ Deno.test("a corrupt or foreign plan file is refused by name", async () => {
     const c = Object.values(stripped.programs[0].tensors).find((t) => t.kind === "const");
     assert.ok(c, "the plan has a constant tensor");
     delete c.values;
+    // G's update skipping launches it does not have, or after a program that is not there
+    const g = plan.programs.findIndex((q) => q.reuse);
+    assert.ok(g >= 0, "G's update reuses D's forward launches");
+    const reuse = (r: unknown) =>
+      JSON.stringify({
+        ...plan,
+        programs: plan.programs.map((q, i) => i === g ? { ...q, reuse: r } : q),
+      });
+    const badReuse = /reuse names no other program or launches it does not have/;
     const cases: [string, string, RegExp][] = [
+      ["reuse past", reuse({ after: "d", skip: [1e6] }), badReuse],
+      ["reuse whom", reuse({ after: "g", skip: [0] }), badReuse],
       ["not json", "{", /not a plan file \(not JSON\)/],
       ["no values", JSON.stringify(stripped), /constant tensor .* without its values/],
       ["old", JSON.stringify({ ...plan, version: 0 }), /version 0, this program reads version 1/],

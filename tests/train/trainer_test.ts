@@ -171,6 +171,35 @@ Deno.test("multi-image: the fused feature is the confidence-weighted mean", asyn
   assert.ok(w.every((v) => v > 0 && v < 1), "confidences are sigmoid outputs");
 });
 
+Deno.test("G's update skipping the forward launches D's just ran trains bit-identically", async () => {
+  const model = loadModel("graphs/drgan-small.yaml", TINY);
+  const cfg = trainingConfig(model);
+  const plan = trainingPlan(model, cfg, { target: testTarget() });
+  const g = plan.programs.find((p) => p.name === "g")!;
+  const skip = new Set(g.reuse?.skip);
+  // the encoder and the decoder, nothing that reads D's parameters (D has changed)
+  const skipped = g.phases.forward.filter((_, i) => skip.has(i));
+  assert.ok(skipped.some((l) => l.step.startsWith("feature.")), "the encoder is skipped");
+  assert.ok(skipped.some((l) => l.step.startsWith("fake.")), "the decoder is skipped");
+  for (const l of skipped) {
+    assert.ok(!l.args.some((a) => a.startsWith("discriminator.")), `${l.step} reads D`);
+  }
+  // the same plan with G computing its forward pass itself
+  const full = structuredClone(plan);
+  delete full.programs.find((p) => p.name === "g")!.reuse;
+  const params: Map<string, Float32Array>[] = [];
+  for (const p of [plan, full]) {
+    const trainer = await Trainer.create(await testGpu(), p, model, cfg);
+    const data = await openTrainData(model, cfg, {});
+    for (let i = 0; i < 3; i++) trainer.iterate(await data.batch(i));
+    const names = [...trainer.paramTensors().keys()].filter((n) => !/running_/.test(n));
+    params.push(await trainer.g.exec.read(names.filter((n) => trainer.g.exec.has(n))));
+    trainer.destroy();
+  }
+  assert.ok(params[0].size > 20);
+  for (const [n, v] of params[0]) assert.deepEqual(v, params[1].get(n), n);
+});
+
 Deno.test("fused and unfused training steps agree (losses after two iterations)", async () => {
   const got: Record<string, number>[] = [];
   for (const fuse of [true, false]) {
