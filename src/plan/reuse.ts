@@ -39,8 +39,10 @@ function bound(s: Step): Map<string, boolean> {
  * merging) computes what it did in `earlier` when `earlier` has the same step (same
  * kernels on the same tensors) and everything it reads is the same in both runs: the
  * program inputs, constants, parameters and running statistics that `changes` says
- * the earlier update leaves alone, and what other such steps wrote. A merged launch
- * (launchSteps, as run) is skipped when every step in it is such a step.
+ * the earlier update leaves alone, and what other such steps wrote. (Training steps
+ * only update running statistics, never compute from them: a skipped batch norm
+ * updates them once an iteration instead of twice.) A merged launch (launchSteps, as
+ * run) is skipped when every step in it is such a step.
  */
 export function reusableForward(
   earlier: Step[],
