@@ -7,6 +7,7 @@ import {
   accumulator,
   applyEach,
   channelDims,
+  channelThreads,
   channelTotals,
   forChannel,
   perChannel,
@@ -153,7 +154,7 @@ export const batchNorm = defineOp<Attrs>({
       // statistics take one pass, of sums shifted by the channel's first element: a
       // sample of the channel, so the shifted mean is of the order of the standard
       // deviation and E[d^2] - E[d]^2 cancels little whatever the channel's offset.
-      const d = { B, C, S }, m = f32(a.momentum);
+      const d = { B, C, S, wg: channelThreads(ctx.target) }, m = f32(a.momentum);
       const { zero, total } = accumulator(d);
       const ep = ctx.epilogue;
       dispatches.push(perChannel(
@@ -172,7 +173,7 @@ export const batchNorm = defineOp<Attrs>({
   var s = ${zero};
   var v = ${zero};
 ${forChannel(d, "    let dv = x0[e] - shift;\n    s = s + dv;\n    v = v + dv * dv;")}
-${channelTotals([["sum", total("s"), 0], ["sumsq", total("v"), 1]])}
+${channelTotals(d, [["sum", total("s"), 0], ["sumsq", total("v"), 1]])}
   let ds = sum / N;
   let mean = shift + ds;
   let varB = max(sumsq / N - ds * ds, 0.0);
@@ -275,7 +276,7 @@ fn dyv(i: u32) -> ${T} {
     const dp = a.affine && ctx.needDp.has("weight");
     if (sums && ctx.fuse !== false) {
       // Channel sums and dx in one kernel: one workgroup per channel.
-      const d = { B, C, S };
+      const d = { B, C, S, wg: channelThreads(ctx.target) };
       const { zero, total } = accumulator(d);
       const w = a.affine ? "p_weight[c]" : "1.0";
       const dpStores = dp
@@ -299,7 +300,7 @@ fn dyv(i: u32) -> ${T} {
   var a = ${zero};
   var b = ${zero};
 ${forChannel(d, "    let g = dyv(e);\n    a = a + g;\n    b = b + g * (x0[e] - mean) * invstd;")}
-${channelTotals([["sdy", total("a"), 0], ["sdyx", total("b"), 1]])}
+${channelTotals(d, [["sdy", total("a"), 0], ["sdyx", total("b"), 1]])}
 ${dpStores}
   let k = ${w} * invstd / N;
 ${

@@ -1,7 +1,10 @@
 // Kernels with one workgroup per channel of a [B, C, S] tensor: a reduction over
 // the channel and the elementwise pass that needs its result, in one dispatch.
 // Each reduction costs one barrier (every thread then adds the WG partial sums
-// itself), since barriers are what is slow on software adapters. The sizes are read
+// itself), since barriers are what is slow on software adapters. A workgroup is
+// one SIMD group of the adapter (the target's `simd`): on llvmpipe 8 threads in
+// place of 16 made batch norm's training kernels 1.3x (forward) and 1.5x (backward)
+// faster at DR-GAN's shapes (docs/performance.md). The sizes are read
 // from a constant tensor (role c.dims, values channelDims), not written into the
 // code, so one pipeline serves many layers (each pipeline costs a compile). Rows of
 // at least RUNTIME_S elements are walked by a loop over the batch and one over the
@@ -14,15 +17,20 @@
 // (forward) faster (docs/performance.md).
 import type { Binding, Dispatch } from "./types.ts";
 import { declare } from "./wgsl.ts";
+import { type ConvChoices, DEFAULT_TARGET } from "./conv/cost_model.ts";
 
-export const CH_WG = 16;
 const RUNTIME_S = 64;
 
 export interface ChannelDims {
   B: number;
   C: number;
   S: number;
+  /** threads per channel (channelThreads) */
+  wg: number;
 }
+
+/** Threads per channel for a target: one SIMD group (the software adapter's without one). */
+export const channelThreads = (t?: ConvChoices): number => (t?.conv ?? DEFAULT_TARGET).simd;
 
 /** Whether kernels over these dims walk vec4s: the rows hold a multiple of 4 elements. */
 export const vec4Rows = (d: ChannelDims): boolean => d.S % 4 === 0;
@@ -55,10 +63,10 @@ export function perChannel(
 ): Dispatch {
   const all = [...bindings, { role: "c.dims" }];
   const code = `${declare(all)}
-var<workgroup> red0: array<f32, ${CH_WG}>;
-var<workgroup> red1: array<f32, ${CH_WG}>;
+var<workgroup> red0: array<f32, ${d.wg}>;
+var<workgroup> red1: array<f32, ${d.wg}>;
 ${prelude}
-@compute @workgroup_size(${CH_WG})
+@compute @workgroup_size(${d.wg})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l: u32) {
   let c = wg.x;
   let B = u32(c_dims[0]);
@@ -82,14 +90,14 @@ export function forChannel(d: ChannelDims, body: string): string {
     const row = v ? "S / 4u" : "S";
     return `  for (var jb = 0u; jb < B; jb = jb + 1u) {
     let base = (jb * C + c) * ${row};
-    for (var js = l; js < ${row}; js = js + ${CH_WG}u) {
+    for (var js = l; js < ${row}; js = js + ${d.wg}u) {
       let e = base + js;
 ${body}
     }
   }`;
   }
   const row = v ? `${d.S / 4}u` : "S";
-  return `  for (var j = l; j < B * ${row}; j = j + ${CH_WG}u) {
+  return `  for (var j = l; j < B * ${row}; j = j + ${d.wg}u) {
     let e = (j / ${row} * C + c) * ${row} + j % ${row};
 ${body}
   }`;
@@ -109,12 +117,15 @@ export const applyEach = (vec4: boolean, name: string, v: string): string =>
  * one barrier. Each array (red0, red1) may be used once per kernel, so a kernel
  * has at most two such totals in all.
  */
-export function channelTotals(pairs: [name: string, expr: string, array: 0 | 1][]): string {
+export function channelTotals(
+  d: ChannelDims,
+  pairs: [name: string, expr: string, array: 0 | 1][],
+): string {
   const put = pairs.map(([, v, a]) => `  red${a}[l] = ${v};`).join("\n");
   const vars = pairs.map(([n]) => `  var ${n} = 0.0;`).join("\n");
   const add = pairs.map(([n, , a]) => `${n} = ${n} + red${a}[q];`).join(" ");
   return `${put}
   workgroupBarrier();
 ${vars}
-  for (var q = 0u; q < ${CH_WG}u; q = q + 1u) { ${add} }`;
+  for (var q = 0u; q < ${d.wg}u; q = q + 1u) { ${add} }`;
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { batchNorm } from "../../src/ops/batch_norm.ts";
 import { ShapeError } from "../../src/ops/types.ts";
 import { checkOp } from "./harness.ts";
+import { GPU_TARGET } from "../../src/ops/conv/cost_model.ts";
 
 Deno.test("batch_norm training matches float64 reference and finite differences", async () => {
   // fused: one workgroup per channel (channels longer and shorter than the workgroup);
@@ -18,6 +19,12 @@ Deno.test("batch_norm training matches float64 reference and finite differences"
     });
   }
   await checkOp(batchNorm, { inputs: [[3, 2, 11, 9]], training: true, seed: 7 });
+  // fewer elements a channel than threads a workgroup (one SIMD group: 8 here)
+  await checkOp(batchNorm, { inputs: [[1, 3, 2, 3]], training: true, seed: 8 });
+  // a GPU target's workgroup of 32 threads
+  const gpu = { conv: GPU_TARGET, blocks: {} };
+  await checkOp(batchNorm, { inputs: [[3, 2, 11, 9]], training: true, seed: 9, target: gpu });
+  await checkOp(batchNorm, { inputs: [[2, 3, 8, 8]], training: true, seed: 10, target: gpu });
   // a channel shorter than the workgroup but longer than its row: threads wrap rows
   await checkOp(batchNorm, { inputs: [[5, 2, 3, 2]], training: true, seed: 3 });
   // rows of 64 elements and more: sizes read at run time
@@ -70,6 +77,16 @@ Deno.test("batch_norm training kernels read their sizes: one pipeline for many l
   // rows of 64 and more: one pipeline for all whose rows divide by 4 (read as vec4s)
   assert.deepEqual(kernels([2, 3, 8, 8]).code, kernels([16, 64, 32, 32]).code);
   assert.match(kernels([2, 3, 8, 8]).code[0], /x0: array<vec4f>/);
+  // one SIMD group of the target per channel
+  assert.match(kernels([2, 3, 8, 8]).code[0], /@workgroup_size\(8\)/);
+  const onGpu = batchNorm.forward(a, {
+    inputs: [[2, 3, 8, 8]],
+    output: [2, 3, 8, 8],
+    params: { weight: [3], bias: [3] },
+    training: true,
+    target: { conv: GPU_TARGET, blocks: {} },
+  });
+  assert.match(onGpu.dispatches[0].code, /@workgroup_size\(32\)/);
   assert.doesNotMatch(kernels([2, 3, 11, 9]).code[0], /vec4f/);
 });
 

@@ -42,7 +42,7 @@ function affine(label: string, n: number, k: number, from: string, to: string): 
  * are read from tensor "d" (channelDims). Rows of a multiple of 4 bind x and y as vec4s.
  */
 function channelSum(label: string, C: number, S: number, from: string, to: string): Step {
-  const d = { B: 2, C, S };
+  const d = { B: 2, C, S, wg: 16 };
   const { zero, total } = accumulator(d);
   const k = perChannel(
     label,
@@ -50,7 +50,7 @@ function channelSum(label: string, C: number, S: number, from: string, to: strin
     rowBindings(d, [{ role: "x0" }, { role: "y", write: true }]),
     `  var s = ${zero};
 ${forChannel(d, "    s = s + x0[e];")}
-${channelTotals([["tot", total("s"), 0]])}
+${channelTotals(d, [["tot", total("s"), 0]])}
 ${forChannel(d, `    y[e] = ${vec4Rows(d) ? "vec4f(tot)" : "tot"};`)}`,
   );
   return step(label, k, { x0: from, y: to, "c.dims": "d" });
@@ -155,7 +155,7 @@ async function mergedComputesTheSame(S: number) {
     const bufs = new Map<string, GPUBuffer>();
     for (const t of ["x", "p", "q", "r", "u", "v", "d"]) bufs.set(t, createStorage(device, n, t));
     upload(device, bufs.get("x")!, x);
-    upload(device, bufs.get("d")!, Float32Array.from(channelDims({ B: 2, C, S })));
+    upload(device, bufs.get("d")!, Float32Array.from(channelDims({ B: 2, C, S, wg: 16 })));
     for (const s of list) {
       submit(
         device,
