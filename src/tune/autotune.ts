@@ -14,13 +14,11 @@ import {
   convGather,
   type ConvGeom,
   type ConvKernel,
-  convPackWeights,
   convScatter,
   type ConvTarget,
   convWeightGrad,
   DEFAULT_TARGET,
-  packedSize,
-  packsWeights,
+  gatherWeights,
   TILE_CANDIDATES,
   type TileBlock,
   type WeightBlock,
@@ -83,20 +81,11 @@ function generate(kind: ConvKernel, g: ConvGeom, b: ConvBlock): Kernels {
   if (kind === "gather") {
     // as the plans run it: with its weights packed first where the block packs
     const block = b as Block | TileBlock;
-    const packed = packsWeights(block);
-    const io = {
-      from: "src",
-      to: "out",
-      weight: packed ? "t.wpack" : "w",
-      packed,
-      accumulate: false,
-    };
+    const w = gatherWeights("tune", g, block, "w");
+    const io = { from: "src", to: "out", ...w.io, accumulate: false };
     return {
-      dispatches: [
-        ...(packed ? [convPackWeights("tune.wpack", g, "w", "t.wpack")] : []),
-        convGather("tune.gather", g, io, block),
-      ],
-      scratch: packed ? { wpack: packedSize(g) } : undefined,
+      dispatches: [...w.dispatches, convGather("tune.gather", g, io, block)],
+      scratch: w.scratch,
       consts: convConsts(g),
     };
   }

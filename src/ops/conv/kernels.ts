@@ -405,6 +405,29 @@ ${lanes.join("\n")}
 }
 
 /**
+ * The weight a gather block reads and what prepares it: `weight` itself, or where the
+ * block packs (packsWeights) a packed copy in scratch t.wpack, made by one more
+ * dispatch just before the gather. The plans and the tuner wire packing through this.
+ */
+export function gatherWeights(
+  label: string,
+  g: ConvGeom,
+  block: Block | TileBlock,
+  weight: string,
+): {
+  io: { weight: string; packed?: boolean };
+  dispatches: Dispatch[];
+  scratch?: Record<string, number>;
+} {
+  if (!packsWeights(block)) return { io: { weight }, dispatches: [] };
+  return {
+    io: { weight: "t.wpack", packed: true },
+    dispatches: [convPackWeights(`${label}.wpack`, g, weight, "t.wpack")],
+    scratch: { wpack: packedSize(g) },
+  };
+}
+
+/**
  * src = conv^T(dst), the adjoint of convGather, phase by phase (see ScatterAxis):
  * a thread covers py * s rows and px * s columns of src for `ch` src channels and
  * `nb` batch items. Per dst channel it loads the (py + mMax) x (px + mMax) dst

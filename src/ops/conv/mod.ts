@@ -53,8 +53,7 @@ export {
   convPackWeights,
   convScatter,
   convWeightGrad,
-  packedSize,
-  packsWeights,
+  gatherWeights,
 } from "./kernels.ts";
 export {
   isTile,

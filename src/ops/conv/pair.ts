@@ -12,11 +12,9 @@ import {
   biasGrad,
   convConsts,
   convGather,
-  convPackWeights,
   convScatter,
   convWeightGrad,
-  packedSize,
-  packsWeights,
+  gatherWeights,
 } from "./kernels.ts";
 import { chooseBlock } from "./cost_model.ts";
 import type { Block } from "./blocks.ts";
@@ -67,19 +65,11 @@ function sizesOf(ds: Dispatch[], g: ConvGeom): Record<string, number[]> | undefi
   return ds.some((d) => d.bindings.some((b) => b.role === "c.conv")) ? convConsts(g) : undefined;
 }
 
-/**
- * The weight a direction's kernel reads: the parameter, or for a gather block that
- * packs (packsWeights) a packed copy made by one more dispatch into scratch t.wpack.
- */
+/** The weight a direction's kernel reads: the parameter, packed first for some gathers. */
 function weightOf(dir: Direction, g: ConvGeom, block: Block | TileBlock, label: string) {
-  if (dir.kind !== "gather" || !packsWeights(block)) {
-    return { io: { weight: "p.weight" }, dispatches: [] as Dispatch[], scratch: undefined };
-  }
-  return {
-    io: { weight: "t.wpack", packed: true },
-    dispatches: [convPackWeights(`${label}.wpack`, g, "p.weight", "t.wpack")],
-    scratch: { wpack: packedSize(g) } as Record<string, number>,
-  };
+  return dir.kind === "gather"
+    ? gatherWeights(label, g, block, "p.weight")
+    : { io: { weight: "p.weight" }, dispatches: [] as Dispatch[] };
 }
 
 /** The op of one direction of the pair; `bias` adds a learned bias per output channel. */
