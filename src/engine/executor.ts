@@ -224,11 +224,10 @@ export class Executor {
     const { device } = this.gpu;
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    if (opts.forward ?? true) {
-      encode(pass, opts.reuse && this.reused ? this.reused : this.phases.forward);
-    }
-    if (opts.backward) encode(pass, this.phases.backward);
-    if (opts.optimizer) encode(pass, this.phases.optimizer);
+    const phases = this.launches(opts.reuse);
+    if (opts.forward ?? true) encode(pass, phases.forward);
+    if (opts.backward) encode(pass, phases.backward);
+    if (opts.optimizer) encode(pass, phases.optimizer);
     pass.end();
     device.queue.submit([enc.finish()]);
   }

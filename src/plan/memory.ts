@@ -110,8 +110,19 @@ function persistentSet(program: Program): Set<string> {
 }
 
 export function boundTensors(s: Step): string[] {
-  const roles = new Set(s.dispatches.flatMap((d) => d.bindings.map((b) => b.role)));
-  return [...roles].map((r) => s.roles[r]);
+  return [...stepTensors(s).keys()];
+}
+
+/** The tensors a step's kernels bind, each with whether some dispatch of it writes it. */
+export function stepTensors(s: Step): Map<string, boolean> {
+  const out = new Map<string, boolean>();
+  for (const d of s.dispatches) {
+    for (const b of d.bindings) {
+      const t = s.roles[b.role];
+      out.set(t, (out.get(t) ?? false) || !!b.write);
+    }
+  }
+  return out;
 }
 
 /**

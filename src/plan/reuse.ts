@@ -5,6 +5,7 @@
 // the fakes once per iteration. Its tensors that the rest of G's update reads then
 // live in buffers both updates share, instead of in slots either may reuse.
 import type { Program, Step, TensorInfo } from "./program.ts";
+import { stepTensors } from "./memory.ts";
 
 export interface Reuse {
   /** indices into the later program's (merged) forward steps that it may skip */
@@ -20,18 +21,6 @@ function stepKey(s: Step): string {
     s.roles,
     s.dispatches.map((d) => [d.code, d.entry, d.workgroups, d.bindings]),
   ]);
-}
-
-/** The tensors a step binds, each with whether some dispatch of it writes it. */
-function bound(s: Step): Map<string, boolean> {
-  const out = new Map<string, boolean>();
-  for (const d of s.dispatches) {
-    for (const b of d.bindings) {
-      const t = s.roles[b.role];
-      out.set(t, (out.get(t) ?? false) || !!b.write);
-    }
-  }
-  return out;
 }
 
 /**
@@ -64,7 +53,7 @@ export function reusableForward(
   const same = new Set<string>(), made = new Set<string>();
   for (const s of later.forward) {
     if (!keys.has(stepKey(s))) continue;
-    const ts = bound(s);
+    const ts = stepTensors(s);
     const ok = [...ts].every(([t, w]) => param(t) ? stable(t) : w || stable(t) || made.has(t));
     if (!ok) continue;
     same.add(s.label);
@@ -77,11 +66,11 @@ export function reusableForward(
   // What skipped launches wrote and the launches that still run read: from `earlier`.
   const written = new Set<string>();
   launches.forward.forEach((s, i) => {
-    if (steps.has(i)) { for (const [t, w] of bound(s)) if (w && !param(t)) written.add(t); }
+    if (steps.has(i)) { for (const [t, w] of stepTensors(s)) if (w && !param(t)) written.add(t); }
   });
   const shared = new Set<string>();
   const running = [...launches.forward.filter((_, i) => !steps.has(i)), ...launches.backward];
-  for (const s of running) for (const t of bound(s).keys()) if (written.has(t)) shared.add(t);
+  for (const s of running) for (const t of stepTensors(s).keys()) if (written.has(t)) shared.add(t);
   for (const t of Object.values(later.outputs)) if (written.has(t)) shared.add(t);
   return { steps, shared };
 }
